@@ -1,0 +1,1 @@
+"""Prefect flows (thin) and the `yearwheel` command line."""

@@ -1,0 +1,299 @@
+"""The ``yearwheel`` command line.
+
+Exit codes: 0 success; 1 a problem in the input (invalid calendar, unknown programme or
+year); 2 missing working-day data for a year that must be planned (or a usage error).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from models.timeline import catalog
+from models.timeline.checks import milestone_paths
+from models.timeline.loader import CalendarInvalid, Problem, load_programme_file, load_workdays_file, read
+from models.timeline.plan import PlanInconsistent, YearNotInProgramme, YearPlan, plan_year
+from models.timeline.spec import ProgrammeFile
+from models.timeline.workdays import MissingWorkdayData, WorkdayCalendar
+
+app = typer.Typer(
+    name="yearwheel",
+    help="Yearwheel: annual programme calendars compiled into dated milestones and reminders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_INPUT = 1
+EXIT_NO_WORKDAYS = 2
+
+CalendarDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--calendar-dir", help=f"calendar directory (default: ${catalog.ENV_VAR}, ./calendar, or the shipped one)"),
+]
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
+    _err(f"error: {message}")
+    return typer.Exit(code)
+
+
+def _load(directory: Path, programme_id: str) -> tuple[ProgrammeFile, WorkdayCalendar]:
+    try:
+        spec = load_programme_file(catalog.find_programme(directory, programme_id))
+        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
+    except catalog.UnknownProgramme as exc:
+        raise _fail(str(exc)) from None
+    except CalendarInvalid as exc:
+        for p in exc.problems:
+            _err(str(p))
+        raise _fail(f"the calendar has {len(exc.problems)} problem(s); run 'yearwheel validate'") from None
+    return spec, cal
+
+
+def _plan(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
+    try:
+        cal.require(year)
+    except MissingWorkdayData as exc:
+        # Reported first (exit 2) even for a year outside the programme: both must be fixed,
+        # and the working-day data is the one thing a coordinator must not guess.
+        years = spec.programme.years
+        outside = "" if year in years else f" (note: {year} is also outside {spec.programme.id}'s years {years.first}–{years.last})"
+        raise _fail(f"{exc}{outside}", EXIT_NO_WORKDAYS) from None
+    try:
+        return plan_year(spec, year, cal)
+    except YearNotInProgramme as exc:
+        raise _fail(str(exc)) from None
+    except MissingWorkdayData as exc:
+        raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
+    except PlanInconsistent as exc:
+        raise _fail(f"the {year} plan contradicts itself: {exc}") from None
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _is_workdays_file(path: Path) -> bool:
+    return path.parent.name == "workdays"
+
+
+def _validate_programme(path: Path, directory: Path) -> tuple[list[Problem], list[str]]:
+    """Problems, and notes (years whose dates could not be checked)."""
+    try:
+        spec = load_programme_file(path)
+    except CalendarInvalid as exc:
+        return exc.problems, []
+    try:
+        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
+    except CalendarInvalid as exc:
+        return exc.problems, []
+    loaded = read(path)
+    where = {m.id: p for p, m in milestone_paths(spec)}
+    problems, notes = [], []
+    for year in spec.programme.years:
+        try:
+            plan_year(spec, year, cal)
+        except MissingWorkdayData as exc:
+            notes.append(f"{path}: dates for {year} not checked: {exc}")
+        except PlanInconsistent as exc:
+            problems += [loaded.problem(where[i.milestone] + (i.field,), i.message) for i in exc.issues]
+    return problems, notes
+
+
+@app.command()
+def validate(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="calendar files or directories (default: every calendar in the calendar directory)")] = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Check calendars; print PATH:LINE:COLUMN: message for each problem (exit 1 if any)."""
+    targets: list[Path] = []
+    for p in paths or [catalog.calendar_dir(calendar_dir)]:
+        if p.is_dir():
+            targets += catalog.programme_files(p) + catalog.workday_files(p)
+        else:
+            targets.append(p)
+    if not targets:
+        raise _fail("no calendar files found")
+    problems: list[Problem] = []
+    notes: list[str] = []
+    for path in targets:
+        if _is_workdays_file(path):
+            try:
+                load_workdays_file(path)
+            except CalendarInvalid as exc:
+                problems += exc.problems
+        else:
+            found, noted = _validate_programme(path, path.parent)
+            problems += found
+            notes += noted
+    for p in sorted(problems):
+        print(p)
+    for n in notes:
+        _err(f"note: {n}")
+    bad = len({p.file for p in problems})
+    if problems:
+        _err(f"{len(problems)} problem(s) in {bad} of {len(targets)} file(s)")
+        raise typer.Exit(EXIT_INPUT)
+    _err(f"{len(targets)} file(s) valid")
+
+
+# --------------------------------------------------------------------------- plan
+
+_WEEKDAYS = "一二三四五六日"
+
+
+def _day(d, cal: WorkdayCalendar) -> str:
+    # A working Saturday or Sunday (调休) is correct but surprising; say so.
+    adjusted = "(班)" if d.weekday() >= 5 and cal.is_workday(d) else ""
+    return f"{d:%m-%d} 周{_WEEKDAYS[d.weekday()]}{adjusted}"
+
+
+def _who(spec: ProgrammeFile, ids: tuple[str, ...]) -> str:
+    if not ids:
+        return "—"
+    for g in spec.groups:
+        if set(g.members) == set(ids):
+            return f"{g.name}（{len(ids)}）"
+    names = {p.id: p.name for p in spec.participants}
+    if len(ids) <= 3:
+        return "、".join(names[i] for i in ids)
+    return f"{len(ids)} 个单位"
+
+
+def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Table:
+    table = Table(
+        title=f"{plan.title}  {plan.programme}  {plan.year}",
+        caption=(
+            "due: after the rest-day rule (← nominal date when it moved); (班) = an adjusted working weekend day (调休); "
+            "† = assumed where the source is illegible or silent (see the YAML); reminders on working days, "
+            f"Asia/Shanghai; working days: {cal.source(plan.year)}"
+        ),
+        caption_justify="left",
+        show_lines=False,
+    )
+    table.add_column("due 截止", no_wrap=True)
+    table.add_column("opens", no_wrap=True)
+    table.add_column("milestone", no_wrap=True)
+    table.add_column("title 事项", overflow="fold", max_width=56)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("assignees 责任单位", overflow="fold", max_width=26)
+    table.add_column("form", no_wrap=True)
+    table.add_column("reminders 提醒", overflow="fold", max_width=30)
+    for m in plan.milestones:
+        due = Text(_day(m.due, cal))
+        if m.due != m.nominal_due:
+            due.append(f" ← {m.nominal_due:%m-%d}", style="yellow")
+            due.append(" (next)" if m.rest_day_rule == "next_workday" else " (prev)", style="dim")
+        reminders = " ".join(f"{r:%m-%d}" for r in m.reminders)
+        if m.reminders:
+            reminders += f" @{m.reminders[0]:%H:%M}"
+        table.add_row(
+            due,
+            f"{m.opens:%m-%d}" if m.opens else "—",
+            m.id + (" †" if m.assumed else ""),
+            m.title,
+            m.kind,
+            _who(spec, m.assignees),
+            m.form or "—",
+            reminders or "—",
+        )
+    return table
+
+
+@app.command()
+def plan(
+    programme: Annotated[str, typer.Argument(help="programme id, e.g. jilin-quality-2022-2024")],
+    year: Annotated[int, typer.Option("--year", help="the programme year to plan")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """The year's milestones with nominal and effective due dates, assignees and reminders."""
+    directory = catalog.calendar_dir(calendar_dir)
+    spec, cal = _load(directory, programme)
+    result = _plan(spec, year, cal)
+    if as_json:
+        json.dump(result.as_json(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(plan_table(spec, result, cal))
+    for mid, why in result.not_held:
+        console.print(f"not held in {year}: {mid} — {why}", markup=False, highlight=False)
+
+
+# --------------------------------------------------------------------------- ics
+
+
+@app.command()
+def ics(
+    programme: Annotated[str, typer.Argument(help="programme id")],
+    year: Annotated[int, typer.Option("--year", help="the programme year")],
+    participant: Annotated[Optional[str], typer.Option("--participant", help="only this participant's milestones")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to this file (default: stdout)")] = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """An iCalendar (RFC 5545) file: one event per milestone due, alarms at the reminders."""
+    from models.timeline.clock import now
+    from models.timeline.ics import plan_to_ics
+
+    directory = catalog.calendar_dir(calendar_dir)
+    spec, cal = _load(directory, programme)
+    result = _plan(spec, year, cal)
+    try:
+        data = plan_to_ics(spec, result, participant=participant, stamp=now())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(output)  # never leave a half-written calendar where a subscriber reads it
+        _err(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@app.command()
+def schema(
+    check: Annotated[bool, typer.Option("--check", help="exit 1 if the files are stale instead of writing them")] = False,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Write the JSON schemas of the calendar formats into <calendar dir>/schema/."""
+    from models.timeline.schema import render_schemas
+
+    out_dir = catalog.calendar_dir(calendar_dir) / "schema"
+    stale = []
+    for name, text in render_schemas().items():
+        path = out_dir / name
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path)
+        if not check:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    if check and stale:
+        raise _fail("stale: " + ", ".join(map(str, stale)) + " — run 'yearwheel schema'")
+    _err(("wrote " + ", ".join(map(str, stale))) if stale and not check else "schemas up to date")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Calendar spec, its loader and checks, working days, and the year planner."""
+
+from .checks import check_programme
+from .clock import TZ, now
+from .loader import CalendarInvalid, Problem, load_programme_file, load_workdays_file
+from .plan import PlanInconsistent, PlannedMilestone, YearNotInProgramme, YearPlan, plan_year
+from .spec import ProgrammeFile, WorkdaysFile
+from .workdays import MissingWorkdayData, WorkdayCalendar
+
+__all__ = [
+    "TZ",
+    "CalendarInvalid",
+    "MissingWorkdayData",
+    "PlanInconsistent",
+    "PlannedMilestone",
+    "Problem",
+    "ProgrammeFile",
+    "WorkdayCalendar",
+    "WorkdaysFile",
+    "YearNotInProgramme",
+    "YearPlan",
+    "check_programme",
+    "load_programme_file",
+    "load_workdays_file",
+    "now",
+    "plan_year",
+]

@@ -1,0 +1,259 @@
+"""Compile a programme calendar for one year into dated milestones.
+
+Pure: a function of (calendar spec, year, working-day calendar). No clock, no I/O.
+
+Definitions a coordinator can rely on (all dates local, Asia/Shanghai):
+
+* ``nominal_due`` — the date as the document states it (end of March → 03-31).
+* ``due`` — after the milestone's rest-day rule: ``next_workday`` (default; Chinese
+  procedural law: a period ending on a statutory rest day ends on the first working day
+  after it), ``previous_workday``, or ``keep``.
+* ``opens`` — when tasks open: the milestone's ``opens`` rule, else a window's first day,
+  else none (open from the start of the year); never before the programme is in force.
+* Relative rules count working days from another milestone's *effective* date.
+* ``reminders`` — for each ``before_due: N`` of the reminder policy, at ``send_at`` on the
+  N-th working day before ``due`` (0: ``due`` itself, or the working day before it when
+  ``due`` was kept on a rest day); none before ``opens`` or before the programme is in force.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .spec import (
+    EndOfMonth,
+    FixedDay,
+    MidMonth,
+    Milestone,
+    ProgrammeFile,
+    StartOfMonth,
+    Window,
+    WorkingDaysAfter,
+    WorkingDaysBefore,
+
+)
+from .workdays import WorkdayCalendar
+from .clock import TZ
+
+
+class YearNotInProgramme(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    milestone: str
+    field: str  # "opens" | "due"
+    message: str
+
+
+class PlanInconsistent(Exception):
+    """The calendar is valid YAML but its dates contradict themselves in a year."""
+
+    def __init__(self, year: int, issues: list[PlanIssue]):
+        self.year = year
+        self.issues = issues
+        super().__init__("; ".join(f"{i.milestone}.{i.field}: {i.message}" for i in issues))
+
+
+@dataclass(frozen=True)
+class PlannedMilestone:
+    id: str
+    title: str
+    workstream: str
+    kind: str
+    opens: dt.date | None
+    nominal_due: dt.date
+    due: dt.date
+    rest_day_rule: str
+    assignees: tuple[str, ...]
+    cooperating: tuple[str, ...]
+    form: str | None
+    reminders: tuple[dt.datetime, ...]
+    assumed: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "opens": self.opens.isoformat() if self.opens else None,
+            "nominal_due": self.nominal_due.isoformat(),
+            "due": self.due.isoformat(),
+            "rest_day_rule": self.rest_day_rule,
+            "assignees": list(self.assignees),
+            "form": self.form,
+            "reminders": [r.isoformat() for r in self.reminders],
+        }
+
+
+@dataclass(frozen=True)
+class YearPlan:
+    programme: str
+    title: str
+    year: int
+    milestones: tuple[PlannedMilestone, ...]
+    not_held: tuple[tuple[str, str], ...] = field(default=())  # (milestone id, why)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"programme": self.programme, "year": self.year, "milestones": [m.as_json() for m in self.milestones]}
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def calendar_span(rule: Any, year: int) -> tuple[dt.date, dt.date]:
+    """(first, last) day a calendar (non-relative) rule names in ``year``."""
+    if isinstance(rule, FixedDay):
+        day = dt.date(year, rule.month, rule.day)  # Feb 29 in a common year is refused by checks
+        return day, day
+    if isinstance(rule, EndOfMonth):
+        day = dt.date(year, rule.month, _stdcal.monthrange(year, rule.month)[1])
+        return day, day
+    if isinstance(rule, StartOfMonth):
+        day = dt.date(year, rule.month, 1)
+        return day, day
+    if isinstance(rule, MidMonth):
+        return dt.date(year, rule.month, 11), dt.date(year, rule.month, 20)
+    if isinstance(rule, Window):
+        return dt.date(year, rule.from_month, 1), dt.date(year, rule.to_month, _stdcal.monthrange(year, rule.to_month)[1])
+    raise TypeError(f"not a calendar rule: {rule!r}")
+
+
+def apply_rest_day_rule(day: dt.date, rule: str, cal: WorkdayCalendar) -> dt.date:
+    if rule == "next_workday":
+        return cal.on_or_after(day)
+    if rule == "previous_workday":
+        return cal.on_or_before(day)
+    if rule == "keep":
+        return day
+    raise ValueError(f"unknown rest-day rule {rule!r}")
+
+
+def shift_workdays(base: dt.date, days: int, direction: int, cal: WorkdayCalendar) -> dt.date:
+    """``days`` working days after (direction +1) or before (-1) ``base``; 0 days means
+    ``base`` itself when it is a working day, else the nearest working day in ``direction``."""
+    if days == 0:
+        return cal.on_or_after(base) if direction > 0 else cal.on_or_before(base)
+    return cal.add(base, direction * days)
+
+
+def reminder_days(due: dt.date, before_due: list[int], cal: WorkdayCalendar) -> list[dt.date]:
+    return sorted({shift_workdays(due, n, -1, cal) for n in before_due})
+
+
+# --------------------------------------------------------------------------- the year
+
+
+class _Dates:
+    """Memoised (milestone, opens|due) → (nominal, effective) for one year."""
+
+    def __init__(self, spec: ProgrammeFile, year: int, cal: WorkdayCalendar):
+        self.spec, self.year, self.cal = spec, year, cal
+        self.memo: dict[tuple[str, str], tuple[dt.date | None, dt.date | None]] = {}
+        self.by_id = {m.id: m for _, m in spec.milestones()}
+
+    def rest_rule(self, m: Milestone) -> str:
+        return m.rest_day_rule or self.spec.programme.defaults.rest_day_rule
+
+    def get(self, mid: str, which: str) -> tuple[dt.date | None, dt.date | None]:
+        key = (mid, which)
+        if key not in self.memo:
+            self.memo[key] = self._compute(self.by_id[mid], which)
+        return self.memo[key]
+
+    def _relative(self, rule: WorkingDaysAfter | WorkingDaysBefore) -> dt.date:
+        _, base = self.get(rule.milestone, rule.of)
+        if base is None:  # refused by checks; defensive
+            raise ValueError(f"milestone {rule.milestone!r} has no {rule.of} date")
+        return shift_workdays(base, rule.days, 1 if isinstance(rule, WorkingDaysAfter) else -1, self.cal)
+
+    def _compute(self, m: Milestone, which: str) -> tuple[dt.date | None, dt.date | None]:
+        if which == "due":
+            if isinstance(m.due, (WorkingDaysAfter, WorkingDaysBefore)):
+                nominal = self._relative(m.due)
+            else:
+                nominal = calendar_span(m.due, self.year)[1]
+            return nominal, apply_rest_day_rule(nominal, self.rest_rule(m), self.cal)
+        rule = m.opens
+        if rule is None:
+            if isinstance(m.due, Window):
+                start = calendar_span(m.due, self.year)[0]
+                return start, start
+            return None, None
+        if isinstance(rule, (WorkingDaysAfter, WorkingDaysBefore)):
+            day = self._relative(rule)
+        else:
+            day = calendar_span(rule, self.year)[0]
+        return day, day
+
+
+def held_in(spec: ProgrammeFile, m: Milestone, year: int) -> bool:
+    return m.years is None or year in m.years
+
+
+def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
+    """Every milestone held in ``year`` with its dates, assignees and reminder instants,
+    ordered by due date. Raises YearNotInProgramme, PlanInconsistent, MissingWorkdayData."""
+    prog = spec.programme
+    if year not in prog.years:
+        raise YearNotInProgramme(
+            f"{prog.id} runs {prog.years.first}–{prog.years.last}; {year} is not one of its years"
+        )
+    dates = _Dates(spec, year, cal)
+    policies = {p.id: p for p in spec.reminder_policies}
+    planned: list[tuple[tuple, PlannedMilestone]] = []
+    not_held: list[tuple[str, str]] = []
+    issues: list[PlanIssue] = []
+    for order, (w, m) in enumerate(spec.milestones()):
+        if not held_in(spec, m, year):
+            continue
+        nominal, due = dates.get(m.id, "due")
+        _, opens = dates.get(m.id, "opens")
+        assert nominal is not None and due is not None
+        if prog.in_force_from is not None and due < prog.in_force_from:
+            not_held.append((m.id, f"due {due} is before the programme came into force on {prog.in_force_from}"))
+            continue
+        if opens is not None and prog.in_force_from is not None and opens < prog.in_force_from:
+            opens = prog.in_force_from  # nothing opens before the programme exists
+        if opens is not None and opens > due:
+            issues.append(PlanIssue(m.id, "opens", f"in {year} it opens on {opens}, after its due date {due}"))
+            continue
+        policy_id = m.reminder_policy or prog.defaults.reminder_policy
+        reminders: tuple[dt.datetime, ...] = ()
+        if policy_id is not None:
+            policy = policies[policy_id]
+            earliest = max(d for d in (opens, prog.in_force_from, dt.date.min) if d is not None)
+            reminders = tuple(
+                dt.datetime.combine(day, policy.send_time, TZ)
+                for day in reminder_days(due, policy.before_due, cal)
+                if day >= earliest
+            )
+        assignees = spec.expand(m.assignees if m.assignees is not None else w.lead)
+        cooperating = tuple(
+            p for p in spec.expand(m.cooperating if m.cooperating is not None else w.cooperating) if p not in assignees
+        )
+        pm = PlannedMilestone(
+            id=m.id,
+            title=m.title,
+            workstream=w.id,
+            kind=m.kind,
+            opens=opens,
+            nominal_due=nominal,
+            due=due,
+            rest_day_rule=dates.rest_rule(m),
+            assignees=assignees,
+            cooperating=cooperating,
+            form=m.form,
+            reminders=reminders,
+            assumed=m.source.assumed,
+        )
+        planned.append(((due, opens or due, order), pm))
+    if issues:
+        raise PlanInconsistent(year, issues)
+    planned.sort(key=lambda x: x[0])
+    return YearPlan(prog.id, prog.title, year, tuple(p for _, p in planned), tuple(not_held))
+
+

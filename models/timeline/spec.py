@@ -1,0 +1,527 @@
+"""The calendar schema: what a programme YAML file may say.
+
+Every model is frozen, strict (no silent coercion of ``"5"`` to ``5``) and forbids
+unknown keys, so a typo in a calendar is an error with a file and line, never a
+silently ignored setting. Cross-references (milestone → form, assignee →
+participant, relative date → milestone) are checked in :mod:`models.timeline.checks`,
+which reports them against the same source positions.
+
+The JSON schema in ``calendar/schema/`` is generated from these models
+(``yearwheel schema``); a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+import datetime as dt
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+# Years the engine is prepared to reason about at all; working-day data decides
+# which of them can actually be planned.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=1, max_length=64),
+    Field(description="kebab-case identifier: lower-case letters, digits and single hyphens"),
+]
+FieldId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", min_length=1, max_length=64),
+    Field(description="snake_case form-field identifier"),
+]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Month = Annotated[int, Field(ge=1, le=12, description="month of the year, 1–12")]
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR)]
+
+
+class Source(Strict):
+    """Where a rule comes from in the source document, and what had to be assumed."""
+
+    clause: Text = Field(description="the clause of the source document, e.g. 三、（三）")
+    quote: Text | None = Field(None, description="the words of the source, as printed")
+    assumed: Text | None = Field(
+        None,
+        description="present wherever the source is illegible or silent: what was assumed and why;"
+        " a coordinator should confirm or change it",
+    )
+
+
+# --------------------------------------------------------------------------- programme
+
+
+class YearRange(Strict):
+    first: Year
+    last: Year
+
+    @model_validator(mode="after")
+    def _ordered(self) -> YearRange:
+        if self.last < self.first:
+            raise ValueError(f"last ({self.last}) is before first ({self.first})")
+        return self
+
+    def __contains__(self, year: object) -> bool:
+        return isinstance(year, int) and self.first <= year <= self.last
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(range(self.first, self.last + 1))
+
+
+RestDayRule = Literal["next_workday", "previous_workday", "keep"]
+
+
+class Defaults(Strict):
+    rest_day_rule: RestDayRule = Field(
+        "next_workday",
+        description="what happens to a due date that falls on a rest day: next_workday (the"
+        " rule of Chinese procedural law for periods), previous_workday, or keep",
+    )
+    reminder_policy: Id | None = Field(None, description="id of the reminder policy used by default")
+
+
+class Programme(Strict):
+    id: Id
+    title: Text
+    issuer: Text
+    issued: dt.date | None = None
+    document_number: Text | None = None
+    in_force_from: dt.date | None = Field(
+        None,
+        description="milestones due before this date are not held (a plan issued in May"
+        " cannot ask for a March announcement of the same year)",
+    )
+    years: YearRange
+    timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
+    source: Source | None = None
+    defaults: Defaults = Defaults()
+
+
+# --------------------------------------------------------------------------- who
+
+
+ParticipantKind = Literal[
+    "province",  # the provincial department itself
+    "division",  # 省厅处室
+    "unit",  # 直属单位 / 事业单位
+    "city",  # 地级市 bureau
+    "prefecture",  # 州
+    "management-area",  # e.g. 长白山
+    "pilot-county-city",  # e.g. 梅河口
+    "county",  # 县局
+    "department",  # another government department
+    "committee",  # e.g. a quality development committee office
+    "third-party",  # contracted service provider
+]
+
+
+class Participant(Strict):
+    id: Id
+    name: Text
+    kind: ParticipantKind
+    parent: Id | None = Field(None, description="the participant this one reports to")
+    assumed: Text | None = Field(None, description="set when the source does not name this participant")
+
+
+class Group(Strict):
+    id: Id
+    name: Text
+    members: list[Id] = Field(min_length=1, description="participant ids")
+
+
+class Role(Strict):
+    """A role that escalations go to."""
+
+    id: Id
+    title: Text
+    holder: Id | None = Field(
+        None,
+        description="participant holding the role; omit for a role held inside each assignee's own"
+        " organisation (e.g. the head of the late bureau)",
+    )
+
+
+class ParameterRef(Strict):
+    parameter: Id
+
+
+class Parameter(Strict):
+    """A number the source fixes but which a coordinator may need to change (e.g. a lost digit)."""
+
+    id: Id
+    title: Text
+    value: int
+    minimum: int | None = None
+    maximum: int | None = None
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _in_bounds(self) -> Parameter:
+        if self.minimum is not None and self.value < self.minimum:
+            raise ValueError(f"value {self.value} is below minimum {self.minimum}")
+        if self.maximum is not None and self.value > self.maximum:
+            raise ValueError(f"value {self.value} is above maximum {self.maximum}")
+        return self
+
+
+IntOrParam = Union[int, ParameterRef]
+NumberOrParam = Union[int, float, ParameterRef]
+
+
+# --------------------------------------------------------------------------- forms
+
+FieldType = Literal["text", "string", "integer", "number", "date", "boolean", "choice", "table"]
+
+
+class FormField(Strict):
+    id: FieldId
+    label: Text = Field(description="the label shown to the bureau, in Chinese")
+    type: FieldType
+    required: bool = True
+    help: Text | None = None
+    unit: Text | None = None
+    min: NumberOrParam | None = Field(None, description="integer/number: smallest allowed value")
+    max: NumberOrParam | None = Field(None, description="integer/number: largest allowed value")
+    max_length: int | None = Field(None, ge=1, le=100_000, description="text/string: most characters")
+    choices: list[Text] | None = Field(None, min_length=1, description="choice: the allowed answers")
+    columns: list[FormField] | None = Field(None, min_length=1, description="table: one field per column")
+    min_rows: IntOrParam | None = None
+    max_rows: IntOrParam | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FormField:
+        t = self.type
+        if t == "choice" and not self.choices:
+            raise ValueError("a choice field needs 'choices'")
+        if t != "choice" and self.choices is not None:
+            raise ValueError(f"'choices' only applies to choice fields, not {t}")
+        if t == "table":
+            if not self.columns:
+                raise ValueError("a table field needs 'columns'")
+            if any(c.type == "table" for c in self.columns):
+                raise ValueError("a table column cannot itself be a table")
+        else:
+            for key in ("columns", "min_rows", "max_rows"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' only applies to table fields, not {t}")
+        if t not in ("integer", "number") and (self.min is not None or self.max is not None):
+            raise ValueError(f"'min'/'max' only apply to integer and number fields, not {t}")
+        if t not in ("text", "string") and self.max_length is not None:
+            raise ValueError(f"'max_length' only applies to text and string fields, not {t}")
+        if isinstance(self.min, (int, float)) and isinstance(self.max, (int, float)) and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Form(Strict):
+    id: Id
+    title: Text
+    attachment: int | None = Field(None, ge=1, description="attachment number in the source document")
+    fields: list[FormField] = Field(min_length=1)
+    source: Source | None = None
+
+
+# --------------------------------------------------------------------------- reminders
+
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class OverdueChase(Strict):
+    every_working_days: int = Field(ge=1, le=60, description="chase a late task every N working days")
+    max_chasers: int = Field(ge=0, le=50, description="stop chasing after this many overdue reminders")
+
+
+class Escalation(Strict):
+    after_working_days: int = Field(ge=1, le=250, description="working days after the due date")
+    to: list[Id] = Field(min_length=1, description="role ids")
+
+
+class ReminderPolicy(Strict):
+    id: Id
+    send_at: str = Field(
+        "09:00", description="local time (Asia/Shanghai) reminders go out, 'HH:MM' in quotes"
+    )
+    before_due: list[Annotated[int, Field(ge=0, le=120)]] = Field(
+        default_factory=list,
+        description="working days before the due date a reminder is sent; 0 = on the due day",
+    )
+    overdue: OverdueChase | None = None
+    escalations: list[Escalation] = Field(default_factory=list)
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _time_text(cls, v: object) -> object:
+        if isinstance(v, int):
+            # YAML 1.1 reads an unquoted 9:30 as the sexagesimal number 570.
+            raise ValueError("write the time in quotes, e.g. send_at: '09:30' (unquoted, YAML reads 9:30 as a number)")
+        if isinstance(v, str) and not _HHMM.match(v):
+            raise ValueError(f"expected a 24-hour time 'HH:MM' such as '09:00', got {v!r}")
+        return v
+
+    @property
+    def send_time(self) -> dt.time:
+        hh, mm = self.send_at.split(":")
+        return dt.time(int(hh), int(mm))
+
+
+# --------------------------------------------------------------------------- date rules
+
+
+class FixedDay(Strict):
+    """A fixed day of the year, e.g. 12月25日前 → {rule: fixed, month: 12, day: 25}."""
+
+    rule: Literal["fixed"]
+    month: Month
+    day: Annotated[int, Field(ge=1, le=31)]
+
+    @model_validator(mode="after")
+    def _real_day(self) -> FixedDay:
+        longest = _stdcal.monthrange(2024, self.month)[1]  # 2024 is a leap year: Feb has 29
+        if self.day > longest:
+            raise ValueError(
+                f"{_stdcal.month_name[self.month]} has no day {self.day} (at most {longest})"
+            )
+        return self
+
+
+class EndOfMonth(Strict):
+    """X月底前: the last day of month X."""
+
+    rule: Literal["end_of_month"]
+    month: Month
+
+
+class StartOfMonth(Strict):
+    """The first day of month X (typically an `opens` date)."""
+
+    rule: Literal["start_of_month"]
+    month: Month
+
+
+class MidMonth(Strict):
+    """X月中旬: the 11th–20th. As a due date, the 20th; as an opening date, the 11th."""
+
+    rule: Literal["mid_month"]
+    month: Month
+
+
+class Window(Strict):
+    """X–Y月份: from the first day of from_month to the last day of to_month."""
+
+    rule: Literal["window"]
+    from_month: Month
+    to_month: Month
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.to_month < self.from_month:
+            raise ValueError(f"to_month ({self.to_month}) is before from_month ({self.from_month})")
+        return self
+
+
+class _Relative(Strict):
+    milestone: Id
+    days: int = Field(ge=0, le=250, description="working days; 0 = the same day if it is a working day")
+    of: Literal["due", "opens"] = Field("due", description="which date of the other milestone")
+
+
+class WorkingDaysAfter(_Relative):
+    """N working days after another milestone's (effective) date."""
+
+    rule: Literal["working_days_after"]
+
+
+class WorkingDaysBefore(_Relative):
+    """N working days before another milestone's (effective) date."""
+
+    rule: Literal["working_days_before"]
+
+
+DateRule = Annotated[
+    Union[FixedDay, EndOfMonth, StartOfMonth, MidMonth, Window, WorkingDaysAfter, WorkingDaysBefore],
+    Field(discriminator="rule"),
+]
+RELATIVE_RULES = (WorkingDaysAfter, WorkingDaysBefore)
+
+
+# --------------------------------------------------------------------------- what happens
+
+MilestoneKind = Literal["announcement", "submission", "window", "meeting", "review"]
+
+
+class Milestone(Strict):
+    id: Id
+    title: Text
+    kind: MilestoneKind
+    assignees: list[Id] | None = Field(
+        None,
+        min_length=1,
+        description="participants or groups; each participant owes one task. Defaults to the"
+        " workstream's lead",
+    )
+    cooperating: list[Id] | None = Field(
+        None, description="participants or groups copied on reminders. Defaults to the workstream's"
+    )
+    opens: DateRule | None = Field(None, description="when tasks open; defaults to a window's start")
+    due: DateRule
+    rest_day_rule: RestDayRule | None = Field(None, description="overrides the programme default")
+    years: list[Year] | None = Field(
+        None, min_length=1, description="the programme years this milestone is held; default every year"
+    )
+    form: Id | None = Field(None, description="the deliverable form each assignee submits")
+    reminder_policy: Id | None = Field(None, description="overrides the programme default")
+    source: Source
+    note: Text | None = None
+
+
+class Workstream(Strict):
+    id: Id
+    title: Text
+    lead: list[Id] | None = Field(None, min_length=1, description="lead units (牵头单位)")
+    cooperating: list[Id] | None = Field(None, description="cooperating units (配合单位)")
+    source: Source | None = None
+    milestones: list[Milestone] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+class Measure(Strict):
+    """Where a target's achieved value comes from: a form field summed over submissions."""
+
+    form: Id
+    field: FieldId
+    column: FieldId | None = Field(None, description="for a table field: the column to sum; omit to count rows")
+
+
+class Target(Strict):
+    id: Id
+    title: Text
+    measure: Literal["count", "rate"]
+    at_least: NumberOrParam | None = None
+    at_most: NumberOrParam | None = None
+    unit: Text | None = None
+    period: Literal["programme", "yearly"] = Field(
+        "programme", description="programme: cumulative over the programme years; yearly: every year"
+    )
+    by_year: Year | None = Field(None, description="for period programme: the year it must be met by (default the last)")
+    each: Id | None = Field(None, description="a group or participant: every member must reach the target")
+    counted_from: Measure | None = Field(None, description="count targets: the form field that counts")
+    numerator: Measure | None = Field(None, description="rate targets")
+    denominator: Measure | None = Field(None, description="rate targets")
+    source: Source
+
+    @model_validator(mode="after")
+    def _shape(self) -> Target:
+        if self.at_least is None and self.at_most is None:
+            raise ValueError("a target needs at_least and/or at_most")
+        if self.measure == "rate":
+            if self.counted_from is not None:
+                raise ValueError("a rate target is computed from 'numerator' and 'denominator', not 'counted_from'")
+            if (self.numerator is None) != (self.denominator is None):
+                raise ValueError("a rate target needs both 'numerator' and 'denominator' (or neither)")
+        elif self.numerator is not None or self.denominator is not None:
+            raise ValueError("'numerator'/'denominator' only apply to rate targets")
+        if self.by_year is not None and self.period != "programme":
+            raise ValueError("'by_year' only applies to period: programme")
+        return self
+
+
+# --------------------------------------------------------------------------- the file
+
+
+class ProgrammeFile(Strict):
+    """A programme calendar: one YAML file in calendar/."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, title="Yearwheel programme calendar"
+    )
+
+    version: Literal[1] = Field(description="schema version; this engine reads version 1")
+    programme: Programme
+    roles: list[Role] = Field(default_factory=list)
+    participants: list[Participant] = Field(min_length=1)
+    groups: list[Group] = Field(default_factory=list)
+    parameters: list[Parameter] = Field(default_factory=list)
+    forms: list[Form] = Field(default_factory=list)
+    reminder_policies: list[ReminderPolicy] = Field(default_factory=list)
+    workstreams: list[Workstream] = Field(min_length=1)
+    targets: list[Target] = Field(default_factory=list)
+
+    # ----- lookups used by the planner (validated by checks.py before planning)
+
+    def milestones(self) -> list[tuple[Workstream, Milestone]]:
+        return [(w, m) for w in self.workstreams for m in w.milestones]
+
+    def milestone(self, milestone_id: str) -> Milestone:
+        for _, m in self.milestones():
+            if m.id == milestone_id:
+                return m
+        raise KeyError(milestone_id)
+
+    def expand(self, ids: list[str] | None) -> tuple[str, ...]:
+        """Participant ids named directly or through groups, in declaration order, once each."""
+        wanted: set[str] = set()
+        groups = {g.id: g for g in self.groups}
+        for i in ids or ():
+            wanted.update(groups[i].members if i in groups else (i,))
+        return tuple(p.id for p in self.participants if p.id in wanted)
+
+    def parameter_value(self, v: NumberOrParam | None) -> int | float | None:
+        if isinstance(v, ParameterRef):
+            return next(p.value for p in self.parameters if p.id == v.parameter)
+        return v
+
+
+# --------------------------------------------------------------------------- working days
+
+
+class HolidaySpan(Strict):
+    name: Text
+    first: dt.date
+    last: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HolidaySpan:
+        if self.last < self.first:
+            raise ValueError(f"last ({self.last}) is before first ({self.first})")
+        return self
+
+
+class WorkdaysFile(Strict):
+    """One year's working-day calendar (the State Council holiday notice) for a year the
+    chinese-calendar package does not know. Weekdays are working days and weekends rest
+    days, except the listed holidays (rest) and adjusted working days (调休, work)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title="Yearwheel working-day year")
+
+    version: Literal[1]
+    year: Year
+    source: Text = Field(description="the notice, e.g. 国务院办公厅关于2027年部分节假日安排的通知")
+    holidays: list[HolidaySpan] = Field(min_length=1)
+    adjusted_workdays: list[dt.date] = Field(default_factory=list, description="weekend days that are working days")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> WorkdaysFile:
+        for h in self.holidays:
+            for d in (h.first, h.last):
+                if d.year != self.year:
+                    raise ValueError(f"holiday {h.name} date {d} is not in {self.year}")
+        rest = {h.first + dt.timedelta(n) for h in self.holidays for n in range((h.last - h.first).days + 1)}
+        for d in self.adjusted_workdays:
+            if d.year != self.year:
+                raise ValueError(f"adjusted working day {d} is not in {self.year}")
+            if d.weekday() < 5:
+                raise ValueError(f"adjusted working day {d} is a weekday; list only weekend days that become working days")
+            if d in rest:
+                raise ValueError(f"{d} is listed both as a holiday and as an adjusted working day")
+        return self

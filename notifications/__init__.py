@@ -1,0 +1,1 @@
+"""Notifications: message building, recipients, channels, delivery (arrives with the engine)."""
