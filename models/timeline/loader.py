@@ -249,6 +249,17 @@ def _one_problem(loaded: Loaded, root: type[BaseModel], path: Path, missing: str
     if kind in ("value_error", "assertion_error"):
         msg = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return loaded.problem(path, msg)
+    bounds = {"greater_than_equal": "{ge} or more", "less_than_equal": "{le} or less", "greater_than": "more than {gt}", "less_than": "less than {lt}"}
+    if kind in bounds:
+        return loaded.problem(path, f"expected {bounds[kind].format(**first['ctx'])}, got {_kind(value)}")
+    if kind in ("too_short", "too_long") and isinstance(value, (list, str)):
+        ctx = first["ctx"]
+        size = f"at least {ctx['min_length']}" if kind == "too_short" else f"at most {ctx['max_length']}"
+        unit = "item(s)" if isinstance(value, list) else "character(s)"
+        return loaded.problem(path, f"expected {size} {unit}, got {len(value)}")
+    if kind == "string_pattern_mismatch":
+        what = "a kebab-case id (lower-case letters, digits, single hyphens)" if "-" in first["ctx"]["pattern"] else f"text matching {first['ctx']['pattern']}"
+        return loaded.problem(path, f"expected {what}, got {_kind(value)}")
     expected = [_EXPECTED.get(e["type"]) for e in errs]
     if all(expected):
         wanted = " or ".join(dict.fromkeys(e for e in expected if e))  # type: ignore[arg-type]

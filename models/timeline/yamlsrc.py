@@ -88,7 +88,7 @@ class _Builder:
         self.smap.values[path] = _mark(node)
         if isinstance(node, MappingNode):
             if node.tag != _MAP:
-                raise YamlError(f"the tag {node.tag} is not allowed; use a plain mapping", _mark(node))
+                raise YamlError(f"the tag {_tag(node.tag)} is not allowed; calendars use plain YAML only", _mark(node))
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
@@ -107,16 +107,29 @@ class _Builder:
             return out
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
-                raise YamlError(f"the tag {node.tag} is not allowed; use a plain list", _mark(node))
+                raise YamlError(f"the tag {_tag(node.tag)} is not allowed; calendars use plain YAML only", _mark(node))
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
         if node.tag not in _PLAIN_SCALARS:
-            raise YamlError(f"the tag {node.tag} is not allowed in calendars", _mark(node))
+            raise YamlError(f"the tag {_tag(node.tag)} is not allowed; calendars use plain YAML only", _mark(node))
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            # e.g. a timestamp-looking 2023-02-30
-            raise YamlError(f"cannot read {node.value!r}: {_first_line(exc)}", _mark(node)) from None
+            where = _plain_path(path)
+            if node.tag.endswith(":timestamp"):  # e.g. 2023-02-30
+                raise YamlError(f"{where}: {node.value!r} is not a real date ({_first_line(exc)})", _mark(node)) from None
+            raise YamlError(f"{where}: cannot read {node.value!r} ({_first_line(exc)})", _mark(node)) from None
+
+
+def _plain_path(path: Path) -> str:
+    out = ""
+    for elem in path:
+        out += f"[{elem}]" if isinstance(elem, int) else ("." if out else "") + elem
+    return out or "(top level)"
+
+
+def _tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
 
 
 def _describe(node: Node) -> str:
@@ -144,7 +157,8 @@ def load(text: str) -> tuple[Any, SourceMap]:
         m = exc.problem_mark or exc.context_mark
         mark = Mark(m.line + 1, m.column + 1) if m else Mark(1, 1)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise YamlError(f"not valid YAML: {problem}", mark) from None
+        hint = "; check the indentation of this line and the one before" if "block" in problem else ""
+        raise YamlError(f"not valid YAML: {problem}{hint}", mark) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"not valid YAML: {_first_line(exc)}", Mark(1, 1)) from None
     except RecursionError:

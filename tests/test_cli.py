@@ -1,0 +1,96 @@
+"""The yearwheel command line as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import JILIN_ID, ROOT, plan_json
+
+YEARWHEEL = Path(sys.executable).with_name("yearwheel")
+
+WORKDAYS_2027 = """\
+version: 1
+year: 2027
+source: 测试用的2027年节假日安排（示例，不是国务院通知）
+holidays:
+  - {name: 元旦, first: 2027-01-01, last: 2027-01-03}
+  - {name: 劳动节, first: 2027-05-01, last: 2027-05-05}
+adjusted_workdays: [2027-04-25]
+"""
+
+
+def test_console_script_exits_2_naming_the_missing_year_and_file():
+    out = subprocess.run([YEARWHEEL, "plan", JILIN_ID, "--year", "2027", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2
+    assert out.stdout == ""  # nothing half-planned on stdout
+    assert "no working-day data for 2027" in out.stderr and "cn-2027.yaml" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.fixture
+def jilin_to_2027(jilin_text, calendar_copy):
+    """The Jilin calendar extended to 2027, in its own calendar directory."""
+    return calendar_copy(jilin_text.replace("years: {first: 2022, last: 2024}", "years: {first: 2022, last: 2027}"))
+
+
+def test_a_programme_year_without_working_day_data_exits_2(cli, jilin_to_2027):
+    result = cli("plan", JILIN_ID, "--year", "2027", "--calendar-dir", jilin_to_2027.parent)
+    assert result.exit_code == 2
+    assert str(jilin_to_2027.parent / "workdays" / "cn-2027.yaml") in result.stderr
+    assert "outside" not in result.stderr
+
+
+def test_a_year_file_makes_2027_plannable(cli, jilin_to_2027):
+    wd = jilin_to_2027.parent / "workdays"
+    wd.mkdir()
+    (wd / "cn-2027.yaml").write_text(WORKDAYS_2027, encoding="utf-8")
+    assert cli("validate", jilin_to_2027.parent).exit_code == 0
+    result = cli("plan", JILIN_ID, "--year", "2027", "--json", "--calendar-dir", jilin_to_2027.parent)
+    assert result.exit_code == 0, result.stderr
+    dues = {m["id"]: (m["nominal_due"], m["due"]) for m in json.loads(result.stdout)["milestones"]}
+    # Friday 2027-04-30 is a working day in the file; Saturday 2027-07-31 moves to Monday 08-02.
+    assert dues["clinic-plan-issued"] == ("2027-04-30", "2027-04-30")
+    assert dues["clinic-visits"] == ("2027-07-31", "2027-08-02")
+    # Sunday 2027-04-25 is an adjusted working day in the file: counted by relative rules.
+    recs = json.loads(result.stdout)["milestones"]
+    assert any(r.startswith("2027-04-25") for m in recs for r in m["reminders"])
+
+
+def test_unknown_programme_and_year_outside_the_programme(cli):
+    result = cli("plan", "no-such-programme", "--year", "2023")
+    assert result.exit_code == 1 and "no calendar for programme 'no-such-programme'" in result.stderr
+    assert JILIN_ID in result.stderr  # lists what is known
+    result = cli("plan", JILIN_ID, "--year", "2025")
+    assert result.exit_code == 1 and "2025 is not one of its years" in result.stderr
+
+
+def test_plan_on_an_invalid_calendar_prints_the_problems(cli, jilin_text, calendar_copy):
+    path = calendar_copy(jilin_text.replace("    value: 5\n", "    value: five\n"))
+    result = cli("plan", JILIN_ID, "--year", "2023", "--calendar-dir", path.parent)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"{path}:" in result.stderr and "expected an integer" in result.stderr
+
+
+def test_plan_table_shows_nominal_and_effective_dates(cli):
+    result = cli("plan", JILIN_ID, "--year", "2023")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "05-04 周四 ← 04-30 (next)" in out  # clinic-plan-issued moved past the Labour Day break
+    assert "09-28 周四 ← 09-30 (prev)" in out  # policy-website-update kept inside Quality Month
+    assert "04-23 周日(班)" in out  # a 调休 working Sunday
+    assert "clinic-feedback-forms" in out and "chinese-calendar" in out
+
+
+def test_plan_2022_lists_what_is_not_held(cli):
+    result = cli("plan", JILIN_ID, "--year", "2022")
+    assert "not held in 2022: clinic-industries-announced" in result.stdout
+    assert "clinic-industries-announced" not in {m["id"] for m in plan_json(cli, 2022)["milestones"]}
+
+
+def test_plan_is_deterministic(cli):
+    assert plan_json(cli, 2024) == plan_json(cli, 2024)

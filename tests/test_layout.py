@@ -1,0 +1,50 @@
+"""Guards for the traps DESIGN.md names: shadowed stdlib modules and layer boundaries."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_calendar_holds_no_python():
+    offenders = [p for p in (ROOT / "calendar").rglob("*") if p.suffix in (".py", ".pyc") or p.name == "__init__.py"]
+    assert offenders == [], "calendar/ is data only; a package named calendar shadows the stdlib module"
+
+
+def test_stdlib_calendar_and_email_still_import_from_the_repo_root():
+    # Run from the repository root, where a `calendar` package would win over the stdlib.
+    code = "import calendar, email.utils, sys; assert hasattr(calendar, 'monthrange'), calendar.__file__; print(calendar.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert str(ROOT / "calendar") not in out.stdout
+
+
+@pytest.mark.parametrize("name", ["models", "notifications", "email", "logging", "calendar", "typing", "json", "http"])
+def test_no_flow_file_shadows_a_module(name):
+    # Prefect puts the flow file's folder on sys.path.
+    assert not (ROOT / "flows" / f"{name}.py").exists()
+
+
+def _imports(package: str) -> set[str]:
+    found = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_models_import_neither_prefect_nor_apprise_nor_our_outer_layers():
+    assert _imports("models") & {"prefect", "apprise", "flows", "notifications"} == set()
+
+
+def test_notifications_do_not_import_flows():
+    assert "flows" not in _imports("notifications")
