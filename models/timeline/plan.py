@@ -10,7 +10,8 @@ Definitions a coordinator can rely on (all dates local, Asia/Shanghai):
   after it), ``previous_workday``, or ``keep``.
 * ``opens`` — when tasks open: the milestone's ``opens`` rule, else a window's first day,
   else none (open from the start of the year); never before the programme is in force.
-* Relative rules count working days from another milestone's *effective* date.
+* Relative rules count working days from another milestone's *effective* date (for
+  ``of: opens``, the opening after clamping to ``in_force_from``).
 * ``reminders`` — for each ``before_due: N`` of the reminder policy, at ``send_at`` on the
   N-th working day before ``due`` (0: ``due`` itself, or the working day before it when
   ``due`` was kept on a rest day); none before ``opens`` or before the programme is in force.
@@ -181,13 +182,19 @@ class _Dates:
         if rule is None:
             if isinstance(m.due, Window):
                 start = calendar_span(m.due, self.year)[0]
-                return start, start
+                return start, self._in_force(start)
             return None, None
         if isinstance(rule, (WorkingDaysAfter, WorkingDaysBefore)):
             day = self._relative(rule)
         else:
             day = calendar_span(rule, self.year)[0]
-        return day, day
+        return day, self._in_force(day)
+
+    def _in_force(self, day: dt.date) -> dt.date:
+        """Nothing opens before the programme exists; rules counting from ``of: opens``
+        count from this effective opening."""
+        start = self.spec.programme.in_force_from
+        return start if start is not None and day < start else day
 
 
 def held_in(spec: ProgrammeFile, m: Milestone, year: int) -> bool:
@@ -216,8 +223,6 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
         if prog.in_force_from is not None and due < prog.in_force_from:
             not_held.append((m.id, f"due {due} is before the programme came into force on {prog.in_force_from}"))
             continue
-        if opens is not None and prog.in_force_from is not None and opens < prog.in_force_from:
-            opens = prog.in_force_from  # nothing opens before the programme exists
         if opens is not None and opens > due:
             issues.append(PlanIssue(m.id, "opens", f"in {year} it opens on {opens}, after its due date {due}"))
             continue

@@ -13,7 +13,6 @@ working day, because a wrong guess moves a deadline.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from pathlib import Path
 
 import chinese_calendar
@@ -126,7 +125,3 @@ class WorkdayCalendar:
             n += self.is_workday(d)
         return n
 
-
-@lru_cache(maxsize=8)
-def default_calendar(directory: Path | None) -> WorkdayCalendar:
-    return WorkdayCalendar.from_directory(directory)
