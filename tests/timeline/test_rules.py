@@ -33,6 +33,7 @@ from models.timeline.spec import (
     WorkingDaysBefore,
 )
 from models.timeline.workdays import WorkdayCalendar
+from tests.timeline.builders import one_milestone_programme
 
 CAL = WorkdayCalendar()
 ONE_DAY = dt.timedelta(days=1)
@@ -452,31 +453,20 @@ def oracle_dates(spec: ProgrammeFile, year: int) -> dict[str, tuple[dt.date, dt.
     in_force = spec.programme.in_force_from
     out: dict[str, tuple[dt.date, dt.date, dt.date | None]] = {}
 
-    def first_day(rule) -> dt.date:
+    def span(rule) -> tuple[dt.date, dt.date]:
+        """(first, last) day a rule names: its opening day and its due day."""
         if isinstance(rule, FixedDay):
-            return D(year, rule.month, rule.day)
+            return D(year, rule.month, rule.day), D(year, rule.month, rule.day)
         if isinstance(rule, StartOfMonth):
-            return D(year, rule.month, 1)
+            return D(year, rule.month, 1), D(year, rule.month, 1)
         if isinstance(rule, MidMonth):
-            return D(year, rule.month, 11)
+            return D(year, rule.month, 11), D(year, rule.month, 20)
         if isinstance(rule, Window):
-            return D(year, rule.from_month, 1)
+            return D(year, rule.from_month, 1), last_day(year, rule.to_month)
         if isinstance(rule, EndOfMonth):
-            return last_day(year, rule.month)
-        return relative(rule)
-
-    def last(rule) -> dt.date:
-        if isinstance(rule, FixedDay):
-            return D(year, rule.month, rule.day)
-        if isinstance(rule, StartOfMonth):
-            return D(year, rule.month, 1)
-        if isinstance(rule, MidMonth):
-            return D(year, rule.month, 20)
-        if isinstance(rule, Window):
-            return last_day(year, rule.to_month)
-        if isinstance(rule, EndOfMonth):
-            return last_day(year, rule.month)
-        return relative(rule)
+            return last_day(year, rule.month), last_day(year, rule.month)
+        day = relative(rule)
+        return day, day
 
     def relative(rule) -> dt.date:
         _, base_due, base_opens = get(rule.milestone)
@@ -487,12 +477,12 @@ def oracle_dates(spec: ProgrammeFile, year: int) -> dict[str, tuple[dt.date, dt.
     def get(mid: str) -> tuple[dt.date, dt.date, dt.date | None]:
         if mid not in out:
             m = spec.milestone(mid)
-            nominal = last(m.due)
+            nominal = span(m.due)[1]
             due = oracle_rest_day_rule(nominal, m.rest_day_rule or default)
             if m.opens is not None:
-                opens = first_day(m.opens)
+                opens = span(m.opens)[0]
             elif isinstance(m.due, Window):
-                opens = first_day(m.due)
+                opens = span(m.due)[0]
             else:
                 opens = None
             if opens is not None and in_force is not None:
@@ -604,23 +594,8 @@ calendar_rules = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(calendar_rules, calendar_rules, rules, st.integers(*PROGRAMME_YEARS))
 def test_opening_after_the_due_date_is_refused(opens_rule, due_rule, rest_rule, year):
-    spec = ProgrammeFile.model_validate(
-        {
-            "version": 1,
-            "programme": {"id": "p", "title": "t", "issuer": "i", "years": {"first": 2022, "last": 2024}},
-            "participants": [{"id": "city-a", "name": "甲市", "kind": "city"}],
-            "workstreams": [
-                {
-                    "id": "ws",
-                    "title": "w",
-                    "lead": ["city-a"],
-                    "milestones": [
-                        {"id": "m", "title": "m", "kind": "meeting", "opens": opens_rule, "due": due_rule,
-                         "rest_day_rule": rest_rule, "source": {"clause": "一"}}
-                    ],
-                }
-            ],
-        }
+    spec = one_milestone_programme(
+        {"id": "m", "opens": opens_rule, "due": due_rule, "rest_day_rule": rest_rule}
     )
     _, due, opens = oracle_dates(spec, year)["m"]
     assert opens is not None

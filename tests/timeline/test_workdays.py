@@ -15,6 +15,7 @@ from models.timeline.loader import CalendarInvalid
 from models.timeline.plan import apply_rest_day_rule
 from models.timeline.spec import WorkdaysFile
 from models.timeline.workdays import PACKAGE_FIRST_YEAR, PACKAGE_LAST_YEAR, MissingWorkdayData, WorkdayCalendar
+from tests.timeline.builders import one_milestone_programme
 
 D = dt.date
 ONE_DAY = dt.timedelta(days=1)
@@ -244,28 +245,8 @@ def test_workdays_file_makes_2027_plannable():
 
 
 def _programme_2027() -> ProgrammeFile:
-    return ProgrammeFile.model_validate(
-        {
-            "version": 1,
-            "programme": {"id": "p-2027", "title": "t", "issuer": "i", "years": {"first": 2027, "last": 2027}},
-            "participants": [{"id": "city-a", "name": "A", "kind": "city"}],
-            "workstreams": [
-                {
-                    "id": "ws",
-                    "title": "w",
-                    "lead": ["city-a"],
-                    "milestones": [
-                        {
-                            "id": "spring",
-                            "title": "s",
-                            "kind": "meeting",
-                            "due": {"rule": "fixed", "month": 2, "day": 8},
-                            "source": {"clause": "一"},
-                        }
-                    ],
-                }
-            ],
-        }
+    return one_milestone_programme(
+        {"id": "spring", "due": {"rule": "fixed", "month": 2, "day": 8}}, first=2027, last=2027, id="p-2027"
     )
 
 
