@@ -29,16 +29,16 @@ def _day(d: dt.date) -> str:
     return f"{d.isoformat()}（周{_WEEKDAYS[d.weekday()]}）"
 
 
-def _names(spec: ProgrammeFile, ids: tuple[str, ...], limit: int = 12) -> str:
-    names = {p.id: p.name for p in spec.participants}
-    shown = [names.get(i, i) for i in ids[:limit]]
+def _names(names: dict[str, str], ids: tuple[str, ...], limit: int = 12) -> str:
+    shown = [names[i] for i in ids[:limit]]
     rest = len(ids) - len(shown)
     return "、".join(shown) + (f" 等 {len(ids)} 个单位" if rest > 0 else "")
 
 
-def _description(spec: ProgrammeFile, plan: YearPlan, m: PlannedMilestone) -> str:
-    forms = {f.id: f.title for f in spec.forms}
-    lines = [f"{spec.programme.title}（{plan.year} 年度）"]
+def _description(
+    plan: YearPlan, m: PlannedMilestone, names: dict[str, str], forms: dict[str, str]
+) -> str:
+    lines = [f"{plan.title}（{plan.year} 年度）"]
     if m.nominal_due != m.due:
         lines.append(
             f"截止：{_day(m.due)}；文件规定 {_day(m.nominal_due)} 为休息日，{_REST_DAY_WORDS[m.rest_day_rule]}"
@@ -48,11 +48,11 @@ def _description(spec: ProgrammeFile, plan: YearPlan, m: PlannedMilestone) -> st
     if m.opens is not None:
         lines.append(f"开始：{_day(m.opens)}")
     if m.assignees:
-        lines.append(f"责任单位：{_names(spec, m.assignees)}")
+        lines.append(f"责任单位：{_names(names, m.assignees)}")
     if m.cooperating:
-        lines.append(f"配合单位：{_names(spec, m.cooperating)}")
+        lines.append(f"配合单位：{_names(names, m.cooperating)}")
     if m.form is not None:
-        lines.append(f"报送表格：{forms.get(m.form, m.form)}")
+        lines.append(f"报送表格：{forms[m.form]}")
     if m.assumed:
         lines.append(f"注：{m.assumed}")
     return "\n".join(lines)
@@ -70,6 +70,7 @@ def plan_to_ics(
     if stamp.tzinfo is None:
         raise ValueError("stamp must be timezone-aware")
     known = {p.id: p.name for p in spec.participants}
+    forms = {f.id: f.title for f in spec.forms}
     if participant is not None and participant not in known:
         raise ValueError(
             f"unknown participant {participant!r} in programme {plan.programme};"
@@ -100,7 +101,7 @@ def plan_to_ics(
         ev.add("dtstart", m.due)
         ev.add("dtend", m.due + dt.timedelta(days=1))
         ev.add("summary", f"截止：{m.title}")
-        ev.add("description", _description(spec, plan, m))
+        ev.add("description", _description(plan, m, known, forms))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", [m.kind])
         for when in m.reminders:
