@@ -1,0 +1,123 @@
+"""Task states and the transitions allowed between them — data, changed in one place.
+
+``change_state`` is the only code that writes ``Task.state``; it also writes the
+``status_changes`` row, so the audit trail cannot miss a change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .tables import StatusChange, Task
+
+WAITING = "waiting"  # compiled; opens later
+OPEN = "open"  # awaiting submission, not yet late
+OVERDUE = "overdue"  # awaiting submission, past its due date
+SUBMITTED = "submitted"  # a submission was received (on time or late: Task.on_time)
+RETURNED = "returned"  # sent back for revision; awaiting a new version
+EXEMPTED = "exempted"  # the coordinator released the participant from this task
+
+STATES = (WAITING, OPEN, OVERDUE, SUBMITTED, RETURNED, EXEMPTED)
+AWAITING = (OPEN, OVERDUE, RETURNED)  # states that are reminded and chased
+
+ALLOWED: dict[str, frozenset[str]] = {
+    WAITING: frozenset({OPEN, EXEMPTED, SUBMITTED}),  # a bureau may deliver early
+    OPEN: frozenset({OVERDUE, SUBMITTED, EXEMPTED}),
+    # an extension can bring a late task back to open
+    OVERDUE: frozenset({OPEN, SUBMITTED, EXEMPTED}),
+    SUBMITTED: frozenset({RETURNED}),
+    RETURNED: frozenset({OVERDUE, SUBMITTED, EXEMPTED, OPEN}),
+    EXEMPTED: frozenset(),
+}
+
+ACTOR_ENGINE = "yearwheel"
+
+
+class TransitionRefused(ValueError):
+    def __init__(self, task: Task, to: str):
+        self.task, self.to = task, to
+        allowed = ", ".join(sorted(ALLOWED[task.state])) or "nothing (final)"
+        super().__init__(
+            f"task {task.participant}/{task.id} is {task.state}; it cannot become {to} (from {task.state}: {allowed})"
+        )
+
+
+def change_state(
+    session: Session,
+    task: Task,
+    to: str,
+    *,
+    at: dt.datetime,
+    actor: str = ACTOR_ENGINE,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> StatusChange:
+    if to not in ALLOWED.get(task.state, ()):
+        raise TransitionRefused(task, to)
+    change = StatusChange(
+        task_id=task.id, from_state=task.state, to_state=to, at=at, actor=actor, reason=reason, details=details
+    )
+    task.state = to
+    task.state_changed_at = at
+    session.add(change)
+    return change
+
+
+def change_states(
+    session: Session,
+    task_ids: list[int],
+    to: str,
+    *,
+    at: dt.datetime,
+    actor: str = ACTOR_ENGINE,
+    reason: str | None = None,
+) -> list[int]:
+    """Set-based ``change_state`` for many tasks at once (opening a milestone for 2,800
+    bureaus is one UPDATE per source state, not 2,800). Tasks whose current state may not
+    become ``to`` are left alone. Returns the ids changed."""
+    from sqlalchemy import insert, update
+
+    changed: list[int] = []
+    sources = [s for s, targets in ALLOWED.items() if to in targets]
+    for chunk_start in range(0, len(task_ids), 5000):
+        chunk = task_ids[chunk_start : chunk_start + 5000]
+        for source in sources:
+            ids = list(
+                session.execute(
+                    update(Task)
+                    .where(Task.id.in_(chunk), Task.state == source)
+                    .values(state=to, state_changed_at=at)
+                    .returning(Task.id)
+                ).scalars()
+            )
+            if ids:
+                session.execute(
+                    insert(StatusChange),
+                    [
+                        {"task_id": i, "from_state": source, "to_state": to, "at": at, "actor": actor, "reason": reason}
+                        for i in ids
+                    ],
+                )
+                changed.extend(ids)
+    return changed
+
+
+def record_event(
+    session: Session,
+    task: Task,
+    *,
+    at: dt.datetime,
+    actor: str = ACTOR_ENGINE,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> StatusChange:
+    """An audit row for something that changed a task but not its state (an extension,
+    a calendar edit)."""
+    row = StatusChange(
+        task_id=task.id, from_state=task.state, to_state=task.state, at=at, actor=actor, reason=reason, details=details
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,173 @@
+"""The programme-year ledger (SQLAlchemy 2 declarative tables).
+
+A programme's calendar is compiled for a year into ``programme_years`` →
+``milestone_instances`` → ``tasks`` (one per assignee). Everything that happens to a
+task is a row: ``status_changes`` (audit trail), ``submissions`` (versions),
+``outbox`` (one message to one recipient on one channel, unique deterministic key),
+``deliveries`` (each attempt to send an outbox row). ``rollup_values`` hold the
+figures the last rollup computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, UTCDateTime
+
+Id = String(80)
+
+
+class ProgrammeYear(Base):
+    __tablename__ = "programme_years"
+    __table_args__ = (UniqueConstraint("programme", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme: Mapped[str] = mapped_column(Id)
+    year: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    calendar_digest: Mapped[str] = mapped_column(String(64), comment="sha256 of the calendar file compiled")
+    compiled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    milestones: Mapped[list[MilestoneInstance]] = relationship(back_populates="programme_year", lazy="raise")
+
+
+class MilestoneInstance(Base):
+    __tablename__ = "milestone_instances"
+    __table_args__ = (UniqueConstraint("programme_year_id", "milestone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_year_id: Mapped[int] = mapped_column(ForeignKey("programme_years.id", ondelete="CASCADE"))
+    milestone: Mapped[str] = mapped_column(Id)
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    form: Mapped[str | None] = mapped_column(Id)
+    reminder_policy: Mapped[str | None] = mapped_column(Id)
+    opens: Mapped[dt.date | None] = mapped_column(Date)
+    nominal_due: Mapped[dt.date] = mapped_column(Date)
+    due: Mapped[dt.date] = mapped_column(Date)
+    rest_day_rule: Mapped[str] = mapped_column(String(20))
+
+    programme_year: Mapped[ProgrammeYear] = relationship(back_populates="milestones", lazy="raise")
+
+
+class Task(Base):
+    """One assignee's obligation for one milestone instance.
+
+    ``due`` is the effective due date for this assignee (an extension moves it;
+    ``original_due`` keeps the compiled one)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("milestone_instance_id", "participant"),
+        Index("ix_tasks_state_due", "state", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_year_id: Mapped[int] = mapped_column(ForeignKey("programme_years.id", ondelete="CASCADE"), index=True)
+    milestone_instance_id: Mapped[int] = mapped_column(ForeignKey("milestone_instances.id", ondelete="CASCADE"))
+    participant: Mapped[str] = mapped_column(Id)
+    state: Mapped[str] = mapped_column(String(20))
+    opens: Mapped[dt.date | None] = mapped_column(Date)
+    due: Mapped[dt.date] = mapped_column(Date)
+    original_due: Mapped[dt.date] = mapped_column(Date)
+    state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class StatusChange(Base):
+    """Audit trail: every change of a task's state, with who and why."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("task_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    on_time: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str | None] = mapped_column(Text, comment="file name or channel it came from")
+
+
+class OutboxMessage(Base):
+    """One message to one recipient on one channel.
+
+    ``key`` is deterministic (programme/year/milestone/participant/step/recipient/channel),
+    so queueing the same reminder twice inserts nothing. A sender claims a row
+    (pending → sending, conditional UPDATE) before it sends."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_outbox_state_not_before", "state", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(80))
+    recipient: Mapped[str] = mapped_column(Id)
+    audience: Mapped[str] = mapped_column(String(20), comment="self | head")
+    channel: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="when the step fell due")
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime, comment="after quiet-hours hold and backoff")
+    stale_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="not worth sending after this")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One attempt to send an outbox row: written before the network call, then its outcome."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str | None] = mapped_column(Text, comment="masked address")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20), comment="started | sent | failed | failed_permanent")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RollupValue(Base):
+    __tablename__ = "rollup_values"
+    __table_args__ = (UniqueConstraint("programme_year_id", "scope", "metric", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_year_id: Mapped[int] = mapped_column(ForeignKey("programme_years.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Id, comment="'programme' or a participant id")
+    metric: Mapped[str] = mapped_column(String(40), comment="on_time_rate | submitted | target | …")
+    subject: Mapped[str] = mapped_column(Id, comment="milestone or target id, '*' for all")
+    value: Mapped[float | None] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
