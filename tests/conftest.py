@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 CALENDARS = ROOT / "calendar"
@@ -17,6 +16,8 @@ JILIN = CALENDARS / f"{JILIN_ID}.yaml"
 @pytest.fixture
 def cli():
     """Run the yearwheel CLI in-process; returns click's Result (stdout and stderr apart)."""
+    from flows.cli import app
+
     runner = CliRunner()
 
     def run(*args: str):
@@ -47,3 +48,84 @@ def plan_json(cli, year: int, *extra: str) -> dict:
     result = cli("plan", JILIN_ID, "--year", str(year), "--json", *extra)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
+
+
+# --------------------------------------------------------------------------- databases
+#
+# Ledger tests run on a real SQLite file and on a real PostgreSQL server started for the
+# session (tests/pg.py). Without PostgreSQL installed those cases are skipped, unless
+# YEARWHEEL_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
+
+import os
+import shutil
+import subprocess
+import uuid
+
+from tests.pg import PostgresServer
+
+PG_TEMPLATE = "yearwheel_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    try:
+        server = PostgresServer().start()
+    except (FileNotFoundError, subprocess.CalledProcessError, PermissionError) as exc:
+        detail = getattr(exc, "output", b"") or b""
+        message = f"PostgreSQL unavailable: {exc} {detail.decode(errors='replace')[-500:]}"
+        if os.environ.get("YEARWHEEL_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from sqlalchemy import create_engine, text
+
+    from models.migrate import upgrade
+
+    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {PG_TEMPLATE}"))
+    upgrade(server.url(PG_TEMPLATE))
+    server.admin = admin
+    yield server
+    admin.dispose()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    from models.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "ledger.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, monkeypatch):
+    """A migrated, empty ledger database; also exported as YEARWHEEL_DATABASE_URL."""
+    if request.param == "sqlite":
+        path = tmp_path / "ledger.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+        monkeypatch.setenv("YEARWHEEL_DATABASE_URL", url)
+        yield url
+        return
+    server = request.getfixturevalue("pg_server")
+    from sqlalchemy import text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with server.admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
+    url = server.url(name)
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", url)
+    yield url
+    with server.admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def smtp_server(tmp_path):
+    """A real SMTP server on loopback; received messages in ``.messages``."""
+    from notifications.sink import SmtpSink
+
+    with SmtpSink(outbox_dir=tmp_path / "eml") as sink:
+        yield sink
