@@ -291,6 +291,11 @@ def schema(
     _err(("wrote " + ", ".join(map(str, stale))) if stale and not check else "schemas up to date")
 
 
+# The ledger commands (db, advance, status, rollup, submit, …) and the simulator register
+# themselves on ``app``; imported last because they import from this module.
+from . import cli_ledger, cli_simulate  # noqa: E402,F401
+
+
 def main() -> None:
     app()
 

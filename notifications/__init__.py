@@ -1,1 +1,2 @@
-"""Notifications: message building, recipients, channels, delivery (arrives with the engine)."""
+"""Notifications: contacts, message text (zh-CN), quiet-hours holds and delivery through
+apprise. Imports from ``models`` (types and the calendar), never from ``flows``."""

@@ -1,0 +1,39 @@
+"""Prefect flow ``advance``: the hourly level-triggered reconcile (see models.engine)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+from prefect import flow, get_run_logger
+
+from flows import runtime as R
+
+
+@flow(name="advance", flow_run_name="advance {programme}", log_prints=False)
+def advance(
+    at: Optional[dt.datetime] = None,
+    programme: Optional[str] = None,
+    calendar_dir: Optional[str] = None,
+    contacts: Optional[str] = None,
+) -> dict[str, Any]:
+    """Open, mark overdue, queue and send reminders and escalations, roll up — as of ``at``
+    (default now). Running it again for the same instant sends nothing."""
+    instant = at or R.parse_instant(None)
+    rt = R.open_runtime(
+        calendar_dir=Path(calendar_dir) if calendar_dir else None,
+        programme=programme,
+        contacts=Path(contacts) if contacts else None,
+    )
+    try:
+        result = R.advance(rt, instant)
+    finally:
+        rt.close()
+    out = result.as_json()
+    get_run_logger().info(
+        "as of %s: opened %s, overdue %s, queued %s, sent %s, failed %s, dead %s",
+        instant.isoformat(), out["opened"], out["overdue"], out["queued"], out["dispatch"]["sent"],
+        out["dispatch"]["failed"], out["dispatch"]["dead"],
+    )
+    return out

@@ -1,0 +1,369 @@
+"""CLI commands that work on the ledger: db, advance, status, rollup, submit, return,
+extend, exempt. Registered on the ``yearwheel`` app by ``flows.cli``.
+
+Exit codes as in ``flows.cli``: 1 for a problem with the input or the database
+(invalid payload, unknown task, schema not migrated), 2 for missing working-day data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.timeline import TZ, catalog
+from models.timeline.loader import CalendarInvalid
+from models.timeline.workdays import MissingWorkdayData
+
+from . import runtime as R
+from .cli import EXIT_INPUT, EXIT_NO_WORKDAYS, CalendarDirOpt, _err, _fail, app
+
+db_app = typer.Typer(help="The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ContactsOpt = Annotated[
+    Optional[Path], typer.Option("--contacts", help=f"contacts file (default: ${R.ENV_CONTACTS}); without one nothing can be delivered")
+]
+AtOpt = Annotated[
+    Optional[str], typer.Option("--at", help="the instant to act as of, ISO 8601 (naive = Asia/Shanghai); default now")
+]
+YearOpt = Annotated[int, typer.Option("--year", help="programme year")]
+ActorOpt = Annotated[str, typer.Option("--actor", help="who acts (recorded in the audit trail)")]
+
+
+def _instant(text: str | None) -> dt.datetime:
+    try:
+        return R.parse_instant(text)
+    except ValueError:
+        raise _fail(f"--at {text!r}: expected an ISO date-time such as 2023-12-25T09:00 (Asia/Shanghai unless an offset is given)") from None
+
+
+@contextmanager
+def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: str | None = None) -> Iterator[R.Runtime]:
+    try:
+        rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme, contacts=contacts)
+    except R.SchemaNotReady as exc:
+        raise _fail(str(exc)) from None
+    except catalog.UnknownProgramme as exc:
+        raise _fail(str(exc)) from None
+    except CalendarInvalid as exc:
+        for p in exc.problems:
+            _err(str(p))
+        raise _fail(f"{len(exc.problems)} problem(s) in a calendar or the contacts file") from None
+    try:
+        yield rt
+    except MissingWorkdayData as exc:
+        raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
+    finally:
+        rt.close()
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from models.db import database_url, describe_url
+    from models.migrate import upgrade
+
+    url = database_url()
+    try:
+        upgrade(url, revision)
+    except Exception as exc:  # noqa: BLE001 — alembic raises many kinds; the message is what matters
+        raise _fail(f"migrating {describe_url(url)} failed: {exc}") from None
+    print(f"{describe_url(url)}: at migration {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")]) -> None:
+    """Undo migrations down to REVISION."""
+    from models.db import database_url, describe_url
+    from models.migrate import downgrade
+
+    url = database_url()
+    downgrade(url, revision)
+    print(f"{describe_url(url)}: downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration and the latest one."""
+    from models.db import database_url, describe_url, make_engine
+    from models.migrate import current_revision, head_revision
+
+    url = database_url()
+    engine = make_engine(url)
+    try:
+        print(f"{describe_url(url)}: at {current_revision(engine) or 'no schema'}; latest {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- advance
+
+
+def _use_prefect(flag: bool | None) -> bool:
+    return flag if flag is not None else bool(os.environ.get("PREFECT_API_URL"))
+
+
+@app.command()
+def advance(
+    at: AtOpt = None,
+    programme: Annotated[Optional[str], typer.Option("--programme", help="only this programme (default: every calendar)")] = None,
+    contacts: ContactsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    prefect: Annotated[
+        Optional[bool],
+        typer.Option("--prefect/--no-prefect", help="run as a Prefect flow run (default: when PREFECT_API_URL is set)"),
+    ] = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Reconcile the ledger as of --at: open, mark overdue, queue and send reminders, roll up.
+
+    Running it again for the same instant changes nothing and sends nothing."""
+    instant = _instant(at)
+    if _use_prefect(prefect):
+        from .advance import advance as advance_flow
+
+        result = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
+                              contacts=str(contacts) if contacts else None)
+        payload = result
+    else:
+        with runtime(calendar_dir, contacts, programme) as rt:
+            payload = R.advance(rt, instant).as_json()
+    if as_json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    d = payload["dispatch"]
+    queued = ", ".join(f"{k} {v}" for k, v in sorted(payload["queued"].items())) or "nothing"
+    print(f"advance as of {instant.astimezone(TZ):%Y-%m-%d %H:%M %Z}: compiled {', '.join(payload['compiled']) or 'nothing new'}; "
+          f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
+          f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}")
+    print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
+    for e in d["errors"][:20]:
+        _err(f"delivery failed: {e}")
+
+
+# --------------------------------------------------------------------------- status and rollup
+
+
+STATE_ZH = {
+    "waiting": "未开始", "open": "进行中", "overdue": "逾期", "submitted": "已提交", "returned": "退回修改", "exempted": "免报",
+}
+
+
+def _programme_year(rt: R.Runtime, s, programme: str, year: int):  # noqa: ANN001
+    from models.ledger import find_programme_year
+
+    py = find_programme_year(s, programme, year)
+    if py is None:
+        raise _fail(f"{programme} {year} is not in the ledger: run `yearwheel advance --at {year}-…` first")
+    return py
+
+
+def status_matrix(rows: list[dict], title: str) -> Table:
+    """Participants × milestones: one mark per task."""
+    marks = {"waiting": "·", "open": "○", "returned": "↺", "exempted": "免", "overdue": "✗"}
+    milestones = list(dict.fromkeys(r["milestone"] for r in rows))
+    participants = list(dict.fromkeys(r["participant"] for r in rows))
+    cell = {(r["participant"], r["milestone"]): r for r in rows}
+    table = Table(title=title, show_lines=False, pad_edge=False)
+    table.add_column("participant")
+    for i, _ in enumerate(milestones, start=1):
+        table.add_column(str(i), justify="center", no_wrap=True)
+    for p in participants:
+        line = [p]
+        for m in milestones:
+            r = cell.get((p, m))
+            if r is None:
+                line.append("")
+            elif r["state"] == "submitted":
+                line.append("[green]✓[/]" if r["on_time"] else "[yellow]迟[/]")
+            elif r["state"] == "overdue":
+                line.append("[red]✗[/]")
+            else:
+                line.append(marks.get(r["state"], "?"))
+        table.add_row(*line)
+    table.caption = (
+        "✓ on time  迟 late  ✗ overdue, missing  ○ open  ↺ returned  免 exempted  · not open yet\n"
+        + "  ".join(f"{i}={m}" for i, m in enumerate(milestones, start=1))
+    )
+    return table
+
+
+@app.command()
+def status(
+    programme_id: Annotated[str, typer.Argument(help="programme id")],
+    year: YearOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON: a list of {milestone, participant, state, due, submitted_at, reminders_sent}")] = False,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Every task of a programme year: its state, due date, submission and reminders sent."""
+    from models.queries import list_task_status
+
+    with runtime(calendar_dir, programme=programme_id) as rt, rt.sessions() as s:
+        py = _programme_year(rt, s, programme_id, year)
+        rows = list_task_status(s, py.id)
+    if as_json:
+        keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
+        print(json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2))
+        return
+    Console(width=max(100, 30 + 4 * len({r['milestone'] for r in rows}))).print(status_matrix(rows, f"{programme_id} {year}"))
+
+
+def rollup_tables(r) -> list[Table]:  # noqa: ANN001
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.0%}"
+
+    mt = Table(title=f"{r.programme} {r.year} — on time by milestone (overall {pct(r.on_time_rate)})")
+    for c in ("milestone", "due", "assigned", "on time", "late", "overdue", "awaiting", "exempted", "on-time rate"):
+        mt.add_column(c, justify="right" if c not in ("milestone", "due") else "left")
+    for m in r.milestones:
+        mt.add_row(m.milestone, m.due, str(m.assigned), str(m.on_time), str(m.late), str(m.overdue), str(m.awaiting),
+                   str(m.exempted), pct(m.on_time_rate))
+    tt = Table(title="targets")
+    for c in ("target", "title", "achieved", "goal", "met"):
+        tt.add_column(c)
+    for t in r.targets:
+        goal = " ".join(x for x in (f"≥ {t.at_least:g}" if t.at_least is not None else "", f"≤ {t.at_most:g}" if t.at_most is not None else "") if x)
+        val = "—" if t.value is None else f"{t.value:g}"
+        met = {True: "[green]yes[/]", False: "[red]not yet[/]", None: "no data"}[t.met]
+        tt.add_row(t.target, t.title, f"{val} {t.unit or ''}".strip(), f"{goal} ({t.period})", met)
+    return [mt, tt]
+
+
+@app.command()
+def rollup(
+    programme_id: Annotated[str, typer.Argument(help="programme id")],
+    year: YearOpt,
+    at: AtOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the rollup as JSON")] = False,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """On-time rates per milestone and participant, counts from the forms, target progress."""
+    instant = _instant(at)
+    with runtime(calendar_dir, programme=programme_id) as rt:
+        with rt.sessions() as s:
+            _programme_year(rt, s, programme_id, year)
+        (r,) = R.rollup_current(rt, instant, year=year)
+    if as_json:
+        print(json.dumps(r.as_json(), ensure_ascii=False, indent=2))
+        return
+    console = Console(width=160)
+    for t in rollup_tables(r):
+        console.print(t)
+
+
+# --------------------------------------------------------------------------- submissions and coordinator actions
+
+@app.command()
+def submit(
+    programme_id: Annotated[str, typer.Argument(help="programme id")],
+    year: YearOpt,
+    milestone: Annotated[str, typer.Option("--milestone", help="milestone id")],
+    participant: Annotated[str, typer.Option("--participant", help="the submitting participant's id")],
+    file: Annotated[Path, typer.Option("--file", help="the filled form: YAML or JSON mapping field → value")],
+    at: AtOpt = None,
+    actor: Annotated[Optional[str], typer.Option("--actor", help="who submits (default: the participant)")] = None,
+    contacts: ContactsOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Validate a filled form and record it: the task closes (on time or late) and an
+    acknowledgement is sent. On any field problem nothing is stored (exit 1)."""
+    from models.forms import PayloadInvalid, load_payload
+    from models.submissions import NotAllowed, NotFound, find_task
+    from models.submissions import submit as submit_case
+
+    instant = _instant(at)
+    try:
+        payload = load_payload(file)
+    except PayloadInvalid as exc:
+        for p in exc.problems:
+            _err(f"{file}: {p}")
+        raise typer.Exit(EXIT_INPUT) from None
+    with runtime(calendar_dir, contacts, programme_id) as rt:
+        prog = rt.programme(programme_id)
+        try:
+            with rt.sessions.begin() as s:
+                ref = find_task(s, programme_id, year, milestone, participant)
+                late = None
+                if instant.astimezone(TZ).date() > ref.task.due:
+                    late = rt.cal.count_between(ref.task.due, instant.astimezone(TZ).date())
+                sub = submit_case(s, prog, ref, payload, at=instant, actor=actor or participant, source=str(file),
+                                  messenger=rt.messenger, working_days_late=late)
+                version, on_time, due = sub.version, sub.on_time, ref.task.due
+        except PayloadInvalid as exc:
+            for p in exc.problems:
+                _err(f"{file}: {p}")
+            raise _fail(f"{len(exc.problems)} problem(s); nothing was recorded") from None
+        except (NotFound, NotAllowed) as exc:
+            raise _fail(str(exc)) from None
+        d = R.E.dispatch(rt.sessions, rt.messenger, at=instant)
+    print(f"recorded {participant} {milestone} version {version}: {'on time' if on_time else 'late'} (due {due}); "
+          f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}")
+
+
+def _coordinator_action(kind: str, programme_id: str, year: int, milestone: str, participant: str, actor: str,
+                        reason: str, at: str | None, calendar_dir: Path | None, contacts: Path | None,
+                        new_due: dt.date | None = None) -> None:
+    from models import submissions as U
+    from models.states import TransitionRefused
+
+    instant = _instant(at)
+    with runtime(calendar_dir, contacts, programme_id) as rt:
+        prog = rt.programme(programme_id)
+        try:
+            with rt.sessions.begin() as s:
+                ref = U.find_task(s, programme_id, year, milestone, participant)
+                if kind == "return":
+                    U.return_for_revision(s, prog, ref, at=instant, actor=actor, reason=reason, messenger=rt.messenger)
+                elif kind == "extend":
+                    U.extend(s, ref, new_due, at=instant, actor=actor, reason=reason)
+                else:
+                    U.exempt(s, ref, at=instant, actor=actor, reason=reason)
+                state, due = ref.task.state, ref.task.due
+        except (U.NotFound, U.NotAllowed, TransitionRefused) as exc:
+            raise _fail(str(exc)) from None
+        if kind == "return":
+            R.E.dispatch(rt.sessions, rt.messenger, at=instant)
+    print(f"{participant} {milestone}: {state}, due {due} ({kind} by {actor}: {reason})")
+
+
+Milestone = Annotated[str, typer.Option("--milestone", help="milestone id")]
+Participant = Annotated[str, typer.Option("--participant", help="participant id")]
+Reason = Annotated[str, typer.Option("--reason", help="why (recorded in the audit trail)")]
+
+
+@app.command("return")
+def return_(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
+            reason: Reason, actor: ActorOpt, at: AtOpt = None, contacts: ContactsOpt = None,
+            calendar_dir: CalendarDirOpt = None) -> None:
+    """Return a submission for revision: the task reopens (history kept) and the bureau is told why."""
+    _coordinator_action("return", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, contacts)
+
+
+@app.command()
+def extend(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
+           to: Annotated[str, typer.Option("--to", help="the new due date, YYYY-MM-DD")], reason: Reason, actor: ActorOpt,
+           at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+    """Grant one participant an extension; reminders follow the new date."""
+    try:
+        new_due = dt.date.fromisoformat(to)
+    except ValueError:
+        raise _fail(f"--to {to!r}: expected a date YYYY-MM-DD") from None
+    _coordinator_action("extend", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, new_due)
+
+
+@app.command()
+def exempt(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
+           reason: Reason, actor: ActorOpt, at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+    """Exempt one participant from a task; it is no longer reminded or counted."""
+    _coordinator_action("exempt", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)

@@ -1,0 +1,28 @@
+"""Prefect flow ``open_milestone``: open one milestone's tasks now, by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Optional
+
+from prefect import flow
+
+from flows import runtime as R
+
+
+@flow(name="open_milestone", flow_run_name="open {programme} {year} {milestone}")
+def open_milestone(
+    programme: str,
+    year: int,
+    milestone: str,
+    at: Optional[dt.datetime] = None,
+    calendar_dir: Optional[str] = None,
+    contacts: Optional[str] = None,
+) -> dict[str, Any]:
+    rt = R.open_runtime(calendar_dir=Path(calendar_dir) if calendar_dir else None, programme=programme,
+                        contacts=Path(contacts) if contacts else None)
+    try:
+        return R.open_milestone(rt, programme, year, milestone, at or R.parse_instant(None)).as_json()
+    finally:
+        rt.close()

@@ -1,0 +1,207 @@
+"""Wiring: open the ledger, read the calendars and contacts, and run the engine's use
+cases. Plain functions — the Prefect flows and the CLI both call these, and tests can
+too without Prefect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from models import engine as E
+from models.db import describe_url, database_url, make_engine, make_sessionmaker
+from models.ledger import LoadedProgramme, find_programme_year
+from models.migrate import current_revision, head_revision
+from models.rollup import Rollup, compute_rollup, store_rollup
+from models.timeline import TZ, WorkdayCalendar, catalog
+from notifications.messenger import ContactsMessenger, load_contacts_from_env
+
+ENV_CONTACTS = "YEARWHEEL_CONTACTS"
+
+
+class SchemaNotReady(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    sessions: sessionmaker
+    programmes: list[LoadedProgramme]
+    cal: WorkdayCalendar
+    messenger: ContactsMessenger
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def programme(self, programme_id: str) -> LoadedProgramme:
+        for p in self.programmes:
+            if p.id == programme_id:
+                return p
+        raise catalog.UnknownProgramme(f"unknown programme {programme_id!r}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
+    """Connect and check the schema is at the latest migration; never create it here."""
+    url = database_url(url)
+    engine = make_engine(url)
+    try:
+        rev = current_revision(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise SchemaNotReady(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
+    head = head_revision()
+    if rev != head:
+        engine.dispose()
+        state = "has no Yearwheel schema" if rev is None else f"is at migration {rev}, not {head}"
+        raise SchemaNotReady(f"the database {describe_url(url)} {state}: run `yearwheel db upgrade`")
+    return engine, make_sessionmaker(engine)
+
+
+def open_runtime(
+    *,
+    calendar_dir: Path | None = None,
+    programme: str | None = None,
+    contacts: Path | None = None,
+    database: str | None = None,
+) -> Runtime:
+    directory = catalog.calendar_dir(calendar_dir)
+    paths = [catalog.find_programme(directory, programme)] if programme else catalog.programme_files(directory)
+    progs = [LoadedProgramme.read(p) for p in paths]
+    cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
+    engine, sessions = open_database(database)
+    contacts_path = contacts or (Path(os.environ[ENV_CONTACTS]) if os.environ.get(ENV_CONTACTS) else None)
+    messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs})
+    return Runtime(engine, sessions, progs, cal, messenger)
+
+
+def _timed(rt: Runtime, name: str, t0: float) -> None:
+    rt.timings[name] = rt.timings.get(name, 0.0) + time.perf_counter() - t0
+
+
+@dataclass
+class AdvanceResult:
+    reconcile: E.AdvanceReport
+    dispatch: E.DispatchReport
+    rollups: list[Rollup]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.reconcile.as_json(),
+            "dispatch": self.dispatch.as_json(),
+            "rollups": [{"programme": r.programme, "year": r.year, "on_time_rate": r.on_time_rate} for r in self.rollups],
+        }
+
+
+def advance(
+    rt: Runtime, at: dt.datetime, *, send: bool = True, roll: bool = True, only_year: int | None = None
+) -> AdvanceResult:
+    """The level-triggered reconcile as of ``at``: compile, open, mark overdue, queue,
+    dispatch, roll up. Safe to repeat for the same instant."""
+    t0 = time.perf_counter()
+    for attempt in (1, 2):
+        try:
+            with rt.sessions.begin() as s:
+                report = E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at, only_year=only_year)
+            break
+        except IntegrityError:
+            # Another advance compiled the same year at the same moment (PostgreSQL);
+            # its rows are there now — reconcile again against them.
+            if attempt == 2:
+                raise
+    _timed(rt, "reconcile", t0)
+    t0 = time.perf_counter()
+    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at) if send else E.DispatchReport()
+    _timed(rt, "dispatch", t0)
+    rollups = rollup_current(rt, at, year=only_year) if roll else []
+    return AdvanceResult(report, dispatched, rollups)
+
+
+def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None) -> list[Rollup]:
+    t0 = time.perf_counter()
+    out: list[Rollup] = []
+    with rt.sessions.begin() as s:
+        for prog in rt.programmes:
+            years = [year] if year else sorted({y for y in (at.astimezone(TZ).year, at.astimezone(TZ).year - 1)})
+            for y in years:
+                py = find_programme_year(s, prog.id, y)
+                if py is None:
+                    continue
+                r = compute_rollup(s, prog, py, at)
+                store_rollup(s, py, r, at)
+                out.append(r)
+    _timed(rt, "rollup", t0)
+    return out
+
+
+def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: dt.datetime) -> AdvanceResult:
+    """Open one milestone's tasks now, whatever its calendar opening, and notify."""
+    from sqlalchemy import select
+
+    from models import states as S
+    from models.ledger import compile_year
+    from models.tables import MilestoneInstance, Task
+
+    prog = rt.programme(programme)
+    report = E.AdvanceReport(at)
+    with rt.sessions.begin() as s:
+        py, changed = compile_year(s, prog, year, rt.cal, at=at)
+        if changed:
+            report.compiled.append(f"{programme}/{year}")
+        ids = list(
+            s.scalars(
+                select(Task.id).join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+                .where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
+            )
+        )
+        if not ids:
+            raise LookupError(f"milestone {milestone!r} has no tasks in {programme} {year}")
+        report.opened = len(S.change_states(s, ids, S.OPEN, at=at, reason="opened by hand (open_milestone)"))
+        E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
+    return AdvanceResult(report, dispatched, [])
+
+
+def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: str | None = None) -> AdvanceResult:
+    """Mark late tasks and queue the reminders, chasers and escalations due now."""
+    from sqlalchemy import select
+
+    from models.tables import MilestoneInstance, Task
+
+    prog = rt.programme(programme)
+    report = E.AdvanceReport(at)
+    with rt.sessions.begin() as s:
+        py = find_programme_year(s, programme, year)
+        if py is None:
+            raise LookupError(f"{programme} {year} is not in the ledger: run advance or open_milestone first")
+        E.open_and_mark(s, [py.id], at, report)
+        ids = None
+        if milestone:
+            ids = list(
+                s.scalars(
+                    select(Task.id).join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+                    .where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
+                )
+            )
+        E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
+    return AdvanceResult(report, dispatched, [])
+
+
+def parse_instant(text: str | None) -> dt.datetime:
+    """ISO date-time; naive values are Asia/Shanghai local time. None: now."""
+    if text is None:
+        from models.timeline import now
+
+        return now()
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=TZ)

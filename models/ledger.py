@@ -1,0 +1,115 @@
+"""Compile a year's plan into the ledger; read it back.
+
+``compile_year`` is idempotent: compiling the same calendar again changes nothing;
+compiling an edited calendar updates milestone dates and the due dates of tasks that
+still await a submission and were not individually extended (history is kept in
+``status_changes``), and adds tasks for new assignees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from .tables import MilestoneInstance, ProgrammeYear, Task
+from .timeline import ProgrammeFile, WorkdayCalendar, load_programme_file, plan_year
+from .timeline.plan import YearPlan
+
+
+@dataclass(frozen=True)
+class LoadedProgramme:
+    """A calendar file read and checked, with the digest of its bytes."""
+
+    spec: ProgrammeFile
+    path: Path
+    digest: str
+
+    @classmethod
+    def read(cls, path: Path) -> LoadedProgramme:
+        spec = load_programme_file(path)
+        return cls(spec, path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+    @property
+    def id(self) -> str:
+        return self.spec.programme.id
+
+
+def find_programme_year(session: Session, programme: str, year: int) -> ProgrammeYear | None:
+    return session.scalars(
+        select(ProgrammeYear).where(ProgrammeYear.programme == programme, ProgrammeYear.year == year)
+    ).one_or_none()
+
+
+def compile_year(
+    session: Session, prog: LoadedProgramme, year: int, cal: WorkdayCalendar, *, at: dt.datetime
+) -> tuple[ProgrammeYear, bool]:
+    """Make the ledger hold ``prog``'s plan for ``year``. Returns (row, changed)."""
+    py = find_programme_year(session, prog.id, year)
+    if py is not None and py.calendar_digest == prog.digest:
+        return py, False
+    plan: YearPlan = plan_year(prog.spec, year, cal)
+    if py is None:
+        py = ProgrammeYear(programme=prog.id, year=year, title=prog.spec.programme.title, calendar_digest=prog.digest, compiled_at=at)
+        session.add(py)
+        session.flush()
+    else:
+        py.calendar_digest, py.compiled_at, py.title = prog.digest, at, prog.spec.programme.title
+
+    existing = {m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))}
+    default_policy = prog.spec.programme.defaults.reminder_policy
+    new_tasks: list[dict] = []
+    for pm in plan.milestones:
+        m = prog.spec.milestone(pm.id)
+        policy = m.reminder_policy or default_policy
+        mi = existing.get(pm.id)
+        if mi is None:
+            mi = MilestoneInstance(
+                programme_year_id=py.id, milestone=pm.id, title=pm.title, kind=pm.kind, form=pm.form,
+                reminder_policy=policy, opens=pm.opens, nominal_due=pm.nominal_due, due=pm.due,
+                rest_day_rule=pm.rest_day_rule,
+            )
+            session.add(mi)
+            session.flush()
+            have: set[str] = set()
+        else:
+            if (mi.opens, mi.due) != (pm.opens, pm.due):
+                _move_dates(session, mi, pm.opens, pm.due, at)
+            mi.title, mi.kind, mi.form, mi.reminder_policy = pm.title, pm.kind, pm.form, policy
+            mi.opens, mi.nominal_due, mi.due, mi.rest_day_rule = pm.opens, pm.nominal_due, pm.due, pm.rest_day_rule
+            have = set(session.scalars(select(Task.participant).where(Task.milestone_instance_id == mi.id)))
+        for participant in pm.assignees:
+            if participant not in have:
+                new_tasks.append(
+                    {
+                        "programme_year_id": py.id, "milestone_instance_id": mi.id, "participant": participant,
+                        "state": S.WAITING, "opens": pm.opens, "due": pm.due, "original_due": pm.due,
+                        "state_changed_at": at,
+                    }
+                )
+    if new_tasks:
+        session.execute(insert(Task), new_tasks)
+    return py, True
+
+
+def _move_dates(session: Session, mi: MilestoneInstance, opens: dt.date | None, due: dt.date, at: dt.datetime) -> None:
+    """The calendar moved a milestone: tasks still awaiting follow, unless a coordinator
+    gave them their own date (an extension)."""
+    tasks = session.scalars(
+        select(Task).where(Task.milestone_instance_id == mi.id, Task.state.in_((S.WAITING, *S.AWAITING)))
+    ).all()
+    for t in tasks:
+        extended = t.due != t.original_due
+        S.record_event(
+            session, t, at=at, reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else ""),
+            details={"old_due": str(mi.due), "new_due": str(due), "old_opens": str(mi.opens), "new_opens": str(opens)},
+        )
+        t.opens = opens
+        if not extended:
+            t.due = due
+        t.original_due = due

@@ -1,0 +1,232 @@
+"""Roll the ledger up: on-time rates per milestone and participant, counts from the
+submitted forms, progress against the programme's targets.
+
+Rates are computed from their counts (numerator and denominator summed over
+submissions), never as averages of averages. Only the latest version of a submission
+that stands (task ``submitted``) counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from .forms import measure_value
+from .ledger import LoadedProgramme
+from .tables import MilestoneInstance, ProgrammeYear, RollupValue, Submission, Task
+from .timeline import TZ
+
+
+def _rate(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+@dataclass
+class MilestoneRollup:
+    milestone: str
+    title: str
+    due: str
+    assigned: int = 0
+    submitted: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    awaiting: int = 0
+    exempted: int = 0
+    on_time_rate: float | None = None  # on time / (submitted + overdue), exemptions excluded
+
+
+@dataclass
+class ParticipantRollup:
+    participant: str
+    name: str
+    counted: int = 0
+    on_time: int = 0
+    late: int = 0
+    missing: int = 0  # overdue, not yet submitted
+    on_time_rate: float | None = None
+
+
+@dataclass
+class TargetProgress:
+    target: str
+    title: str
+    measure: str
+    period: str
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    unit: str | None = None
+    met: bool | None = None  # None: no data yet
+    by_participant: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Rollup:
+    programme: str
+    year: int
+    as_of: str
+    on_time_rate: float | None
+    milestones: list[MilestoneRollup]
+    participants: list[ParticipantRollup]
+    targets: list[TargetProgress]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compute_rollup(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime) -> Rollup:
+    spec = prog.spec
+    names = {p.id: p.name for p in spec.participants}
+    rows = session.execute(
+        select(MilestoneInstance, Task)
+        .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
+        .where(MilestoneInstance.programme_year_id == py.id)
+        .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
+    ).all()
+    ms: dict[str, MilestoneRollup] = {}
+    ps: dict[str, ParticipantRollup] = {}
+    for mi, t in rows:
+        m = ms.setdefault(mi.milestone, MilestoneRollup(mi.milestone, mi.title, mi.due.isoformat()))
+        p = ps.setdefault(t.participant, ParticipantRollup(t.participant, names.get(t.participant, t.participant)))
+        m.assigned += 1
+        if t.state == S.EXEMPTED:
+            m.exempted += 1
+            continue
+        if t.state == S.SUBMITTED:
+            m.submitted += 1
+            p.counted += 1
+            if t.on_time:
+                m.on_time += 1
+                p.on_time += 1
+            else:
+                m.late += 1
+                p.late += 1
+        elif t.state == S.OVERDUE:
+            m.overdue += 1
+            p.counted += 1
+            p.missing += 1
+        elif t.state in S.AWAITING or t.state == S.WAITING:
+            m.awaiting += 1
+    for m in ms.values():
+        m.on_time_rate = _rate(m.on_time, m.submitted + m.overdue)
+    for p in ps.values():
+        p.on_time_rate = _rate(p.on_time, p.counted)
+    total_on_time = sum(m.on_time for m in ms.values())
+    total_counted = sum(m.submitted + m.overdue for m in ms.values())
+    return Rollup(
+        programme=py.programme,
+        year=py.year,
+        as_of=at.astimezone(TZ).isoformat(),
+        on_time_rate=_rate(total_on_time, total_counted),
+        milestones=list(ms.values()),
+        participants=sorted(ps.values(), key=lambda p: list(names).index(p.participant) if p.participant in names else 1e9),
+        targets=_targets(session, prog, py),
+    )
+
+
+def _standing_submissions(session: Session, prog: LoadedProgramme, years: list[int]) -> list[tuple[str, str, dict]]:
+    """(form, participant, payload) of the latest version of every standing submission."""
+    latest = (
+        select(Submission.task_id, func.max(Submission.version).label("v")).group_by(Submission.task_id).subquery()
+    )
+    q = (
+        select(MilestoneInstance.form, Task.participant, Submission.payload)
+        .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
+        .join(ProgrammeYear, ProgrammeYear.id == MilestoneInstance.programme_year_id)
+        .join(latest, latest.c.task_id == Task.id)
+        .join(Submission, (Submission.task_id == Task.id) & (Submission.version == latest.c.v))
+        .where(ProgrammeYear.programme == prog.id, ProgrammeYear.year.in_(years), Task.state == S.SUBMITTED)
+    )
+    return [(f, p, payload) for f, p, payload in session.execute(q) if f]
+
+
+def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear) -> list[TargetProgress]:
+    spec = prog.spec
+    first = spec.programme.years.first
+    out: list[TargetProgress] = []
+    cache: dict[tuple[int, ...], list] = {}
+    for t in spec.targets:
+        years = (py.year,) if t.period == "yearly" else tuple(range(first, py.year + 1))
+        if years not in cache:
+            cache[years] = _standing_submissions(session, prog, list(years))
+        subs = cache[years]
+        members = set(spec.expand([t.each])) if t.each else None
+
+        def total(meas, only: str | None = None) -> tuple[float, int]:
+            v, n = 0.0, 0
+            for form, participant, payload in subs:
+                if form != meas.form or (only is not None and participant != only):
+                    continue
+                if members is not None and participant not in members:
+                    continue
+                v += measure_value(spec, form, payload, meas.field, meas.column)
+                n += 1
+            return v, n
+
+        lo, hi = spec.parameter_value(t.at_least), spec.parameter_value(t.at_most)
+        tp = TargetProgress(t.id, t.title, t.measure, t.period, None, at_least=lo, at_most=hi, unit=t.unit)
+
+        def judge(value: float | None) -> bool | None:
+            if value is None:
+                return None
+            return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+        def value_for(only: str | None) -> tuple[float | None, float | None, float | None]:
+            if t.measure == "rate":
+                if t.numerator is None:
+                    return None, None, None
+                num, n1 = total(t.numerator, only)
+                den, n2 = total(t.denominator, only)
+                r = _rate(num, den)
+                return (r * 100 if r is not None and (t.unit or "").strip() == "%" else r), num, den
+            if t.counted_from is None:
+                return None, None, None
+            v, n = total(t.counted_from, only)
+            return (v if n else None), None, None
+
+        if members is not None:
+            per = {m: value_for(m)[0] for m in sorted(members)}
+            tp.by_participant = per
+            known = [v for v in per.values() if v is not None]
+            tp.value = min(known) if known else None
+            tp.met = None if len(known) < len(per) and not any(judge(v) is False for v in known) else all(
+                judge(v) for v in per.values()
+            )
+        else:
+            tp.value, tp.numerator, tp.denominator = value_for(None)
+            tp.met = judge(tp.value)
+        out.append(tp)
+    return out
+
+
+def store_rollup(session: Session, py: ProgrammeYear, rollup: Rollup, at: dt.datetime) -> int:
+    """Replace the stored figures of this programme year with ``rollup``'s."""
+    rows: list[dict[str, Any]] = []
+
+    def put(scope: str, metric: str, subject: str, value, num=None, den=None) -> None:
+        rows.append({"programme_year_id": py.id, "scope": scope, "metric": metric, "subject": subject,
+                     "value": value, "numerator": num, "denominator": den, "computed_at": at})
+
+    put("programme", "on_time_rate", "*", rollup.on_time_rate)
+    for m in rollup.milestones:
+        put("programme", "on_time_rate", m.milestone, m.on_time_rate, m.on_time, m.submitted + m.overdue)
+        put("programme", "submitted", m.milestone, m.submitted, None, m.assigned - m.exempted)
+    for p in rollup.participants:
+        put(p.participant, "on_time_rate", "*", p.on_time_rate, p.on_time, p.counted)
+    for t in rollup.targets:
+        put("programme", "target", t.target, t.value, t.numerator, t.denominator)
+        for who, v in t.by_participant.items():
+            put(who, "target", t.target, v)
+    session.execute(delete(RollupValue).where(RollupValue.programme_year_id == py.id))
+    if rows:
+        session.execute(insert(RollupValue), rows)
+    return len(rows)

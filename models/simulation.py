@@ -1,0 +1,75 @@
+"""Synthetic bureaus for the year simulation — pure and deterministic by seed.
+
+Each participant gets a persona: ``punctual`` (submits before the due date), ``late``
+(usually a few working days after it) or ``never``. The same seed gives the same
+personas, submission instants and payloads on every machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from .timeline import TZ, ProgrammeFile, WorkdayCalendar
+from .timeline.chase import task_steps
+from .timeline.plan import YearPlan
+
+PUNCTUAL, LATE, NEVER = "punctual", "late", "never"
+
+
+@dataclass(frozen=True)
+class PlannedSubmission:
+    at: dt.datetime
+    milestone: str
+    participant: str
+    persona: str
+
+
+def assign_personas(spec: ProgrammeFile, seed: int) -> dict[str, str]:
+    out = {}
+    for p in spec.participants:
+        x = random.Random(f"{seed}:persona:{p.id}").random()
+        out[p.id] = PUNCTUAL if x < 0.6 else LATE if x < 0.9 else NEVER
+    return out
+
+
+def _instant(day: dt.date, rng: random.Random) -> dt.datetime:
+    minutes = rng.randrange(9 * 60, 17 * 60 + 30)
+    return dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=TZ)
+
+
+def plan_submissions(plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int) -> list[PlannedSubmission]:
+    out: list[PlannedSubmission] = []
+    for m in plan.milestones:
+        for who in m.assignees:
+            persona = personas.get(who, PUNCTUAL)
+            rng = random.Random(f"{seed}:submit:{m.id}:{who}")
+            if persona == NEVER:
+                continue
+            earliest = max(m.opens or cal.add(m.due, -20), cal.add(m.due, -8))
+            if persona == LATE and rng.random() < 0.85:
+                day = cal.add(m.due, rng.randint(1, 6))
+            else:
+                days = [earliest + dt.timedelta(n) for n in range((m.due - earliest).days + 1)]
+                day = rng.choice([d for d in days if cal.is_workday(d)] or [m.due])
+            out.append(PlannedSubmission(_instant(day, rng), m.id, who, persona))
+    out.sort(key=lambda s: (s.at, s.milestone, s.participant))
+    return out
+
+
+def advance_instants(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> list[dt.datetime]:
+    """Every instant at which a reminder step of some task falls due — the days on which
+    something happens. Advancing at these (and after each submission) is enough to run
+    the year: nothing in the engine changes between them."""
+    default = spec.programme.defaults.reminder_policy
+    policies = {p.id: p for p in spec.reminder_policies}
+    start = max(dt.date(plan.year, 1, 1), spec.programme.in_force_from or dt.date.min)
+    instants: set[dt.datetime] = set()
+    for m in plan.milestones:
+        policy = policies.get(spec.milestone(m.id).reminder_policy or default)
+        for step in task_steps(policy, opens=m.opens, due=m.due, cal=cal, year_start=start):
+            instants.add(step.at)
+        # the morning after the due day: tasks still open become overdue
+        instants.add(dt.datetime.combine(m.due + dt.timedelta(days=1), dt.time(0, 5), tzinfo=TZ))
+    return sorted(instants)

@@ -1,0 +1,159 @@
+"""Use cases a bureau or a coordinator starts: submit, return for revision, extend, exempt.
+
+Each takes an explicit session (the caller owns the transaction) and writes its audit
+rows through ``states``. A submission is validated against the milestone's form before
+anything is written: an invalid payload raises ``PayloadInvalid`` and stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from .engine import Messenger, queue_message
+from .forms import PayloadInvalid, validate_payload
+from .ledger import LoadedProgramme, find_programme_year
+from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
+from .timeline import TZ
+
+
+class NotFound(LookupError):
+    pass
+
+
+class NotAllowed(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    task: Task
+    mi: MilestoneInstance
+    py: ProgrammeYear
+
+
+def find_task(session: Session, programme: str, year: int, milestone: str, participant: str) -> TaskRef:
+    py = find_programme_year(session, programme, year)
+    if py is None:
+        raise NotFound(f"{programme} {year} is not in the ledger yet: run `yearwheel advance` (or `yearwheel open`) first")
+    mi = session.scalars(
+        select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
+    ).one_or_none()
+    if mi is None:
+        known = ", ".join(sorted(session.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id))))
+        raise NotFound(f"milestone {milestone!r} is not held in {programme} {year}; known: {known}")
+    task = session.scalars(
+        select(Task).where(Task.milestone_instance_id == mi.id, Task.participant == participant).with_for_update()
+    ).one_or_none()
+    if task is None:
+        assignees = ", ".join(sorted(session.scalars(select(Task.participant).where(Task.milestone_instance_id == mi.id))))
+        raise NotFound(f"{participant!r} is not an assignee of {milestone} in {year}; assignees: {assignees}")
+    return TaskRef(task, mi, py)
+
+
+def _context(prog: LoadedProgramme, ref: TaskRef, kind: str, **extra: Any) -> dict[str, Any]:
+    spec = prog.spec
+    names = {p.id: p.name for p in spec.participants}
+    form = next((f for f in spec.forms if f.id == ref.mi.form), None)
+    ctx = {
+        "kind": kind, "programme_id": ref.py.programme, "programme_title": ref.py.title, "year": ref.py.year,
+        "milestone_id": ref.mi.milestone, "milestone_title": ref.mi.title, "participant_id": ref.task.participant,
+        "participant_name": names.get(ref.task.participant, ref.task.participant), "due": ref.task.due,
+        "nominal_due": ref.mi.nominal_due if ref.task.due == ref.mi.due else None, "opens": ref.task.opens, "form_title": form.title if form else None,
+        "working_days_left": None, "working_days_late": None, "chaser_number": None, "escalated_to": None,
+        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def submit(
+    session: Session,
+    prog: LoadedProgramme,
+    ref: TaskRef,
+    payload: Any,
+    *,
+    at: dt.datetime,
+    actor: str,
+    source: str | None,
+    messenger: Messenger,
+    working_days_late: int | None = None,
+) -> Submission:
+    """Record a submission (validated first), close the task and queue an acknowledgement."""
+    task = ref.task
+    if ref.mi.form:
+        clean = validate_payload(prog.spec, ref.mi.form, payload)
+    else:
+        if payload not in (None, {}):
+            raise PayloadInvalid.single("", f"milestone {ref.mi.milestone} has no form; submit an empty file or {{}}")
+        clean = {}
+    if task.state not in (S.WAITING, *S.AWAITING):
+        raise NotAllowed(
+            f"{task.participant} already submitted {ref.mi.milestone} ({task.state}); "
+            "a new version is accepted only after the coordinator returns it for revision"
+        )
+    version = (session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id)) or 0) + 1
+    on_time = at.astimezone(TZ).date() <= task.due
+    sub = Submission(task_id=task.id, version=version, payload=clean, received_at=at, on_time=on_time, actor=actor, source=source)
+    session.add(sub)
+    S.change_state(
+        session, task, S.SUBMITTED, at=at, actor=actor,
+        reason=f"version {version} received {'on time' if on_time else 'late'}", details={"version": version},
+    )
+    task.submitted_at, task.on_time = at, on_time
+    session.flush()
+    queue_message(
+        session, messenger, task=task, key_prefix=_prefix(ref), step=f"ack-v{version}", kind="acknowledgement",
+        context=_context(prog, ref, "acknowledgement", submitted_at=at, on_time=on_time, version=version,
+                         working_days_late=working_days_late),
+        at=at,
+    )
+    return sub
+
+
+def _prefix(ref: TaskRef) -> str:
+    return f"{ref.py.programme}/{ref.py.year}/{ref.mi.milestone}"
+
+
+def return_for_revision(
+    session: Session, prog: LoadedProgramme, ref: TaskRef, *, at: dt.datetime, actor: str, reason: str, messenger: Messenger
+) -> None:
+    if not reason.strip():
+        raise NotAllowed("say why the submission is returned (--reason)")
+    task = ref.task
+    S.change_state(session, task, S.RETURNED, at=at, actor=actor, reason=reason)
+    task.on_time = None
+    n = session.scalar(
+        select(func.count()).select_from(StatusChange).where(StatusChange.task_id == task.id, StatusChange.to_state == S.RETURNED)
+    )
+    session.flush()
+    queue_message(
+        session, messenger, task=task, key_prefix=_prefix(ref), step=f"returned-{n}", kind="returned",
+        context=_context(prog, ref, "returned", reason=reason), at=at,
+    )
+
+
+def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime, actor: str, reason: str) -> None:
+    """Move one participant's due date. Reminders follow the new date (their keys carry it)."""
+    if not reason.strip():
+        raise NotAllowed("say why the extension is granted (--reason)")
+    task = ref.task
+    if task.state in (S.SUBMITTED, S.EXEMPTED):
+        raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to extend")
+    old = task.due
+    S.record_event(session, task, at=at, actor=actor, reason=f"extension: due {old} → {new_due}: {reason}",
+                   details={"old_due": str(old), "new_due": str(new_due)})
+    task.due = new_due
+    if task.state == S.OVERDUE and new_due >= at.astimezone(TZ).date():
+        S.change_state(session, task, S.OPEN, at=at, actor=actor, reason=f"extended to {new_due}")
+
+
+def exempt(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reason: str) -> None:
+    if not reason.strip():
+        raise NotAllowed("say why the participant is exempted (--reason)")
+    S.change_state(session, ref.task, S.EXEMPTED, at=at, actor=actor, reason=reason)

@@ -1,0 +1,81 @@
+"""A real SMTP server on loopback that keeps what it receives — for the simulator (which
+writes every message to an outbox folder as .eml) and for the tests."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink):
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 — aiosmtpd's hook
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.sink._keep(msg, envelope.content, list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    """``with SmtpSink(outbox_dir=…) as sink:`` — ``sink.host``, ``sink.port``, ``sink.messages``."""
+
+    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = 0
+        self.outbox_dir = Path(outbox_dir) if outbox_dir else None
+        self._lock = threading.Lock()
+        self._messages: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    def _keep(self, msg: EmailMessage, raw: bytes, rcpts: list[str]) -> None:
+        with self._lock:
+            self._messages.append(msg)
+            seq = len(self._messages)
+        if self.outbox_dir is not None:
+            who = re.sub(r"[^A-Za-z0-9_.@-]", "_", ",".join(rcpts))[:80]
+            self.outbox_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.outbox_dir, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+            os.replace(tmp, self.outbox_dir / f"{seq:05d}-{who}.eml")
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if len(self.messages) >= n:
+                return True
+            time.sleep(0.02)
+        return len(self.messages) >= n
+
+    def __enter__(self) -> SmtpSink:
+        self.port = _free_port()
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

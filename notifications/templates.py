@@ -1,0 +1,83 @@
+"""Message text (zh-CN): Jinja2 templates in ``notifications/templates/``, one per kind.
+
+Every date is written out in full with its weekday (2023年12月25日（星期一）) so that a
+bureau never has to work a deadline out; SMS and chat get one short paragraph.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from models.timeline import TZ
+
+KINDS = ("opened", "upcoming", "due_today", "overdue", "escalation", "acknowledgement", "returned")
+SHORT_LIMIT = 200
+WEEKDAYS = "一二三四五六日"
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    kind: str
+    programme_id: str
+    programme_title: str
+    year: int
+    milestone_id: str
+    milestone_title: str
+    participant_id: str
+    participant_name: str
+    due: dt.date
+    nominal_due: dt.date | None = None
+    opens: dt.date | None = None
+    form_title: str | None = None
+    working_days_left: int | None = None
+    working_days_late: int | None = None
+    chaser_number: int | None = None
+    escalated_to: str | None = None
+    submitted_at: dt.datetime | None = None
+    on_time: bool | None = None
+    version: int | None = None
+    reason: str | None = None
+    link: str | None = None
+
+
+def cn_date(d: dt.date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日（星期{WEEKDAYS[d.weekday()]}）"
+
+
+def cn_date_short(d: dt.date) -> str:
+    return f"{d.month}月{d.day}日"
+
+
+def cn_datetime(t: dt.datetime) -> str:
+    local = t.astimezone(TZ)
+    return f"{cn_date(local.date())}{local:%H:%M}"
+
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,  # plain text; nothing here is rendered as HTML
+    keep_trailing_newline=False,
+)
+_env.filters.update(cn_date=cn_date, cn_date_short=cn_date_short, cn_datetime=cn_datetime)
+
+
+def render(ctx: MessageContext, channel: str) -> tuple[str, str]:
+    """(subject, body) of the message for ``channel``: a letter for email, one short
+    paragraph (at most 200 characters) for SMS and chat."""
+    if ctx.kind not in KINDS:
+        raise ValueError(f"unknown message kind {ctx.kind!r}; known: {', '.join(KINDS)}")
+    tmpl = _env.get_template(f"{ctx.kind}.j2")
+    values = {k: getattr(ctx, k) for k in ctx.__dataclass_fields__}
+    subject = " ".join(tmpl.render(values, part="subject").split())
+    if channel == "email":
+        body = tmpl.render(values, part="email").strip() + "\n"
+        return subject, body
+    short = " ".join(tmpl.render(values, part="short").split())
+    if len(short) > SHORT_LIMIT:
+        short = short[: SHORT_LIMIT - 1] + "…"
+    return subject, short

@@ -1,0 +1,174 @@
+"""The reconcile under a controlled clock, with three personas — a punctual bureau, a
+late one and an exempt one — on SQLite and PostgreSQL, with a real SMTP server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import select
+
+from models.queries import list_task_status
+from models.tables import OutboxMessage, StatusChange, Submission, Task
+from tests.engine.conftest import PROGRAMME, coordinator, ledger, submit
+
+PUNCTUAL = "office@punctual.example.gov.cn"
+LATE = "office@late.example.gov.cn"
+EXEMPT = "office@exempt.example.gov.cn"
+GOOD = {"enterprises_served": 12, "summary": "全年走访企业12家，完成问诊服务。"}
+
+
+def subjects_to(world, address):
+    return [m["Subject"] for m in world.smtp.messages if m["To"] == address]
+
+
+def test_a_year_for_three_personas(world):
+    r = world.advance("2023-11-30T09:00")
+    assert r.reconcile.compiled == [f"{PROGRAMME}/2023"]
+    assert r.reconcile.opened == 0 and world.smtp.messages == []
+
+    r = world.advance("2023-12-01T09:00")
+    assert r.reconcile.opened == 3
+    assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT])  # one opening notice each
+
+    # the same instant again: nothing changes, nothing is sent
+    again = world.advance("2023-12-01T09:00")
+    assert again.reconcile.opened == 0 and sum(again.reconcile.queued.values()) == 0 and again.dispatch.sent == 0
+    assert len(world.smtp.messages) == 3
+
+    coordinator(world, "exempt", "2023-12-05T10:00", "exempt-city", reason="机构改革，本年度免报")
+    assert submit(world, "2023-12-15T10:30", "punctual-city", GOOD) == (1, True)
+    assert len(subjects_to(world, PUNCTUAL)) == 2  # opened + acknowledgement
+
+    world.advance("2023-12-18T09:00")  # 5 working days before: only the late city still awaits
+    assert len(subjects_to(world, LATE)) == 2 and len(subjects_to(world, EXEMPT)) == 1 and len(subjects_to(world, PUNCTUAL)) == 2
+
+    world.advance("2023-12-22T09:00")
+    world.advance("2023-12-25T09:00")
+    assert len(subjects_to(world, LATE)) == 4  # opened, 5 before, 1 before, due today
+
+    r = world.advance("2023-12-26T00:05")
+    assert r.reconcile.overdue == 1
+    world.advance("2023-12-27T09:00")  # first chaser
+    world.advance("2023-12-28T09:00")  # escalation to the late unit's own head
+    assert len(subjects_to(world, LATE)) == 5
+    assert len(subjects_to(world, "head@late.example.gov.cn")) == 1
+    assert subjects_to(world, "head@punctual.example.gov.cn") == []
+
+    assert submit(world, "2023-12-29T10:00", "late-city", GOOD | {"enterprises_served": 3}) == (1, False)
+    world.advance("2024-01-02T09:00")  # would escalate to the coordinator, but it came in
+    assert subjects_to(world, "coordinator@province.example.gov.cn") == []
+
+    with ledger(world) as s:
+        py_id = s.scalar(select(Task.programme_year_id).limit(1))
+        rows = {r["participant"]: r for r in list_task_status(s, py_id)}
+        assert {p: r["state"] for p, r in rows.items()} == {
+            "punctual-city": "submitted", "late-city": "submitted", "exempt-city": "exempted"
+        }
+        assert rows["punctual-city"]["reminders_sent"] == 1
+        assert rows["late-city"]["reminders_sent"] == 5  # opened, before-5, before-1, due, overdue-1
+        assert rows["late-city"]["submitted_at"].startswith("2023-12-29T10:00")
+        late_id = s.scalar(select(Task.id).where(Task.participant == "late-city"))
+        trail = s.execute(
+            select(StatusChange.from_state, StatusChange.to_state).where(StatusChange.task_id == late_id).order_by(StatusChange.id)
+        ).all()
+        assert [tuple(t) for t in trail] == [("waiting", "open"), ("open", "overdue"), ("overdue", "submitted")]
+
+    rt = world.runtime()
+    from flows import runtime as R
+    from tests.engine.conftest import at
+
+    (roll,) = R.rollup_current(rt, at("2024-01-02T10:00"), year=2023)
+    (m,) = roll.milestones
+    assert (m.assigned, m.on_time, m.late, m.exempted, m.on_time_rate) == (3, 1, 1, 1, 0.5)
+    (target,) = roll.targets
+    assert (target.value, target.met) == (15, True)  # 12 + 3 ≥ 10
+
+
+def test_catch_up_after_downtime_sends_no_stale_burst(world):
+    world.advance("2023-12-01T09:00")
+    assert len(world.smtp.messages) == 3
+    # down from 12-01 until 12-29 09:00: the 5-before, 1-before, due-today reminders and the
+    # first chaser are all superseded; the escalation and the second chaser are still due.
+    r = world.advance("2023-12-29T09:00")
+    assert r.reconcile.overdue == 3
+    assert r.reconcile.queued == {"overdue": 3, "escalation": 3}
+    assert r.reconcile.skipped_stale == 3 * 4
+    assert len(subjects_to(world, LATE)) == 2  # opened earlier + the second chaser
+    assert len(subjects_to(world, "head@late.example.gov.cn")) == 1
+    with ledger(world) as s:
+        skipped = s.scalars(select(OutboxMessage.step).where(OutboxMessage.state == "skipped", OutboxMessage.recipient == "late-city")).all()
+        assert sorted(skipped) == sorted(["before-5@2023-12-25", "before-1@2023-12-25", "due@2023-12-25", "overdue-1@2023-12-25"])
+    again = world.advance("2023-12-29T09:00")
+    assert again.dispatch.sent == 0 and again.reconcile.skipped_stale == 0
+
+
+def test_an_extension_moves_the_reminders(world):
+    world.advance("2023-12-01T09:00")
+    coordinator(world, "extend", "2023-12-20T10:00", "late-city", to=dt.date(2024, 1, 5), reason="疫情影响，延期至1月5日")
+    world.advance("2023-12-25T09:00")
+    assert len(subjects_to(world, LATE)) == 1  # no due-today: its due date is 2024-01-05 now
+    r = world.advance("2023-12-26T00:05")
+    assert r.reconcile.overdue == 2  # punctual and exempt cities (nobody submitted), not the late one
+    world.advance("2023-12-29T09:00")  # 5 working days before 2024-01-05
+    assert len(subjects_to(world, LATE)) == 2
+    with ledger(world) as s:
+        t = s.scalars(select(Task).where(Task.participant == "late-city")).one()
+        assert (t.state, t.due, t.original_due) == ("open", dt.date(2024, 1, 5), dt.date(2023, 12, 25))
+        reasons = s.scalars(select(StatusChange.reason).where(StatusChange.task_id == t.id)).all()
+        assert any("extension: due 2023-12-25 → 2024-01-05" in r and "疫情影响" in r for r in reasons)
+
+
+def test_returned_submission_reopens_and_keeps_history(world):
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-10T10:00", "punctual-city", GOOD)
+    coordinator(world, "return", "2023-12-11T10:00", "punctual-city", reason="服务企业数与名单不符")
+    returned = [m for m in world.smtp.messages if m["To"] == PUNCTUAL][-1]
+    assert "服务企业数与名单不符" in returned.get_body().get_content()
+    assert submit(world, "2023-12-12T10:00", "punctual-city", GOOD | {"enterprises_served": 11}) == (2, True)
+    with ledger(world) as s:
+        t = s.scalars(select(Task).where(Task.participant == "punctual-city")).one()
+        versions = s.execute(select(Submission.version, Submission.payload).where(Submission.task_id == t.id).order_by(Submission.version)).all()
+        assert [(v, p["enterprises_served"]) for v, p in versions] == [(1, 12), (2, 11)]
+        trail = s.execute(select(StatusChange.to_state).where(StatusChange.task_id == t.id).order_by(StatusChange.id)).scalars().all()
+        assert trail == ["open", "submitted", "returned", "submitted"]
+
+
+def test_two_advances_at_the_same_instant_send_each_message_once(world):
+    world.advance("2023-11-30T09:00")  # compile first; the race is over sending
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(world.advance("2023-12-01T09:00"))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.dispatch.sent for r in results) == 3
+    assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT])
+
+
+def test_a_failed_delivery_is_recorded_and_retried_later(world):
+    from tests.engine.conftest import contacts_yaml
+    from tests.pg import free_port
+
+    world.write_contacts(contacts_yaml(free_port()))  # nothing listens there
+    r = world.advance("2023-12-01T09:00")
+    assert r.dispatch.sent == 0 and r.dispatch.failed == 3
+    with ledger(world) as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "opened")).all()
+        assert {(m.state, m.attempts) for m in rows} == {("pending", 1)}
+        assert all(m.last_error for m in rows)
+        assert all(m.not_before > m.due_at for m in rows)  # backoff
+    # too early for the retry: nothing is attempted
+    world.write_contacts(contacts_yaml(world.smtp.port))
+    assert world.advance("2023-12-01T09:01").dispatch.sent == 0
+    assert world.advance("2023-12-01T09:10").dispatch.sent == 3
+    assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT])
+    assert world.advance("2023-12-01T10:00").dispatch.sent == 0

@@ -1,0 +1,65 @@
+"""The Prefect flows, run for real against one ephemeral Prefect server for the module
+(entering the harness costs ~12 s here, so it is entered once)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.engine.conftest import PROGRAMME, World, at
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def world(tmp_path, database_url, smtp_server, prefect_server):
+    w = World(tmp_path, database_url, smtp_server)
+    yield w
+    w.close()
+
+
+def test_advance_flow_is_idempotent_and_chase_and_rollup_run(world):
+    from flows.advance import advance
+    from flows.chase import chase
+    from flows.open_milestone import open_milestone
+    from flows.rollup import rollup
+
+    common = {"calendar_dir": str(world.calendar_dir), "contacts": str(world.contacts)}
+    first = advance(at=at("2023-12-01T09:00"), programme=PROGRAMME, **common)
+    assert first["opened"] == 3 and first["dispatch"]["sent"] == 3
+    second = advance(at=at("2023-12-01T09:00"), programme=PROGRAMME, **common)
+    assert second["dispatch"]["sent"] == 0 and second["queued"] == {}
+
+    chased = chase(programme=PROGRAMME, year=2023, at=at("2023-12-18T09:00"), **common)
+    assert chased["queued"] == {"upcoming": 3} and chased["dispatch"]["sent"] == 3
+
+    opened = open_milestone(programme=PROGRAMME, year=2023, milestone="results-submitted", at=at("2023-12-18T10:00"), **common)
+    assert opened["opened"] == 0  # already open: nothing to do
+
+    rolled = rollup(programme=PROGRAMME, year=2023, at=at("2023-12-18T10:00"), calendar_dir=str(world.calendar_dir))
+    assert rolled["milestones"][0]["awaiting"] == 3
+    assert len(world.smtp.messages) == 6
+
+
+def test_simulate_jilin_2023(cli, tmp_path, prefect_server):
+    outbox = tmp_path / "eml"
+    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--seed", "7", "--workdir", tmp_path,
+            "--outbox", outbox, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    s = out["summary"]
+    assert s["emails_sent"] == s["emails_received_by_smtp"] == len(list(outbox.glob("*.eml"))) > 100
+    assert s["delivery_failures"] == 0
+    states = {row["state"] for row in out["status"]}
+    assert "submitted" in states and "overdue" in states  # the 'never' bureaus stay overdue
+    assert all(set(row) == {"milestone", "participant", "state", "due", "submitted_at", "reminders_sent"} for row in out["status"])
+    assert 0 < out["rollup"]["on_time_rate"] < 1
