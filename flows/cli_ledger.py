@@ -169,6 +169,12 @@ def _programme_year(rt: R.Runtime, s, programme: str, year: int):  # noqa: ANN00
     return py
 
 
+def matrix_width(rows: list[dict]) -> int:
+    """Console width that fits the matrix without squeezing participant ids."""
+    longest = max((len(r["participant"]) for r in rows), default=11)
+    return max(120, longest + 8 + 5 * len({r["milestone"] for r in rows}))
+
+
 def status_matrix(rows: list[dict], title: str) -> Table:
     """Participants × milestones: one mark per task."""
     marks = {"waiting": "·", "open": "○", "returned": "↺", "exempted": "免", "overdue": "✗"}
@@ -176,7 +182,7 @@ def status_matrix(rows: list[dict], title: str) -> Table:
     participants = list(dict.fromkeys(r["participant"] for r in rows))
     cell = {(r["participant"], r["milestone"]): r for r in rows}
     table = Table(title=title, show_lines=False, pad_edge=False)
-    table.add_column("participant")
+    table.add_column("participant", no_wrap=True, min_width=max((len(p) for p in participants), default=11))
     for i, _ in enumerate(milestones, start=1):
         table.add_column(str(i), justify="center", no_wrap=True)
     for p in participants:
@@ -216,7 +222,7 @@ def status(
         keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
         print(json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2))
         return
-    Console(width=max(100, 30 + 4 * len({r['milestone'] for r in rows}))).print(status_matrix(rows, f"{programme_id} {year}"))
+    Console(width=matrix_width(rows)).print(status_matrix(rows, f"{programme_id} {year}"))
 
 
 def rollup_tables(r) -> list[Table]:  # noqa: ANN001

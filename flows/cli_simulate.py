@@ -19,7 +19,7 @@ from models.timeline import TZ
 
 from . import runtime as R
 from .cli import CalendarDirOpt, _err, _fail, _load, _plan, app
-from .cli_ledger import rollup_tables, status_matrix
+from .cli_ledger import matrix_width, rollup_tables, status_matrix
 
 
 def _contacts_yaml(spec, host: str, port: int) -> str:  # noqa: ANN001
@@ -136,20 +136,22 @@ def simulate(
     wall = time.perf_counter() - t_start
     loop = t_done - t_ready
     prefect_share = max(loop - state.engine_seconds, 0.0) if prefect else 0.0
+    startup = (state.flow_started - t_ready) if prefect and state.flow_started else 0.0
     summary = {
         "programme": programme_id, "year": year, "seed": seed,
         "personas": {k: sum(1 for v in personas.values() if v == k) for k in ("punctual", "late", "never")},
         "advance_runs": state.advances, "submissions": state.submitted, "emails_sent": state.sent,
         "emails_received_by_smtp": received, "delivery_failures": len(state.failed),
         "outbox_dir": str(eml_dir), "ledger": str(db_file),
-        "seconds": {"wall": round(wall, 2), "engine": round(state.engine_seconds, 2), "prefect": round(prefect_share, 2)},
+        "seconds": {"wall": round(wall, 2), "engine": round(state.engine_seconds, 2), "prefect": round(prefect_share, 2),
+                    "prefect_startup": round(startup, 2)},
     }
     if as_json:
         keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
         print(json.dumps({"summary": summary, "status": [{k: r[k] for k in keys} for r in rows], "rollup": rollup.as_json()},
                          ensure_ascii=False, indent=2))
     else:
-        out = Console(width=max(120, 30 + 4 * len(plan.milestones)))
+        out = Console(width=matrix_width(rows))
         out.print(status_matrix(rows, f"{spec.programme.title} {programme_id} {year} — simulated, seed {seed}"))
         for t in rollup_tables(rollup):
             out.print(t)
@@ -159,7 +161,8 @@ def simulate(
             f"{state.sent} emails sent, {received} received by the loopback SMTP server, saved in {eml_dir}/\n"
             f"personas: {p['punctual']} punctual, {p['late']} late, {p['never']} never; ledger: {db_file}\n"
             f"wall {wall:.1f} s: engine {state.engine_seconds:.1f} s, Prefect {prefect_share:.1f} s"
-            + ("" if prefect else " (--no-prefect)")
+            + (f" ({startup:.1f} s starting its server, {prefect_share - startup:.1f} s running the flow and its "
+               f"{len({e[0].astimezone(TZ).strftime('%Y-%m') for e in events})} task runs)" if prefect else " (--no-prefect)")
         )
     for e in state.failed[:10]:
         _err(f"delivery failed: {e}")

@@ -31,6 +31,7 @@ class SimulationState:
     payload_for: Callable[[Any], dict]
     on_event: Callable[[dt.datetime], None]
     engine_seconds: float = 0.0
+    flow_started: float | None = None  # perf_counter when the flow body began (after Prefect's start-up)
     submitted: int = 0
     advances: int = 0
     sent: int = 0
@@ -81,6 +82,7 @@ def simulate_month(token: str, label: str, first: int, last: int) -> int:
 def simulate_flow(programme: str, year: int, token: str) -> dict[str, Any]:
     """Runs the events prepared by `yearwheel simulate` month by month."""
     state = PREPARED[token]
+    state.flow_started = time.perf_counter()
     i = 0
     for month, group in groupby(state.events, key=lambda e: e[0].astimezone(TZ).strftime("%Y-%m")):
         n = len(list(group))

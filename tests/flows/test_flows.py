@@ -9,7 +9,6 @@ import pytest
 
 from tests.engine.conftest import PROGRAMME, World, at
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
