@@ -48,3 +48,17 @@ def test_models_import_neither_prefect_nor_apprise_nor_our_outer_layers():
 
 def test_notifications_do_not_import_flows():
     assert "flows" not in _imports("notifications")
+
+
+def test_no_flow_file_is_named_like_an_installed_module():
+    # Prefect puts flows/ on sys.path when it loads a flow file, so flows/<name>.py would
+    # shadow any installed top-level module <name> for the whole process.
+    code = (
+        "import importlib.util, sys, pathlib; root = pathlib.Path(sys.argv[1]);"
+        "sys.path[:] = [p for p in sys.path if p not in ('', str(root), str(root / 'flows'))];"
+        "names = [p.stem for p in (root / 'flows').glob('*.py') if p.stem != '__init__'];"
+        "print(','.join(n for n in names if importlib.util.find_spec(n) is not None))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], cwd="/", capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"flows/ files shadow installed modules: {out.stdout.strip()}"

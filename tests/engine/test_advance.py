@@ -172,3 +172,23 @@ def test_a_failed_delivery_is_recorded_and_retried_later(world):
     assert world.advance("2023-12-01T09:10").dispatch.sent == 3
     assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT])
     assert world.advance("2023-12-01T10:00").dispatch.sent == 0
+
+
+def test_sms_waits_for_morning_and_is_dropped_once_stale(world):
+    from tests.engine.conftest import contacts_yaml
+    from tests.sinks import HttpSink
+
+    with HttpSink() as gateway:
+        world.write_contacts(contacts_yaml(world.smtp.port, sms_url=f"{gateway.url}/sms", extra="    phone: ['+8613900000001']\n"))
+        # first run late on the due day: email goes at once, the SMS is held for the morning
+        r = world.advance("2023-12-25T22:00")
+        assert len(subjects_to(world, LATE)) == 2  # opening notice + due today, by email
+        assert gateway.requests == []
+        # next morning the held texts would be stale (the due day is over): not sent
+        r = world.advance("2023-12-26T09:00")
+        assert r.dispatch.skipped == 2 and gateway.requests == []
+        # a chaser in working hours goes by SMS at once
+        world.advance("2023-12-27T09:00")
+        (req,) = gateway.requests
+        assert req.json["phone"] == "+8613900000001" and "已逾期2个工作日" in req.json["message"]
+        assert world.advance("2023-12-27T09:00").dispatch.sent == 0

@@ -1,0 +1,115 @@
+"""Delivery through apprise to real servers on loopback: SMTP (aiosmtpd), an HTTP SMS
+gateway and a webhook; failures are TransportErrors that say what to fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from notifications.contacts import Contacts
+from notifications.send import TransportError, deliver, targets
+from tests.pg import free_port
+from tests.sinks import HttpSink
+
+
+def contacts(**kw) -> Contacts:
+    data = {"version": 1, "participants": {"cc": {"name": "长春市市场监督管理局", "email": ["office@cc.example.gov.cn"],
+                                                  "phone": ["+8613800000001"], "head": {"email": ["head@cc.example.gov.cn"]}}}}
+    data.update(kw)
+    return Contacts.model_validate(data)
+
+
+def email_server(port: int) -> dict:
+    return {"host": "127.0.0.1", "port": port, "sender": "吉林省市场监管厅 <noreply@example.gov.cn>", "security": "none"}
+
+
+def test_email_arrives_intact_in_chinese(smtp_server, tmp_path):
+    c = contacts(email=email_server(smtp_server.port))
+    (t,) = targets(c, "cc", "self", "email")
+    assert t.display == "email office@cc.example.gov.cn"
+    body = "长春市市场监督管理局：\n\n请于2023年12月25日（星期一）前报送。\n第二行"
+    deliver(t, "【临期提醒】提交年度提升成效表", body)
+    (msg,) = smtp_server.messages
+    assert msg["Subject"] == "【临期提醒】提交年度提升成效表"
+    assert msg["To"] == "office@cc.example.gov.cn"
+    assert msg.get_body().get_content().strip().splitlines() == body.splitlines()  # line breaks kept
+    (eml,) = (tmp_path / "eml").glob("*.eml")
+    assert "office@cc.example.gov.cn" in eml.name
+    (head,) = targets(c, "cc", "head", "email")
+    assert head.display == "email head@cc.example.gov.cn"
+
+
+def test_smtp_server_down_is_a_transient_failure():
+    c = contacts(email=email_server(free_port()))
+    (t,) = targets(c, "cc", "self", "email")
+    with pytest.raises(TransportError) as info:
+        deliver(t, "s", "b")
+    assert info.value.permanent is False
+    assert "email office@cc.example.gov.cn" in str(info.value)
+
+
+def test_sms_goes_to_the_gateway_with_phone_and_token(monkeypatch):
+    monkeypatch.setenv("YW_TEST_SMS_TOKEN", "s3cret-token")
+    with HttpSink() as gw:
+        c = contacts(sms={"url": f"{gw.url}/sms/send", "token": {"env": "YW_TEST_SMS_TOKEN"}})
+        (t,) = targets(c, "cc", "self", "sms")
+        assert "s3cret" not in t.display and "+8613800000001" not in t.display
+        deliver(t, "主题", "【质量提升行动】长春市市场监督管理局：请按时报送。")
+        (req,) = gw.requests
+        assert req.path.startswith("/sms/send")
+        assert req.json["phone"] == "+8613800000001"
+        assert req.json["message"] == "【质量提升行动】长春市市场监督管理局：请按时报送。"
+        assert req.headers["X-Token"] == "s3cret-token"
+        gw.status = 500
+        with pytest.raises(TransportError) as info:
+            deliver(t, "主题", "正文")
+        assert info.value.permanent is False and "s3cret" not in str(info.value)
+
+
+def test_webhook_posts_json():
+    with HttpSink() as hook:
+        c = Contacts.model_validate({"version": 1, "participants": {"cc": {"webhook": {"url": f"{hook.url}/bridge"}}}})
+        assert c.channels("cc") == ("webhook",)
+        (t,) = targets(c, "cc", "self", "webhook")
+        deliver(t, "【逾期催办】", "正文\n第二行")
+        (req,) = hook.requests
+        assert req.path == "/bridge" and req.json["title"] == "【逾期催办】" and req.json["message"] == "正文\n第二行"
+
+
+def test_a_missing_secret_is_permanent_and_names_the_variable(monkeypatch):
+    monkeypatch.delenv("YW_TEST_DINGTALK", raising=False)
+    c = Contacts.model_validate({"version": 1, "participants": {"cc": {"dingtalk": {"token": {"env": "YW_TEST_DINGTALK"}}}}})
+    with pytest.raises(TransportError) as info:
+        targets(c, "cc", "self", "dingtalk")
+    assert info.value.permanent and "YW_TEST_DINGTALK is not set" in str(info.value)
+
+
+def test_unknown_participant_or_channel_is_permanent():
+    c = contacts()
+    with pytest.raises(TransportError, match="no contact for nobody") as info:
+        targets(c, "nobody", "self", "email")
+    assert info.value.permanent
+    with pytest.raises(TransportError, match="no email for cc"):
+        targets(c, "cc", "self", "email")  # no SMTP server configured
+
+
+def test_chat_targets_are_built_for_the_public_endpoints_and_masked(monkeypatch):
+    # DingTalk, WeCom and Feishu only reach their public endpoints, which this machine
+    # cannot: check the apprise URLs they get and that no secret leaks into the display.
+    monkeypatch.setenv("YW_DT", "0123456789abcdef0123456789")
+    monkeypatch.setenv("YW_DT_SECRET", "SECabcdef01")
+    monkeypatch.setenv("YW_WECOM", "wecom-key-0123456789")
+    monkeypatch.setenv("YW_FEISHU", "feishutoken0123456789")
+    c = Contacts.model_validate({"version": 1, "participants": {"cc": {
+        "dingtalk": {"token": {"env": "YW_DT"}, "secret": {"env": "YW_DT_SECRET"}},
+        "wecom": {"key": {"env": "YW_WECOM"}}, "feishu": {"token": {"env": "YW_FEISHU"}}}}})
+    assert c.channels("cc") == ("dingtalk", "wecom", "feishu")
+    import apprise
+
+    for channel, schema in (("dingtalk", "dingtalk://"), ("wecom", "wecombot://"), ("feishu", "feishu://")):
+        (t,) = targets(c, "cc", "self", channel)
+        assert t.url.startswith(schema)
+        assert apprise.Apprise().add(t.url), f"apprise refuses {channel} URL"
+        assert "0123456789" not in t.display and "SECabcdef01" not in t.display
+        assert "0123456789" not in repr(t)
