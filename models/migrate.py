@@ -36,3 +36,19 @@ def head_revision() -> str | None:
 def current_revision(engine) -> str | None:  # noqa: ANN001
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def revision(message: str, url: str | None = None) -> None:
+    """Autogenerate a revision from the difference between the models and ``url``'s schema
+    (which must be at the latest migration). Edit its "Why:" line before committing."""
+    command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+if __name__ == "__main__":  # python -m models.migrate "what changed" (see README, Development)
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = f"sqlite:///{tmp}/scratch.db"
+        upgrade(scratch)
+        revision(" ".join(sys.argv[1:]) or "change", scratch)
