@@ -235,15 +235,26 @@ def rollup_tables(r) -> list[Table]:  # noqa: ANN001
     for m in r.milestones:
         mt.add_row(m.milestone, m.due, str(m.assigned), str(m.on_time), str(m.late), str(m.overdue), str(m.awaiting),
                    str(m.exempted), pct(m.on_time_rate))
+    pt = Table(title="on time by participant")
+    for c in ("participant", "name", "counted", "on time", "late", "missing", "on-time rate"):
+        pt.add_column(c, justify="right" if c not in ("participant", "name") else "left")
+    for p in r.participants:
+        pt.add_row(p.participant, p.name, str(p.counted), str(p.on_time), str(p.late), str(p.missing), pct(p.on_time_rate))
     tt = Table(title="targets")
     for c in ("target", "title", "achieved", "goal", "met"):
         tt.add_column(c)
     for t in r.targets:
         goal = " ".join(x for x in (f"≥ {t.at_least:g}" if t.at_least is not None else "", f"≤ {t.at_most:g}" if t.at_most is not None else "") if x)
         val = "—" if t.value is None else f"{t.value:g}"
+        if t.by_participant:  # "each member must reach it": say how many do
+            reached = sum(
+                1 for v in t.by_participant.values()
+                if v is not None and (t.at_least is None or v >= t.at_least) and (t.at_most is None or v <= t.at_most)
+            )
+            val = f"{reached}/{len(t.by_participant)} reached; lowest {val}"
         met = {True: "[green]yes[/]", False: "[red]not yet[/]", None: "no data"}[t.met]
         tt.add_row(t.target, t.title, f"{val} {t.unit or ''}".strip(), f"{goal} ({t.period})", met)
-    return [mt, tt]
+    return [mt, pt, tt]
 
 
 @app.command()

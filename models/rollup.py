@@ -198,9 +198,8 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear) -> list
             tp.by_participant = per
             known = [v for v in per.values() if v is not None]
             tp.value = min(known) if known else None
-            tp.met = None if len(known) < len(per) and not any(judge(v) is False for v in known) else all(
-                judge(v) for v in per.values()
-            )
+            # a member with nothing submitted has not reached it (yet); with no data at all, unknown
+            tp.met = None if not known else all(judge(v) is True for v in per.values())
         else:
             tp.value, tp.numerator, tp.denominator = value_for(None)
             tp.met = judge(tp.value)
