@@ -148,6 +148,9 @@ def advance(
           f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
           f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}")
     print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
+    if payload["unreachable"]:
+        _err("no contact in the contacts file for: " + ", ".join(payload["unreachable"])
+             + " — their messages wait until the contacts file lists them")
     for e in d["errors"][:20]:
         _err(f"delivery failed: {e}")
 

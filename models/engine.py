@@ -57,12 +57,14 @@ class AdvanceReport:
     overdue: int = 0
     queued: Counter = field(default_factory=Counter)  # kind → messages queued
     skipped_stale: int = 0  # reminder steps too late to be worth sending
-    undeliverable: int = 0  # recipients with no contact at all
+    undeliverable: int = 0  # messages not queued: the recipient has no contact at all
+    unreachable: set[str] = field(default_factory=set)  # who lacks a contact
 
     def as_json(self) -> dict[str, Any]:
         return {
             "at": self.at.isoformat(), "compiled": self.compiled, "opened": self.opened, "overdue": self.overdue,
             "queued": dict(self.queued), "skipped_stale": self.skipped_stale, "undeliverable": self.undeliverable,
+            "unreachable": sorted(self.unreachable),
         }
 
 
@@ -248,15 +250,11 @@ def _per_channel(
 ) -> list[dict[str, Any]]:
     channels = messenger.channels(recipient, audience)
     if not channels:
+        # Nothing is written: the step stays due, so the run after the contacts file is
+        # fixed sends it (if it is still worth sending). Every run reports who is missing.
         report.undeliverable += 1
-        who = f"{recipient} ({audience})" if audience != "self" else recipient
-        return [
-            {
-                **common, "key": f"{key}/none", "recipient": recipient, "audience": audience, "channel": "none",
-                "subject": "", "body": "", "state": FAILED_DEAD, "not_before": at,
-                "last_error": f"no contact for {who} in the contacts file",
-            }
-        ]
+        report.unreachable.add(f"{recipient} ({audience})" if audience != "self" else recipient)
+        return []
     out = []
     for ch in channels:
         subject, body = messenger.render(ctx, ch)

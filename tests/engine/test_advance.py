@@ -192,3 +192,39 @@ def test_sms_waits_for_morning_and_is_dropped_once_stale(world):
         (req,) = gateway.requests
         assert req.json["phone"] == "+8613900000001" and "已逾期2个工作日" in req.json["message"]
         assert world.advance("2023-12-27T09:00").dispatch.sent == 0
+
+
+def test_a_missing_contact_is_reported_and_sent_once_the_file_lists_it(world):
+    from tests.engine.conftest import contacts_yaml
+
+    full = contacts_yaml(world.smtp.port)
+    without_exempt = full[: full.index("  exempt-city:")]
+    world.write_contacts(without_exempt)
+    r = world.advance("2023-12-01T09:00")
+    assert r.reconcile.unreachable == {"exempt-city"} and r.dispatch.sent == 2
+    world.write_contacts(full)
+    r = world.advance("2023-12-01T10:00")
+    assert r.reconcile.unreachable == set() and r.dispatch.sent == 1
+    assert subjects_to(world, EXEMPT) and len(world.smtp.messages) == 3
+
+
+def test_two_advance_processes_at_once_deliver_each_message_once(world):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    world.advance("2023-11-30T09:00")
+    exe = Path(sys.executable).parent / "yearwheel"
+    cmd = [str(exe), "advance", "--at", "2023-12-18T09:00", "--no-prefect", "--json",
+           "--calendar-dir", str(world.calendar_dir), "--contacts", str(world.contacts)]
+    env = {**os.environ, "YEARWHEEL_DATABASE_URL": world.database_url}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    import json
+
+    sent = sum(json.loads(o[0])["dispatch"]["sent"] for o in outs)
+    # each city: the opening notice and the 5-days-before reminder, exactly once
+    assert sent == 6 and world.smtp.wait_for(6)
+    assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT] * 2)

@@ -62,3 +62,24 @@ def test_simulate_jilin_2023(cli, tmp_path, prefect_server):
     assert "submitted" in states and "overdue" in states  # the 'never' bureaus stay overdue
     assert all(set(row) == {"milestone", "participant", "state", "due", "submitted_at", "reminders_sent"} for row in out["status"])
     assert 0 < out["rollup"]["on_time_rate"] < 1
+
+
+def test_a_secret_can_come_from_a_prefect_secret_block(prefect_server):
+    from prefect.blocks.system import Secret
+
+    from notifications.contacts import Contacts
+    from notifications.send import TransportError, targets
+
+    Secret(value="gateway-token-42").save("yw-sms-token", overwrite=True)
+    c = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "yw-sms-token"}},
+                                 "participants": {"cc": {"phone": ["+8613800000001"]}}})
+    (t,) = targets(c, "cc", "self", "sms")
+    assert "gateway-token-42" in t.url and "gateway-token-42" not in t.display
+    missing = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "no-such-block"}},
+                                       "participants": {"cc": {"phone": ["+8613800000001"]}}})
+    try:
+        targets(missing, "cc", "self", "sms")
+    except TransportError as exc:
+        assert exc.permanent and "no-such-block" in str(exc)
+    else:
+        raise AssertionError("a missing Prefect Secret block must fail")
