@@ -148,6 +148,9 @@ def advance(
           f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
           f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}")
     print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
+    for year in payload["missing_workday_years"]:
+        _err(f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "
+             f"holiday notice for {year} as calendar/workdays/cn-{year}.yaml (see calendar/workdays/README.md)")
     if payload["unreachable"]:
         _err("no contact in the contacts file for: " + ", ".join(payload["unreachable"])
              + " — their messages wait until the contacts file lists them")

@@ -59,12 +59,13 @@ class AdvanceReport:
     skipped_stale: int = 0  # reminder steps too late to be worth sending
     undeliverable: int = 0  # messages not queued: the recipient has no contact at all
     unreachable: set[str] = field(default_factory=set)  # who lacks a contact
+    missing_years: set[int] = field(default_factory=set)  # working-day data needed to date later chasers
 
     def as_json(self) -> dict[str, Any]:
         return {
             "at": self.at.isoformat(), "compiled": self.compiled, "opened": self.opened, "overdue": self.overdue,
             "queued": dict(self.queued), "skipped_stale": self.skipped_stale, "undeliverable": self.undeliverable,
-            "unreachable": sorted(self.unreachable),
+            "unreachable": sorted(self.unreachable), "missing_workday_years": sorted(self.missing_years),
         }
 
 
@@ -171,7 +172,7 @@ def queue_reminders(
             continue
         policy = next((p for p in prog.spec.reminder_policies if p.id == mi.reminder_policy), None)
         start = max(dt.date(py.year, 1, 1), prog.spec.programme.in_force_from or dt.date.min)
-        for step in task_steps(policy, opens=opens, due=due, cal=cal, year_start=start):
+        for step in task_steps(policy, opens=opens, due=due, cal=cal, year_start=start, missing=report.missing_years):
             if step.at > at:
                 break
             for r in members:

@@ -76,7 +76,7 @@ def advance_instants(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) 
     instants: set[dt.datetime] = set()
     for m in plan.milestones:
         policy = policies.get(spec.milestone(m.id).reminder_policy or default)
-        for step in task_steps(policy, opens=m.opens, due=m.due, cal=cal, year_start=start):
+        for step in task_steps(policy, opens=m.opens, due=m.due, cal=cal, year_start=start, missing=set()):
             instants.add(step.at)
         # the morning after the due day: tasks still open become overdue
         instants.add(dt.datetime.combine(m.due + dt.timedelta(days=1), dt.time(0, 5), tzinfo=TZ))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .clock import TZ
 from .plan import shift_workdays
 from .spec import ReminderPolicy
-from .workdays import WorkdayCalendar
+from .workdays import MissingWorkdayData, WorkdayCalendar
 
 OPENED, UPCOMING, DUE_TODAY, OVERDUE, ESCALATION = "opened", "upcoming", "due_today", "overdue", "escalation"
 
@@ -51,9 +51,14 @@ def task_steps(
     due: dt.date,
     cal: WorkdayCalendar,
     year_start: dt.date,
+    missing: set[int] | None = None,
 ) -> list[Step]:
     """Every step for one task, in time order. ``opens`` None means open from
-    ``year_start`` (the programme year's first day, or its in-force date)."""
+    ``year_start`` (the programme year's first day, or its in-force date).
+
+    Chasers and escalations can fall in the next year. When that year has no working-day
+    data, those steps are left out (never guessed) and the year is added to ``missing`` so
+    the caller can say which file to add; every step that can be dated still is."""
     if policy is None:
         return []
     t = policy.send_time
@@ -77,16 +82,29 @@ def task_steps(
         else:
             steps.append(Step(f"before-{n}@{due}", UPCOMING, _at(day, t), nxt, working_days=n))
 
+    def after(day: dt.date, n: int) -> dt.date | None:
+        try:
+            return cal.add(day, n)
+        except MissingWorkdayData as exc:
+            if missing is None:
+                raise
+            missing.add(exc.year)
+            return None
+
     if policy.overdue:
         every, count = policy.overdue.every_working_days, policy.overdue.max_chasers
-        days = [cal.add(due, every * k) for k in range(1, count + 1)]
+        days = [after(due, every * k) for k in range(1, count + 1)]
         for k, day in enumerate(days, start=1):
-            nxt = _at(days[k], t) if k < len(days) else _at(cal.add(day, every), t)
-            steps.append(
-                Step(f"overdue-{k}@{due}", OVERDUE, _at(day, t), nxt, working_days=every * k, number=k)
-            )
+            if day is None:
+                break
+            following = days[k] if k < len(days) else after(day, every)
+            # the next chaser is in an undated year: this one stays worth sending to year end
+            stale = _at(following, t) if following else _midnight_after(dt.date(day.year, 12, 31))
+            steps.append(Step(f"overdue-{k}@{due}", OVERDUE, _at(day, t), stale, working_days=every * k, number=k))
     for esc in policy.escalations:
-        day = cal.add(due, esc.after_working_days)
+        day = after(due, esc.after_working_days)
+        if day is None:
+            continue
         steps.append(
             Step(
                 f"escalate-{esc.after_working_days}@{due}",

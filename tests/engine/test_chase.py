@@ -73,3 +73,21 @@ def test_keys_carry_the_due_date_so_reminders_follow_an_extension():
 
 def test_no_policy_no_steps():
     assert task_steps(None, opens=None, due=dt.date(2023, 12, 25), cal=CAL, year_start=dt.date(2023, 1, 1)) == []
+
+
+def test_steps_in_a_year_without_working_day_data_are_left_out_and_named():
+    # 2027 is beyond chinese-calendar 1.11.0: the escalation 5 working days after
+    # 2026-12-25 cannot be dated; the December steps still are.
+    missing: set[int] = set()
+    s = {x.key: x for x in task_steps(POLICY, opens=dt.date(2026, 12, 1), due=dt.date(2026, 12, 25), cal=CAL,
+                                       year_start=dt.date(2026, 1, 1), missing=missing)}
+    assert missing == {2027}
+    assert s["due@2026-12-25"].at == at(2026, 12, 25)
+    assert s["overdue-1@2026-12-25"].at == at(2026, 12, 29) and s["escalate-3@2026-12-25"].at == at(2026, 12, 30)
+    assert s["overdue-2@2026-12-25"].stale_at == at(2027, 1, 1, 0)  # the next chaser would be in 2027
+    import pytest
+
+    from models.timeline import MissingWorkdayData
+
+    with pytest.raises(MissingWorkdayData):
+        task_steps(POLICY, opens=dt.date(2026, 12, 1), due=dt.date(2026, 12, 25), cal=CAL, year_start=dt.date(2026, 1, 1))
