@@ -64,7 +64,7 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
             auth = quote(server.username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
         out = []
         for address in entry.email:
-            query = urlencode({"from": server.sender, "to": address, "mode": mode, "smtp": server.host, "format": "text"})
+            query = urlencode({"from": server.sender, "to": address, "mode": mode, "smtp": server.host, "format": "text"}, quote_via=quote)
             out.append(Target("email", f"{schema}://{auth}{server.host}:{server.port}/?{query}", f"email {address}"))
         return out
     if channel == "sms":
@@ -78,7 +78,7 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
             extra["+X-Token"] = _secret(gw.token, "SMS gateway token")
         out = []
         for phone in entry.phone:
-            query = urlencode({":phone": phone, "format": "text", **extra})
+            query = urlencode({":phone": phone, "format": "text", **extra}, quote_via=quote)
             url = f"{schema}://{parts.netloc}{parts.path or '/'}?{query}"
             out.append(Target("sms", url, f"sms {phone[:3]}…{phone[-4:]} via {parts.netloc}"))
         return out

@@ -33,6 +33,7 @@ def test_email_arrives_intact_in_chinese(smtp_server, tmp_path):
     (msg,) = smtp_server.messages
     assert msg["Subject"] == "【临期提醒】提交年度提升成效表"
     assert msg["To"] == "office@cc.example.gov.cn"
+    assert msg["From"] == "吉林省市场监管厅 <noreply@example.gov.cn>"  # the sender's name, spaces and all
     assert msg.get_body().get_content().strip().splitlines() == body.splitlines()  # line breaks kept
     (eml,) = (tmp_path / "eml").glob("*.eml")
     assert "office@cc.example.gov.cn" in eml.name
