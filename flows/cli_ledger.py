@@ -390,3 +390,36 @@ def exempt(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milest
            reason: Reason, actor: ActorOpt, at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
     """Exempt one participant from a task; it is no longer reminded or counted."""
     _coordinator_action("exempt", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
+
+
+@app.command()
+def outbox(
+    state: Annotated[Optional[list[str]], typer.Option("--state", help="only these states: pending, sending, sent, dead, skipped (repeatable)")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="at most this many rows, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Messages in the outbox, newest first: what was sent, what waits, what failed and why."""
+    from models.db import describe_url, database_url
+    from models.queries import list_outbox
+
+    try:
+        engine, sessions = R.open_database()
+    except R.SchemaNotReady as exc:
+        raise _fail(str(exc)) from None
+    try:
+        with sessions() as s:
+            rows = list_outbox(s, states=tuple(state) if state else None, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"outbox of {describe_url(database_url())}")
+    for c in ("id", "state", "tries", "channel", "to", "milestone / participant", "step", "when", "last error"):
+        table.add_column(c)
+    for r in rows:
+        when = r["sent_at"] or r["not_before"]
+        table.add_row(str(r["id"]), r["state"], str(r["attempts"]), r["channel"],
+                      r["recipient"] + ("" if r["audience"] == "self" else f" ({r['audience']})"),
+                      f"{r['milestone']} / {r['participant']}", r["step"], when[:16], r["last_error"] or "")
+    Console(width=200).print(table)

@@ -49,3 +49,32 @@ def list_task_status(session: Session, programme_year_id: int) -> list[dict[str,
 
 def outbox_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
+
+
+def list_outbox(session: Session, *, states: tuple[str, ...] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Outbox rows, newest first, with their programme context — what ops reads when a
+    delivery fails."""
+    from .tables import ProgrammeYear
+
+    q = (
+        select(OutboxMessage, Task.participant, MilestoneInstance.milestone, ProgrammeYear.programme, ProgrammeYear.year)
+        .join(Task, Task.id == OutboxMessage.task_id)
+        .join(MilestoneInstance, MilestoneInstance.id == Task.milestone_instance_id)
+        .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if states:
+        q = q.where(OutboxMessage.state.in_(states))
+    out = []
+    for m, participant, milestone, programme, year in session.execute(q):
+        out.append(
+            {
+                "id": m.id, "programme": programme, "year": year, "milestone": milestone, "participant": participant,
+                "kind": m.kind, "step": m.step, "recipient": m.recipient, "audience": m.audience, "channel": m.channel,
+                "state": m.state, "attempts": m.attempts, "not_before": m.not_before.astimezone(TZ).isoformat(),
+                "sent_at": m.sent_at.astimezone(TZ).isoformat() if m.sent_at else None, "last_error": m.last_error,
+                "subject": m.subject,
+            }
+        )
+    return out

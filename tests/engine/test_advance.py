@@ -228,3 +228,21 @@ def test_two_advance_processes_at_once_deliver_each_message_once(world):
     # each city: the opening notice and the 5-days-before reminder, exactly once
     assert sent == 6 and world.smtp.wait_for(6)
     assert sorted(world.recipients()) == sorted([PUNCTUAL, LATE, EXEMPT] * 2)
+
+
+def test_rollup_rates_come_from_counts_not_from_averages(world):
+    from flows import runtime as R
+    from tests.engine.conftest import at
+
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-10T10:00", "punctual-city", GOOD | {"inspected": 100, "passed": 99})
+    submit(world, "2023-12-11T10:00", "late-city", GOOD | {"enterprises_served": 3, "inspected": 20, "passed": 17})
+    (roll,) = R.rollup_current(world.runtime(), at("2023-12-12T10:00"), year=2023)
+    targets = {t.target: t for t in roll.targets}
+    rate = targets["pass-rate"]
+    # (99 + 17) / (100 + 20) = 96.67 %, met; the average of the two rates (92 %) would not be
+    assert (rate.numerator, rate.denominator, rate.value, rate.met) == (116, 120, 96.67, True)
+    each = targets["served-each"]
+    assert each.by_participant == {"exempt-city": None, "late-city": 3, "punctual-city": 12}
+    assert each.met is False  # late-city has 3 < 5, and exempt-city nothing
+    assert targets["enterprises"].value == 15

@@ -102,3 +102,18 @@ def test_submit_then_coordinator_actions(cli, world, tmp_path):
     assert r.exit_code == 0, r.stderr
     roll = json.loads(r.stdout)
     assert roll["milestones"][0]["exempted"] == 1
+
+
+def test_outbox_lists_failures_with_their_reason(cli, world):
+    from tests.engine.conftest import contacts_yaml
+    from tests.pg import free_port
+
+    world.write_contacts(contacts_yaml(free_port()))  # the SMTP server is down
+    run(cli, world, "advance", "--at", "2023-12-01T09:00", "--contacts", world.contacts, "--no-prefect")
+    r = cli("outbox", "--state", "pending", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 3 and all(x["attempts"] == 1 and x["last_error"] for x in rows)
+    assert {x["participant"] for x in rows} == {"punctual-city", "late-city", "exempt-city"}
+    assert cli("outbox", "--state", "sent", "--json").stdout.strip() == "[]"
+    assert "results-submitted / late-city" in cli("outbox").stdout
