@@ -317,11 +317,8 @@ def submit(
         try:
             with rt.sessions.begin() as s:
                 ref = find_task(s, programme_id, year, milestone, participant)
-                late = None
-                if instant.astimezone(TZ).date() > ref.task.due:
-                    late = rt.cal.count_between(ref.task.due, instant.astimezone(TZ).date())
                 sub = submit_case(s, prog, ref, payload, at=instant, actor=actor or participant, source=str(file),
-                                  messenger=rt.messenger, working_days_late=late)
+                                  messenger=rt.messenger, cal=rt.cal)
                 version, on_time, due = sub.version, sub.on_time, ref.task.due
         except PayloadInvalid as exc:
             for p in exc.problems:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.timeline import TZ
+from models.timeline import TZ, catalog
 
 from . import runtime as R
 from .cli import CalendarDirOpt, _err, _fail, _load, _plan, app
@@ -71,7 +71,8 @@ def simulate(
     from .simulate import PREPARED, SimulationState, run_events, simulate_flow
 
     t_start = time.perf_counter()
-    spec, cal = _load(calendar_dir if calendar_dir else _default_dir(), programme_id)
+    directory = catalog.calendar_dir(calendar_dir)
+    spec, cal = _load(directory, programme_id)
     plan = _plan(spec, year, cal)
     run_dir = workdir / f"{programme_id}-{year}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def simulate(
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"
         contacts.write_text(_contacts_yaml(spec, sink.host, sink.port), encoding="utf-8")
-        rt = R.open_runtime(calendar_dir=calendar_dir or _default_dir(), programme=programme_id, contacts=contacts, database=url)
+        rt = R.open_runtime(calendar_dir=directory, programme=programme_id, contacts=contacts, database=url)
         t_ready = time.perf_counter()
         try:
             with Progress(
@@ -168,12 +169,6 @@ def simulate(
         _err(f"delivery failed: {e}")
     if state.failed or received != state.sent:
         raise _fail(f"{len(state.failed)} deliveries failed; {state.sent} sent but {received} received")
-
-
-def _default_dir() -> Path:
-    from models.timeline import catalog
-
-    return catalog.calendar_dir(None)
 
 
 def _run_flow(flow_fn, programme_id: str, year: int, token: str) -> None:  # noqa: ANN001

@@ -20,6 +20,7 @@ from models import engine as E
 from models.db import describe_url, database_url, make_engine, make_sessionmaker
 from models.ledger import LoadedProgramme, find_programme_year
 from models.migrate import current_revision, head_revision
+from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
 from models.timeline import TZ, WorkdayCalendar, catalog
 from notifications.messenger import ContactsMessenger, load_contacts_from_env
@@ -145,11 +146,8 @@ def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None) -> lis
 
 def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: dt.datetime) -> AdvanceResult:
     """Open one milestone's tasks now, whatever its calendar opening, and notify."""
-    from sqlalchemy import select
-
     from models import states as S
     from models.ledger import compile_year
-    from models.tables import MilestoneInstance, Task
 
     prog = rt.programme(programme)
     report = E.AdvanceReport(at)
@@ -157,12 +155,7 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
         py, changed = compile_year(s, prog, year, rt.cal, at=at)
         if changed:
             report.compiled.append(f"{programme}/{year}")
-        ids = list(
-            s.scalars(
-                select(Task.id).join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
-                .where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
-            )
-        )
+        ids = milestone_task_ids(s, py.id, milestone)
         if not ids:
             raise LookupError(f"milestone {milestone!r} has no tasks in {programme} {year}")
         report.opened = len(S.change_states(s, ids, S.OPEN, at=at, reason="opened by hand (open_milestone)"))
@@ -173,9 +166,6 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
 
 def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: str | None = None) -> AdvanceResult:
     """Mark late tasks and queue the reminders, chasers and escalations due now."""
-    from sqlalchemy import select
-
-    from models.tables import MilestoneInstance, Task
 
     prog = rt.programme(programme)
     report = E.AdvanceReport(at)
@@ -184,14 +174,7 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
         if py is None:
             raise LookupError(f"{programme} {year} is not in the ledger: run advance or open_milestone first")
         E.open_and_mark(s, [py.id], at, report)
-        ids = None
-        if milestone:
-            ids = list(
-                s.scalars(
-                    select(Task.id).join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
-                    .where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
-                )
-            )
+        ids = milestone_task_ids(s, py.id, milestone) if milestone else None
         E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
     dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
     return AdvanceResult(report, dispatched, [])

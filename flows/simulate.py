@@ -53,11 +53,8 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
         else:
             with rt.sessions.begin() as s:
                 ref = find_task(s, state.programme, state.year, sub.milestone, sub.participant)
-                late = None
-                if at.astimezone(TZ).date() > ref.task.due:
-                    late = rt.cal.count_between(ref.task.due, at.astimezone(TZ).date())
                 submit(s, prog, ref, state.payload_for(sub), at=at, actor=f"{sub.participant} (simulated, {sub.persona})",
-                       source="simulation", messenger=rt.messenger, working_days_late=late)
+                       source="simulation", messenger=rt.messenger, cal=rt.cal)
             d = R.E.dispatch(rt.sessions, rt.messenger, at=at)
             state.sent += d.sent
             state.failed.extend(d.errors)

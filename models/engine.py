@@ -213,9 +213,7 @@ def _messages(
                 "last_error": f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, when a later step superseded it",
             }
         ]
-    spec = prog.spec
-    names = {p.id: p.name for p in spec.participants}
-    roles = {x.id: x for x in spec.roles}
+    roles = {x.id: x for x in prog.spec.roles}
     recipients: list[tuple[str, str, str | None]] = []  # (participant, audience, role title)
     if step.kind == ESCALATION:
         for role_id in step.roles:
@@ -223,27 +221,48 @@ def _messages(
             recipients.append((role.holder, "self", role.title) if role.holder else (r.task.participant, "head", role.title))
     else:
         recipients.append((r.task.participant, "self", None))
-    form = next((f for f in spec.forms if f.id == r.mi.form), None)
     # Counted from the day the message is written, not from the step's nominal day: a
     # reminder queued late (after downtime, or after a return) must not overstate the time left.
     today = local_day(at)
-    left = cal.count_between(today, r.task.due) if today <= r.task.due else 0
-    late = cal.count_between(r.task.due, today) if today > r.task.due else 0
     out: list[dict[str, Any]] = []
     for recipient, audience, role_title in recipients:
-        ctx = {
-            "kind": step.kind, "programme_id": r.py.programme, "programme_title": r.py.title, "year": r.py.year,
-            "milestone_id": r.mi.milestone, "milestone_title": r.mi.title, "participant_id": r.task.participant,
-            "participant_name": names.get(r.task.participant, r.task.participant), "due": r.task.due,
-            "nominal_due": r.mi.nominal_due if r.task.due == r.mi.due else None, "opens": r.task.opens, "form_title": form.title if form else None,
-            "working_days_left": left if step.kind in ("upcoming", "due_today") else None,
-            "working_days_late": late if step.kind in (OVERDUE, ESCALATION) else None,
-            "chaser_number": step.number, "escalated_to": role_title, "submitted_at": None, "on_time": None,
-            "version": None, "reason": None, "link": None,
-        }
+        ctx = message_context(
+            prog, r.py, r.mi, r.task, step.kind,
+            working_days_left=(cal.count_between(today, r.task.due) if today <= r.task.due else 0)
+            if step.kind in ("upcoming", "due_today") else None,
+            working_days_late=working_days_late(cal, r.task.due, at) if step.kind in (OVERDUE, ESCALATION) else None,
+            chaser_number=step.number, escalated_to=role_title,
+        )
         out.extend(_per_channel(messenger, f"{base_key}/{recipient}", common, recipient, audience, ctx, at, report))
     report.queued[step.kind] += len([o for o in out if o["state"] == PENDING])
     return out
+
+
+def working_days_late(cal: WorkdayCalendar, due: dt.date, at: dt.datetime) -> int:
+    """Working days after ``due`` up to the local day of ``at`` (0 when not late)."""
+    today = local_day(at)
+    return cal.count_between(due, today) if today > due else 0
+
+
+def message_context(
+    prog: LoadedProgramme, py: ProgrammeYear, mi: MilestoneInstance, task: Task, kind: str, **extra: Any
+) -> dict[str, Any]:
+    """The facts a message about ``task`` states (``notifications.templates.MessageContext``)."""
+    spec = prog.spec
+    name = next((p.name for p in spec.participants if p.id == task.participant), task.participant)
+    form = next((f for f in spec.forms if f.id == mi.form), None)
+    ctx: dict[str, Any] = {
+        "kind": kind, "programme_id": py.programme, "programme_title": py.title, "year": py.year,
+        "milestone_id": mi.milestone, "milestone_title": mi.title, "participant_id": task.participant,
+        "participant_name": name, "due": task.due,
+        # why the date differs from the document's — not shown for an individual extension
+        "nominal_due": mi.nominal_due if task.due == mi.due else None,
+        "opens": task.opens, "form_title": form.title if form else None,
+        "working_days_left": None, "working_days_late": None, "chaser_number": None, "escalated_to": None,
+        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None,
+    }
+    ctx.update(extra)
+    return ctx
 
 
 def _per_channel(

@@ -47,6 +47,16 @@ def list_task_status(session: Session, programme_year_id: int) -> list[dict[str,
     ]
 
 
+def milestone_task_ids(session: Session, programme_year_id: int, milestone: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(Task.id)
+            .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+            .where(MilestoneInstance.programme_year_id == programme_year_id, MilestoneInstance.milestone == milestone)
+        )
+    )
+
+
 def outbox_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
 

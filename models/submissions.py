@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import states as S
-from .engine import Messenger, queue_message
+from .engine import Messenger, message_context, queue_message, working_days_late
 from .forms import PayloadInvalid, validate_payload
 from .ledger import LoadedProgramme, find_programme_year
 from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
-from .timeline import TZ
+from .timeline import TZ, WorkdayCalendar
 
 
 class NotFound(LookupError):
@@ -56,22 +56,6 @@ def find_task(session: Session, programme: str, year: int, milestone: str, parti
     return TaskRef(task, mi, py)
 
 
-def _context(prog: LoadedProgramme, ref: TaskRef, kind: str, **extra: Any) -> dict[str, Any]:
-    spec = prog.spec
-    names = {p.id: p.name for p in spec.participants}
-    form = next((f for f in spec.forms if f.id == ref.mi.form), None)
-    ctx = {
-        "kind": kind, "programme_id": ref.py.programme, "programme_title": ref.py.title, "year": ref.py.year,
-        "milestone_id": ref.mi.milestone, "milestone_title": ref.mi.title, "participant_id": ref.task.participant,
-        "participant_name": names.get(ref.task.participant, ref.task.participant), "due": ref.task.due,
-        "nominal_due": ref.mi.nominal_due if ref.task.due == ref.mi.due else None, "opens": ref.task.opens, "form_title": form.title if form else None,
-        "working_days_left": None, "working_days_late": None, "chaser_number": None, "escalated_to": None,
-        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None,
-    }
-    ctx.update(extra)
-    return ctx
-
-
 def submit(
     session: Session,
     prog: LoadedProgramme,
@@ -82,7 +66,7 @@ def submit(
     actor: str,
     source: str | None,
     messenger: Messenger,
-    working_days_late: int | None = None,
+    cal: WorkdayCalendar,
 ) -> Submission:
     """Record a submission (validated first), close the task and queue an acknowledgement."""
     task = ref.task
@@ -109,8 +93,8 @@ def submit(
     session.flush()
     queue_message(
         session, messenger, task=task, key_prefix=_prefix(ref), step=f"ack-v{version}", kind="acknowledgement",
-        context=_context(prog, ref, "acknowledgement", submitted_at=at, on_time=on_time, version=version,
-                         working_days_late=working_days_late),
+        context=message_context(prog, ref.py, ref.mi, task, "acknowledgement", submitted_at=at, on_time=on_time,
+                                version=version, working_days_late=working_days_late(cal, task.due, at) or None),
         at=at,
     )
     return sub
@@ -134,7 +118,7 @@ def return_for_revision(
     session.flush()
     queue_message(
         session, messenger, task=task, key_prefix=_prefix(ref), step=f"returned-{n}", kind="returned",
-        context=_context(prog, ref, "returned", reason=reason), at=at,
+        context=message_context(prog, ref.py, ref.mi, task, "returned", reason=reason), at=at,
     )
 
 

@@ -95,7 +95,7 @@ def submit(world: World, when: str, participant: str, payload: dict, milestone: 
         with rt.sessions.begin() as s:
             ref = find_task(s, PROGRAMME, 2023, milestone, participant)
             sub = submit_case(s, rt.programme(PROGRAMME), ref, payload, at=at(when), actor=participant, source="test",
-                              messenger=rt.messenger)
+                              messenger=rt.messenger, cal=rt.cal)
             result = (sub.version, sub.on_time)
         R.E.dispatch(rt.sessions, rt.messenger, at=at(when))
         return result
