@@ -11,7 +11,16 @@ from prefect import flow, get_run_logger
 from flows import runtime as R
 
 
-@flow(name="advance", flow_run_name="advance {programme}", log_prints=False)
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters
+    at = params.get("at")
+    when = at.astimezone(R.TZ).strftime("%Y-%m-%d %H:%M") if at else "now"
+    return f"advance {params.get('programme') or 'all programmes'} as of {when}"
+
+
+@flow(name="advance", flow_run_name=_run_name, log_prints=False)
 def advance(
     at: Optional[dt.datetime] = None,
     programme: Optional[str] = None,

@@ -83,3 +83,25 @@ def test_a_secret_can_come_from_a_prefect_secret_block(prefect_server):
         assert exc.permanent and "no-such-block" in str(exc)
     else:
         raise AssertionError("a missing Prefect Secret block must fail")
+
+
+def test_the_advance_command_runs_as_a_flow_run(cli, world):
+    args = ("advance", "--at", "2023-12-01T09:00", "--programme", PROGRAMME, "--contacts", world.contacts,
+            "--calendar-dir", world.calendar_dir, "--json", "--prefect")
+    first = cli(*args)
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["dispatch"]["sent"] == 3
+    assert json.loads(cli(*args).stdout)["dispatch"]["sent"] == 0
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    async def runs():
+        async with get_client() as client:
+            return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["advance"])))
+
+    import asyncio
+
+    found = asyncio.run(runs())
+    named = [r for r in found if r.name == f"advance {PROGRAMME} as of 2023-12-01 09:00"]
+    assert len(named) >= 2 and all(r.state.type.value == "COMPLETED" for r in named)
