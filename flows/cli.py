@@ -25,7 +25,7 @@ from models.timeline.workdays import MissingWorkdayData, WorkdayCalendar
 
 app = typer.Typer(
     name="yearwheel",
-    help="Yearwheel: annual programme calendars compiled into dated milestones and reminders.",
+    help="Yearwheel: annual programme calendars compiled into dated milestones, a ledger of tasks, reminders that chase them, and roll-ups.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -299,8 +299,9 @@ def submit(
     contacts: ContactsOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
-    """Validate a filled form and record it: the task closes (on time or late) and an
-    acknowledgement is sent. On any field problem nothing is stored (exit 1)."""
+    """Validate a filled form and record it: the task closes (on time or late), an acknowledgement goes out.
+
+    On any field problem nothing is stored (exit 1, one line per problem)."""
     from models.forms import PayloadInvalid, load_payload
     from models.submissions import NotAllowed, NotFound, find_task
     from models.submissions import submit as submit_case

@@ -59,9 +59,10 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print status and rollup as JSON instead of tables")] = False,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
-    """Run a programme year on a simulated clock: tasks open, synthetic bureaus submit on
-    time, late or never, reminders and escalations go out by email through a loopback SMTP
-    server (saved as .eml), and the year's status matrix and rollup are printed."""
+    """The main job: a whole programme year on a simulated clock, ending with its status matrix and rollup.
+
+    Tasks open, synthetic bureaus submit on time, late or never, reminders and escalations go
+    out by email through a loopback SMTP server (each saved as .eml)."""
     from models.forms import sample_payload
     from models.migrate import upgrade
     from models.queries import list_task_status
