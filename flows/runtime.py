@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -54,6 +55,10 @@ class Runtime:
 def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
     """Connect and check the schema is at the latest migration; never create it here."""
     url = database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        if not Path(parsed.database).exists():  # connecting would create an empty file
+            raise SchemaNotReady(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
     engine = make_engine(url)
     try:
         rev = current_revision(engine)

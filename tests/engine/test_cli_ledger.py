@@ -20,7 +20,11 @@ def test_db_upgrade_creates_the_schema_and_advance_refuses_without_it(cli, tmp_p
     monkeypatch.setenv("YEARWHEEL_DATABASE_URL", url)
     r = cli("advance", "--at", "2023-12-01T09:00", "--no-prefect")
     assert r.exit_code == 1
-    assert "has no Yearwheel schema: run `yearwheel db upgrade`" in r.stderr
+    assert "fresh.db does not exist: run `yearwheel db upgrade`" in r.stderr
+    assert not (tmp_path / "fresh.db").exists()  # asking did not create an empty database
+    (tmp_path / "fresh.db").touch()
+    r = cli("advance", "--at", "2023-12-01T09:00", "--no-prefect")
+    assert r.exit_code == 1 and "has no Yearwheel schema: run `yearwheel db upgrade`" in r.stderr
     r = cli("db", "upgrade")
     assert r.exit_code == 0, r.stderr
     r = cli("db", "current")
