@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import shutil
 import time
 import uuid
 from pathlib import Path

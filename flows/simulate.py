@@ -12,7 +12,6 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from itertools import groupby
-from pathlib import Path
 from typing import Any, Callable
 
 from prefect import flow, task

@@ -57,10 +57,6 @@ def milestone_task_ids(session: Session, programme_year_id: int, milestone: str)
     )
 
 
-def outbox_counts(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
-
-
 def list_outbox(session: Session, *, states: tuple[str, ...] | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Outbox rows, newest first, with their programme context — what ops reads when a
     delivery fails."""

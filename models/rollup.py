@@ -9,7 +9,6 @@ that stands (task ``submitted``) counts.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -152,59 +151,60 @@ def _standing_submissions(session: Session, prog: LoadedProgramme, years: list[i
 def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear) -> list[TargetProgress]:
     spec = prog.spec
     first = spec.programme.years.first
+    cache: dict[tuple[int, ...], list[tuple[str, str, dict]]] = {}
     out: list[TargetProgress] = []
-    cache: dict[tuple[int, ...], list] = {}
     for t in spec.targets:
         years = (py.year,) if t.period == "yearly" else tuple(range(first, py.year + 1))
         if years not in cache:
             cache[years] = _standing_submissions(session, prog, list(years))
-        subs = cache[years]
-        members = set(spec.expand([t.each])) if t.each else None
-
-        def total(meas, only: str | None = None) -> tuple[float, int]:
-            v, n = 0.0, 0
-            for form, participant, payload in subs:
-                if form != meas.form or (only is not None and participant != only):
-                    continue
-                if members is not None and participant not in members:
-                    continue
-                v += measure_value(spec, form, payload, meas.field, meas.column)
-                n += 1
-            return v, n
-
-        lo, hi = spec.parameter_value(t.at_least), spec.parameter_value(t.at_most)
-        tp = TargetProgress(t.id, t.title, t.measure, t.period, None, at_least=lo, at_most=hi, unit=t.unit)
-
-        def judge(value: float | None) -> bool | None:
-            if value is None:
-                return None
-            return (lo is None or value >= lo) and (hi is None or value <= hi)
-
-        def value_for(only: str | None) -> tuple[float | None, float | None, float | None]:
-            if t.measure == "rate":
-                if t.numerator is None:
-                    return None, None, None
-                num, n1 = total(t.numerator, only)
-                den, n2 = total(t.denominator, only)
-                r = _rate(num, den)
-                return (r * 100 if r is not None and (t.unit or "").strip() == "%" else r), num, den
-            if t.counted_from is None:
-                return None, None, None
-            v, n = total(t.counted_from, only)
-            return (v if n else None), None, None
-
-        if members is not None:
-            per = {m: value_for(m)[0] for m in sorted(members)}
-            tp.by_participant = per
-            known = [v for v in per.values() if v is not None]
-            tp.value = min(known) if known else None
-            # a member with nothing submitted has not reached it (yet); with no data at all, unknown
-            tp.met = None if not known else all(judge(v) is True for v in per.values())
-        else:
-            tp.value, tp.numerator, tp.denominator = value_for(None)
-            tp.met = judge(tp.value)
-        out.append(tp)
+        out.append(_progress(spec, t, cache[years]))
     return out
+
+
+def _sum(spec, subs: list[tuple[str, str, dict]], meas, who: set[str] | None) -> tuple[float, int]:  # noqa: ANN001
+    """Total of ``meas`` over the submissions of ``who`` (everyone: None), and how many counted."""
+    total, n = 0.0, 0
+    for form, participant, payload in subs:
+        if form == meas.form and (who is None or participant in who):
+            total += measure_value(spec, form, payload, meas.field, meas.column)
+            n += 1
+    return total, n
+
+
+def _value(spec, t, subs, who: set[str] | None) -> tuple[float | None, float | None, float | None]:  # noqa: ANN001
+    """(value, numerator, denominator) of target ``t`` over ``who``'s submissions."""
+    if t.measure == "rate":
+        if t.numerator is None:
+            return None, None, None
+        num, _ = _sum(spec, subs, t.numerator, who)
+        den, _ = _sum(spec, subs, t.denominator, who)
+        r = _rate(num, den)
+        return (round(r * 100, 2) if r is not None and (t.unit or "").strip() == "%" else r), num, den
+    if t.counted_from is None:
+        return None, None, None
+    v, n = _sum(spec, subs, t.counted_from, who)
+    return (v if n else None), None, None
+
+
+def _progress(spec, t, subs: list[tuple[str, str, dict]]) -> TargetProgress:  # noqa: ANN001
+    lo, hi = spec.parameter_value(t.at_least), spec.parameter_value(t.at_most)
+
+    def reached(value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+    tp = TargetProgress(t.id, t.title, t.measure, t.period, None, at_least=lo, at_most=hi, unit=t.unit)
+    if t.each:
+        tp.by_participant = {m: _value(spec, t, subs, {m})[0] for m in sorted(spec.expand([t.each]))}
+        known = [v for v in tp.by_participant.values() if v is not None]
+        tp.value = min(known) if known else None
+        # a member with nothing submitted has not reached it (yet); with no data at all, unknown
+        tp.met = None if not known else all(reached(v) is True for v in tp.by_participant.values())
+    else:
+        tp.value, tp.numerator, tp.denominator = _value(spec, t, subs, None)
+        tp.met = reached(tp.value)
+    return tp
 
 
 def store_rollup(session: Session, py: ProgrammeYear, rollup: Rollup, at: dt.datetime) -> int:

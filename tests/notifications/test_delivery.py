@@ -3,7 +3,6 @@ gateway and a webhook; failures are TransportErrors that say what to fix."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
