@@ -18,7 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import states as S
 from .ledger import LoadedProgramme, compile_year
 from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
-from .timeline import TZ, WorkdayCalendar
+from .timeline import TZ, WorkdayCalendar, now
 from .timeline.chase import ESCALATION, OVERDUE, Step, task_steps
 
 REMINDER_KINDS = ("opened", "upcoming", "due_today", "overdue", "escalation")
@@ -376,6 +376,7 @@ def dispatch(
     batch: int = 100,
     workers: int = 8,
     runner: str | None = None,
+    clock: Callable[[], dt.datetime] = now,
 ) -> DispatchReport:
     """Send every outbox row that is due by ``at``.
 
@@ -384,13 +385,17 @@ def dispatch(
     ``deliveries`` row before the call and its outcome after. A claim older than
     ``LEASE`` belongs to a sender that died: it is returned to the queue, so the one
     message that was in flight at the crash may go out twice (at-least-once for that
-    one; every other row is exactly-once)."""
+    one; every other row is exactly-once).
+
+    Claims are stamped with the real clock, not ``at``: a lease is about whether a sender
+    process is still alive, and a run replaying a past instant (``advance --at``) must not
+    take rows that a live run claimed a moment ago."""
     runner = runner or f"dispatch-{uuid.uuid4().hex[:12]}"
     report = DispatchReport()
     with sessions.begin() as s:
         report.reclaimed = s.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.state == SENDING, OutboxMessage.claimed_at < at - LEASE)
+            .where(OutboxMessage.state == SENDING, OutboxMessage.claimed_at < clock() - LEASE)
             .values(state=PENDING, claimed_by=None, last_error="claim expired: the sender stopped mid-send")
         ).rowcount
         report.skipped += s.execute(
@@ -409,7 +414,7 @@ def dispatch(
         ).rowcount
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
-            claimed = _claim(sessions, at, batch, runner)
+            claimed = _claim(sessions, at, batch, runner, clock())
             if not claimed:
                 break
             for outcome, error in pool.map(lambda row: _send_one(sessions, sender, row, at), claimed):
@@ -424,7 +429,7 @@ def dispatch(
     return report
 
 
-def _claim(sessions: sessionmaker, at: dt.datetime, batch: int, runner: str) -> list[dict[str, Any]]:
+def _claim(sessions: sessionmaker, at: dt.datetime, batch: int, runner: str, claimed_at: dt.datetime) -> list[dict[str, Any]]:
     with sessions.begin() as s:
         ids = list(
             s.scalars(
@@ -445,7 +450,7 @@ def _claim(sessions: sessionmaker, at: dt.datetime, batch: int, runner: str) -> 
         rows = s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.state == PENDING)
-            .values(state=SENDING, claimed_by=runner, claimed_at=at, attempts=OutboxMessage.attempts + 1)
+            .values(state=SENDING, claimed_by=runner, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
             .returning(
                 OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.audience, OutboxMessage.channel,
                 OutboxMessage.subject, OutboxMessage.body, OutboxMessage.attempts,

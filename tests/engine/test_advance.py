@@ -246,3 +246,27 @@ def test_rollup_rates_come_from_counts_not_from_averages(world):
     assert each.by_participant == {"exempt-city": None, "late-city": 3, "punctual-city": 12}
     assert each.met is False  # late-city has 3 < 5, and exempt-city nothing
     assert targets["enterprises"].value == 15
+
+
+def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from models import engine as E
+    from tests.engine.conftest import at
+
+    rt = world.runtime()
+    with rt.sessions.begin() as s:
+        E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at("2023-12-01T09:00"))
+    real_now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+    with rt.sessions.begin() as s:  # a sender claimed every row, then died
+        s.execute(update(OutboxMessage).values(state="sending", claimed_by="dead-sender", claimed_at=real_now, attempts=1))
+    # a run replaying a later instant, a minute later: the claims are still alive
+    r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-05T09:00"), clock=lambda: real_now + dt.timedelta(minutes=1))
+    assert (r.reclaimed, r.sent) == (0, 0) and world.smtp.messages == []
+    # eleven minutes later the lease has expired: the rows go back to the queue and out
+    r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-05T09:00"), clock=lambda: real_now + dt.timedelta(minutes=11))
+    assert (r.reclaimed, r.sent) == (3, 3) and len(world.smtp.messages) == 3
+    with ledger(world) as s:
+        assert {m.attempts for m in s.scalars(select(OutboxMessage))} == {2}
