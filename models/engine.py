@@ -383,9 +383,9 @@ def dispatch(
     A row is claimed (pending → sending, a conditional UPDATE committed before any
     network call) so that two dispatchers never send the same row; each attempt gets a
     ``deliveries`` row before the call and its outcome after. A claim older than
-    ``LEASE`` belongs to a sender that died: it is returned to the queue, so the one
-    message that was in flight at the crash may go out twice (at-least-once for that
-    one; every other row is exactly-once).
+    ``LEASE`` belongs to a sender that died: it is returned to the queue, so the messages
+    that were in flight at the crash (at most one per worker thread) may go out twice
+    (at-least-once for those; every other row is exactly-once).
 
     Claims are stamped with the real clock, not ``at``: a lease is about whether a sender
     process is still alive, and a run replaying a past instant (``advance --at``) must not
