@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, Optional
 
 from prefect import flow, get_run_logger
@@ -30,16 +29,8 @@ def advance(
     """Open, mark overdue, queue and send reminders and escalations, roll up — as of ``at``
     (default now). Running it again for the same instant sends nothing."""
     instant = at or R.parse_instant(None)
-    rt = R.open_runtime(
-        calendar_dir=Path(calendar_dir) if calendar_dir else None,
-        programme=programme,
-        contacts=Path(contacts) if contacts else None,
-    )
-    try:
-        result = R.advance(rt, instant)
-    finally:
-        rt.close()
-    out = result.as_json()
+    with R.opened(calendar_dir, programme, contacts) as rt:
+        out = R.advance(rt, instant).as_json()
     get_run_logger().info(
         "as of %s: opened %s, overdue %s, queued %s, sent %s, failed %s, dead %s",
         instant.isoformat(), out["opened"], out["overdue"], out["queued"], out["dispatch"]["sent"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, Optional
 
 from prefect import flow
@@ -20,9 +19,5 @@ def open_milestone(
     calendar_dir: Optional[str] = None,
     contacts: Optional[str] = None,
 ) -> dict[str, Any]:
-    rt = R.open_runtime(calendar_dir=Path(calendar_dir) if calendar_dir else None, programme=programme,
-                        contacts=Path(contacts) if contacts else None)
-    try:
+    with R.opened(calendar_dir, programme, contacts) as rt:
         return R.open_milestone(rt, programme, year, milestone, at or R.parse_instant(None)).as_json()
-    finally:
-        rt.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any, Optional
 
 from prefect import flow
@@ -18,11 +17,8 @@ def rollup(
     at: Optional[dt.datetime] = None,
     calendar_dir: Optional[str] = None,
 ) -> dict[str, Any]:
-    rt = R.open_runtime(calendar_dir=Path(calendar_dir) if calendar_dir else None, programme=programme)
-    try:
-        (r,) = R.rollup_current(rt, at or R.parse_instant(None), year=year) or (None,)
-        if r is None:
-            raise LookupError(f"{programme} {year} is not in the ledger: run advance first")
-        return r.as_json()
-    finally:
-        rt.close()
+    with R.opened(calendar_dir, programme) as rt:
+        found = R.rollup_current(rt, at or R.parse_instant(None), year=year)
+    if not found:
+        raise LookupError(f"{programme} {year} is not in the ledger: run advance first")
+    return found[0].as_json()

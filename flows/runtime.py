@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -88,6 +89,22 @@ def open_runtime(
     contacts_path = contacts or (Path(os.environ[ENV_CONTACTS]) if os.environ.get(ENV_CONTACTS) else None)
     messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs})
     return Runtime(engine, sessions, progs, cal, messenger)
+
+
+@contextmanager
+def opened(
+    calendar_dir: str | Path | None = None, programme: str | None = None, contacts: str | Path | None = None
+) -> Iterator[Runtime]:
+    """``open_runtime`` for the flows, whose parameters are strings; closed on exit."""
+    rt = open_runtime(
+        calendar_dir=Path(calendar_dir) if calendar_dir else None,
+        programme=programme,
+        contacts=Path(contacts) if contacts else None,
+    )
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 def _timed(rt: Runtime, name: str, t0: float) -> None:
