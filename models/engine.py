@@ -36,7 +36,8 @@ PENDING, SENDING, SENT, FAILED_DEAD, SKIPPED = "pending", "sending", "sent", "de
 
 
 class Messenger(Protocol):
-    def channels(self, participant: str, audience: str) -> tuple[str, ...]: ...
+    def routes(self, participant: str, audience: str) -> tuple[tuple[str, str], ...]:
+        """(channel, address id) for every address of the recipient."""
 
     def render(self, context: dict[str, Any], channel: str) -> tuple[str, str]: ...
 
@@ -44,8 +45,8 @@ class Messenger(Protocol):
 
 
 class Sender(Protocol):
-    def send(self, recipient: str, audience: str, channel: str, subject: str, body: str) -> str:
-        """Send one message; return the masked address. Raise an exception with a
+    def send(self, recipient: str, audience: str, channel: str, address: str, subject: str, body: str) -> str:
+        """Send one message to one address; return it masked. Raise an exception with a
         ``permanent`` attribute (True: retrying cannot help) on failure."""
 
 
@@ -209,7 +210,7 @@ def _messages(
         return [
             {
                 **common, "key": f"{base_key}/-/skipped", "recipient": r.task.participant, "audience": "self",
-                "channel": "-", "subject": "", "body": "", "state": SKIPPED, "not_before": at,
+                "channel": "-", "address": None, "subject": "", "body": "", "state": SKIPPED, "not_before": at,
                 "last_error": f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, when a later step superseded it",
             }
         ]
@@ -233,7 +234,7 @@ def _messages(
             working_days_late=working_days_late(cal, r.task.due, at) if step.kind in (OVERDUE, ESCALATION) else None,
             chaser_number=step.number, escalated_to=role_title,
         )
-        out.extend(_per_channel(messenger, f"{base_key}/{recipient}", common, recipient, audience, ctx, at, report))
+        out.extend(_per_address(messenger, f"{base_key}/{recipient}", common, recipient, audience, ctx, at, report))
     report.queued[step.kind] += len([o for o in out if o["state"] == PENDING])
     return out
 
@@ -265,23 +266,27 @@ def message_context(
     return ctx
 
 
-def _per_channel(
+def _per_address(
     messenger: Messenger, key: str, common: dict, recipient: str, audience: str, ctx: dict, at: dt.datetime, report: AdvanceReport
 ) -> list[dict[str, Any]]:
-    channels = messenger.channels(recipient, audience)
-    if not channels:
+    routes = messenger.routes(recipient, audience)
+    if not routes:
         # Nothing is written: the step stays due, so the run after the contacts file is
         # fixed sends it (if it is still worth sending). Every run reports who is missing.
         report.undeliverable += 1
         report.unreachable.add(f"{recipient} ({audience})" if audience != "self" else recipient)
         return []
     out = []
-    for ch in channels:
-        subject, body = messenger.render(ctx, ch)
+    rendered: dict[str, tuple[str, str]] = {}
+    for ch, address in routes:
+        if ch not in rendered:
+            rendered[ch] = messenger.render(ctx, ch)
+        subject, body = rendered[ch]
+        # one row per address: a failure at one address is retried without re-sending to the others
         out.append(
             {
-                **common, "key": f"{key}/{ch}", "recipient": recipient, "audience": audience, "channel": ch,
-                "subject": subject, "body": body, "state": PENDING,
+                **common, "key": f"{key}/{ch}/{address}", "recipient": recipient, "audience": audience, "channel": ch,
+                "address": address, "subject": subject, "body": body, "state": PENDING,
                 "not_before": messenger.release_time(ch, max(common["due_at"], at)),
             }
         )
@@ -302,7 +307,7 @@ def queue_message(
     """Queue a one-off message to the task's participant (acknowledgement, returned)."""
     report = AdvanceReport(at)
     common = {"task_id": task.id, "kind": kind, "step": step, "created_at": at, "due_at": at, "stale_at": None, "attempts": 0}
-    rows = _per_channel(messenger, f"{key_prefix}/{step}/{task.participant}", common, task.participant, "self", context, at, report)
+    rows = _per_address(messenger, f"{key_prefix}/{step}/{task.participant}", common, task.participant, "self", context, at, report)
     _insert_ignore(session, rows)
     return len(rows)
 
@@ -453,7 +458,7 @@ def _claim(sessions: sessionmaker, at: dt.datetime, batch: int, runner: str, cla
             .values(state=SENDING, claimed_by=runner, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
             .returning(
                 OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.audience, OutboxMessage.channel,
-                OutboxMessage.subject, OutboxMessage.body, OutboxMessage.attempts,
+                OutboxMessage.address, OutboxMessage.subject, OutboxMessage.body, OutboxMessage.attempts,
             )
         ).mappings()
         return [dict(r) for r in rows]
@@ -466,7 +471,7 @@ def _send_one(sessions: sessionmaker, sender: Sender, row: dict[str, Any], at: d
         s.flush()
         delivery_id = delivery.id
     try:
-        target = sender.send(row["recipient"], row["audience"], row["channel"], row["subject"], row["body"])
+        target = sender.send(row["recipient"], row["audience"], row["channel"], row["address"], row["subject"], row["body"])
     except Exception as exc:  # noqa: BLE001 — every failure is recorded, none lost
         permanent = bool(getattr(exc, "permanent", False))
         reason = f"{type(exc).__name__}: {exc}" if not hasattr(exc, "permanent") else str(exc)

@@ -111,7 +111,7 @@ class Submission(Base):
 class OutboxMessage(Base):
     """One message to one recipient on one channel.
 
-    ``key`` is deterministic (programme/year/milestone/participant/step/recipient/channel),
+    ``key`` is deterministic (programme/year/milestone/participant/step/recipient/channel/address),
     so queueing the same reminder twice inserts nothing. A sender claims a row
     (pending → sending, conditional UPDATE) before it sends."""
 
@@ -129,6 +129,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(Id)
     audience: Mapped[str] = mapped_column(String(20), comment="self | head")
     channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(20), comment="id of the contact address (not the address)")
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20))

@@ -25,6 +25,7 @@ sent; a plain string where a secret belongs is refused, so that no secret is com
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -210,6 +211,45 @@ class Contacts(_Strict):
             "webhook": getattr(e, "webhook", None) is not None,
         }
         return tuple(c for c in CHANNELS if have[c])
+
+
+def address_id(channel: str, address: str) -> str:
+    """A short stable id for one address on one channel — part of the outbox key, so that
+    each address gets its own row (a failure at one never re-sends to another) without
+    putting phone numbers or addresses into keys."""
+    return hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()[:12]
+
+
+def _ref(secret: EnvSecret | PrefectSecret) -> str:
+    return f"env:{secret.env}" if isinstance(secret, EnvSecret) else f"prefect:{secret.prefect_secret}"
+
+
+def addresses(contacts: Contacts, participant: str, audience: str, channel: str) -> list[str]:
+    """The addresses of one channel, as written in the file (secrets by their reference)."""
+    e = contacts.entry(participant, audience)
+    if e is None:
+        return []
+    if channel == "email":
+        return list(e.email)
+    if channel == "sms":
+        return list(e.phone)
+    if channel == "dingtalk" and getattr(e, "dingtalk", None):
+        return [_ref(e.dingtalk.token)]
+    if channel == "wecom" and getattr(e, "wecom", None):
+        return [_ref(e.wecom.key)]
+    if channel == "feishu" and getattr(e, "feishu", None):
+        return [_ref(e.feishu.token)]
+    if channel == "webhook" and getattr(e, "webhook", None):
+        return [e.webhook.url]
+    return []
+
+
+def routes(contacts: Contacts, participant: str, audience: str = "self") -> tuple[tuple[str, str], ...]:
+    """(channel, address id) for every address this participant (or its head) has."""
+    return tuple(
+        (ch, address_id(ch, a)) for ch in contacts.channels(participant, audience)
+        for a in addresses(contacts, participant, audience, ch)
+    )
 
 
 def load_contacts(path: Path | str) -> Contacts:

@@ -10,7 +10,7 @@ from typing import Any
 
 from models.timeline import ProgrammeFile, WorkdayCalendar
 
-from .contacts import Contacts, load_contacts
+from .contacts import Contacts, load_contacts, routes
 from .hold import release_time
 from .send import TransportError, deliver, targets
 from .templates import MessageContext, render
@@ -28,8 +28,8 @@ class ContactsMessenger:
         self.cal = cal
         self.specs = specs or {}
 
-    def channels(self, participant: str, audience: str) -> tuple[str, ...]:
-        return self.contacts.channels(participant, audience)
+    def routes(self, participant: str, audience: str) -> tuple[tuple[str, str], ...]:
+        return routes(self.contacts, participant, audience)
 
     def render(self, context: dict[str, Any], channel: str) -> tuple[str, str]:
         return render(MessageContext(**context), channel)
@@ -37,10 +37,12 @@ class ContactsMessenger:
     def release_time(self, channel: str, at: dt.datetime) -> dt.datetime:
         return release_time(channel, at, self.cal, self.contacts.quiet_hours)
 
-    def send(self, recipient: str, audience: str, channel: str, subject: str, body: str) -> str:
-        found = targets(self.contacts, recipient, audience, channel)
+    def send(self, recipient: str, audience: str, channel: str, address: str, subject: str, body: str) -> str:
+        found = [t for t in targets(self.contacts, recipient, audience, channel) if t.address == address]
         if not found:
-            raise TransportError(f"no {channel} contact for {recipient}", permanent=True)
-        for target in found:
-            deliver(target, subject, body)
-        return ", ".join(t.display for t in found)
+            raise TransportError(
+                f"the {channel} address this message was queued for is no longer in the contacts file for {recipient}",
+                permanent=True,
+            )
+        deliver(found[0], subject, body)
+        return found[0].display

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import apprise
 
-from .contacts import Contacts, SecretMissing, resolve
+from .contacts import Contacts, SecretMissing, _ref, address_id, resolve
 
 
 class TransportError(Exception):
@@ -31,6 +31,7 @@ class Target:
     channel: str
     url: str  # the apprise URL; may hold a secret — never store or log it
     display: str  # masked, safe for the database and an ops screen
+    address: str = ""  # contacts.address_id of the address it reaches
 
     def __repr__(self) -> str:
         return f"Target({self.channel}, {self.display})"
@@ -65,7 +66,8 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
         out = []
         for address in entry.email:
             query = urlencode({"from": server.sender, "to": address, "mode": mode, "smtp": server.host, "format": "text"}, quote_via=quote)
-            out.append(Target("email", f"{schema}://{auth}{server.host}:{server.port}/?{query}", f"email {address}"))
+            out.append(Target("email", f"{schema}://{auth}{server.host}:{server.port}/?{query}", f"email {address}",
+                              address_id("email", address)))
         return out
     if channel == "sms":
         gw = contacts.sms
@@ -80,23 +82,24 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
         for phone in entry.phone:
             query = urlencode({":phone": phone, "format": "text", **extra}, quote_via=quote)
             url = f"{schema}://{parts.netloc}{parts.path or '/'}?{query}"
-            out.append(Target("sms", url, f"sms {phone[:3]}…{phone[-4:]} via {parts.netloc}"))
+            out.append(Target("sms", url, f"sms {phone[:3]}…{phone[-4:]} via {parts.netloc}", address_id("sms", phone)))
         return out
     if channel == "dingtalk" and getattr(entry, "dingtalk", None):
         token = _secret(entry.dingtalk.token, "DingTalk token")
         secret = _secret(entry.dingtalk.secret, "DingTalk secret") if entry.dingtalk.secret else None
         url = f"dingtalk://{quote(secret, safe='')}@{token}/" if secret else f"dingtalk://{token}/"
-        return [Target("dingtalk", url, f"dingtalk {_mask(token)}")]
+        return [Target("dingtalk", url, f"dingtalk {_mask(token)}", address_id("dingtalk", _ref(entry.dingtalk.token)))]
     if channel == "wecom" and getattr(entry, "wecom", None):
         key = _secret(entry.wecom.key, "WeCom bot key")
-        return [Target("wecom", f"wecombot://{key}", f"wecom {_mask(key)}")]
+        return [Target("wecom", f"wecombot://{key}", f"wecom {_mask(key)}", address_id("wecom", _ref(entry.wecom.key)))]
     if channel == "feishu" and getattr(entry, "feishu", None):
         token = _secret(entry.feishu.token, "Feishu token")
-        return [Target("feishu", f"feishu://{token}", f"feishu {_mask(token)}")]
+        return [Target("feishu", f"feishu://{token}", f"feishu {_mask(token)}", address_id("feishu", _ref(entry.feishu.token)))]
     if channel == "webhook" and getattr(entry, "webhook", None):
         parts = urlsplit(entry.webhook.url)
         schema = "jsons" if parts.scheme == "https" else "json"
-        return [Target("webhook", f"{schema}://{parts.netloc}{parts.path or '/'}", f"webhook {parts.netloc}{parts.path}")]
+        return [Target("webhook", f"{schema}://{parts.netloc}{parts.path or '/'}", f"webhook {parts.netloc}{parts.path}",
+                       address_id("webhook", entry.webhook.url))]
     raise TransportError(f"no {channel} contact for {who}", permanent=True)
 
 

@@ -27,6 +27,12 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+        if address in self.sink.reject:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 — aiosmtpd's hook
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.sink._keep(msg, envelope.content, list(envelope.rcpt_tos))
@@ -38,6 +44,7 @@ class SmtpSink:
 
     def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1"):
         self.host = host
+        self.reject: set[str] = set()  # recipients answered with 550 (tests of failed deliveries)
         self.port = 0
         self.outbox_dir = Path(outbox_dir) if outbox_dir else None
         self._lock = threading.Lock()

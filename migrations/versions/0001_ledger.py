@@ -4,7 +4,7 @@ Why: the first schema — the engine needs a ledger to reconcile against (issue 
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:06:19.736221
+Create Date: 2026-11-24 00:09:03.444180
 """
 from typing import Sequence, Union
 
@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=80), nullable=False),
     sa.Column('audience', sa.String(length=20), nullable=False, comment='self | head'),
     sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('address', sa.String(length=20), nullable=True, comment='id of the contact address (not the address)'),
     sa.Column('subject', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),

@@ -270,3 +270,18 @@ def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
     assert (r.reclaimed, r.sent) == (3, 3) and len(world.smtp.messages) == 3
     with ledger(world) as s:
         assert {m.attempts for m in s.scalars(select(OutboxMessage))} == {2}
+
+
+def test_each_address_is_its_own_message_so_a_retry_never_doubles_another(world):
+    from tests.engine.conftest import contacts_yaml
+
+    world.write_contacts(contacts_yaml(world.smtp.port).replace(
+        "    email: [office@punctual.example.gov.cn]", "    email: [office@punctual.example.gov.cn, backup@punctual.example.gov.cn]"))
+    world.smtp.reject.add("backup@punctual.example.gov.cn")
+    r = world.advance("2023-12-01T09:00")
+    assert (r.dispatch.sent, r.dispatch.failed) == (3, 1)
+    world.smtp.reject.clear()
+    r = world.advance("2023-12-01T09:30")  # after the backoff: only the failed address is retried
+    assert (r.dispatch.sent, r.dispatch.failed) == (1, 0)
+    assert world.recipients().count(PUNCTUAL) == 1
+    assert world.recipients().count("backup@punctual.example.gov.cn") == 1

@@ -106,3 +106,19 @@ def test_sms_and_chat_wait_for_the_next_working_morning(at, expected):
     for channel in ("sms", "dingtalk", "wecom", "feishu", "webhook"):
         assert release_time(channel, local(at), CAL, QuietHours()) == local(expected)
     assert release_time("email", local(at), CAL, QuietHours()) == local(at)  # email is never held
+
+
+def test_routes_give_every_address_a_stable_id_without_the_address_in_it(tmp_path):
+    from notifications.contacts import routes
+
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "version: 1\nemail: {host: 127.0.0.1, port: 25, sender: 'a <a@b.cn>', security: none}\n"
+        "participants:\n  cc: {email: [a@cc.cn, b@cc.cn], webhook: {url: 'http://127.0.0.1:9/h'}}\n",
+        encoding="utf-8",
+    )
+    r = routes(load_contacts(f), "cc")
+    assert [ch for ch, _ in r] == ["email", "email", "webhook"]
+    assert len({a for _, a in r}) == 3 and all("@" not in a for _, a in r)
+    f.write_text(f.read_text(encoding="utf-8").replace("[a@cc.cn, b@cc.cn]", "[b@cc.cn, a@cc.cn]"), encoding="utf-8")
+    assert set(routes(load_contacts(f), "cc")) == set(r)  # reordering the file changes no key
