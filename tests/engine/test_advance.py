@@ -285,3 +285,26 @@ def test_each_address_is_its_own_message_so_a_retry_never_doubles_another(world)
     assert (r.dispatch.sent, r.dispatch.failed) == (1, 0)
     assert world.recipients().count(PUNCTUAL) == 1
     assert world.recipients().count("backup@punctual.example.gov.cn") == 1
+
+
+def test_a_calendar_edited_mid_year_moves_awaiting_tasks_and_keeps_history(world):
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-10T10:00", "punctual-city", GOOD)
+    world.advance("2023-12-26T00:05")  # the other two are overdue now
+    text = (world.calendar_dir / "engine-demo.yaml").read_text(encoding="utf-8")
+    (world.calendar_dir / "engine-demo.yaml").write_text(
+        text.replace("due: {rule: fixed, month: 12, day: 25}", "due: {rule: fixed, month: 12, day: 29}"), encoding="utf-8")
+    r = world.advance("2023-12-26T09:00")
+    assert r.reconcile.compiled == [f"{PROGRAMME}/2023"]
+    with ledger(world) as s:
+        tasks = {t.participant: t for t in s.scalars(select(Task))}
+        assert {p: (t.state, t.due) for p, t in tasks.items()} == {
+            "punctual-city": ("submitted", dt.date(2023, 12, 25)),  # what was submitted keeps its date
+            "late-city": ("open", dt.date(2023, 12, 29)),
+            "exempt-city": ("open", dt.date(2023, 12, 29)),
+        }
+        reasons = s.scalars(select(StatusChange.reason).where(StatusChange.task_id == tasks["late-city"].id)).all()
+        assert "calendar changed: due 2023-12-25 → 2023-12-29" in reasons
+    # reminders follow the new date: 1 working day before 12-29 is 12-28
+    world.advance("2023-12-28T09:00")
+    assert subjects_to(world, LATE)[-1].startswith("【临期提醒】")
