@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,7 +40,6 @@ class Runtime:
     programmes: list[LoadedProgramme]
     cal: WorkdayCalendar
     messenger: ContactsMessenger
-    timings: dict[str, float] = field(default_factory=dict)
 
     def programme(self, programme_id: str) -> LoadedProgramme:
         for p in self.programmes:
@@ -107,10 +105,6 @@ def opened(
         rt.close()
 
 
-def _timed(rt: Runtime, name: str, t0: float) -> None:
-    rt.timings[name] = rt.timings.get(name, 0.0) + time.perf_counter() - t0
-
-
 @dataclass
 class AdvanceResult:
     reconcile: E.AdvanceReport
@@ -130,7 +124,6 @@ def advance(
 ) -> AdvanceResult:
     """The level-triggered reconcile as of ``at``: compile, open, mark overdue, queue,
     dispatch, roll up. Safe to repeat for the same instant."""
-    t0 = time.perf_counter()
     for attempt in (1, 2):
         try:
             with rt.sessions.begin() as s:
@@ -141,16 +134,12 @@ def advance(
             # its rows are there now — reconcile again against them.
             if attempt == 2:
                 raise
-    _timed(rt, "reconcile", t0)
-    t0 = time.perf_counter()
     dispatched = E.dispatch(rt.sessions, rt.messenger, at=at) if send else E.DispatchReport()
-    _timed(rt, "dispatch", t0)
     rollups = rollup_current(rt, at, year=only_year) if roll else []
     return AdvanceResult(report, dispatched, rollups)
 
 
 def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None) -> list[Rollup]:
-    t0 = time.perf_counter()
     out: list[Rollup] = []
     with rt.sessions.begin() as s:
         for prog in rt.programmes:
@@ -162,7 +151,6 @@ def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None) -> lis
                 r = compute_rollup(s, prog, py, at)
                 store_rollup(s, py, r, at)
                 out.append(r)
-    _timed(rt, "rollup", t0)
     return out
 
 

@@ -113,7 +113,7 @@ def compute_rollup(session: Session, prog: LoadedProgramme, py: ProgrammeYear, a
             m.overdue += 1
             p.counted += 1
             p.missing += 1
-        elif t.state in S.AWAITING or t.state == S.WAITING:
+        else:  # waiting, open or returned
             m.awaiting += 1
     for m in ms.values():
         m.on_time_rate = _rate(m.on_time, m.submitted + m.overdue)

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -62,12 +61,3 @@ class PostgresServer:
     def log(self) -> str:
         p = self.root / "log"
         return p.read_text(errors="replace") if p.exists() else ""
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
