@@ -19,5 +19,15 @@ def chase(
     calendar_dir: Optional[str] = None,
     contacts: Optional[str] = None,
 ) -> dict[str, Any]:
+    """Mark late tasks and send the reminders, chasers and escalations due now.
+
+    Args:
+        programme: the programme id.
+        year: the programme year.
+        milestone: only this milestone (default: all).
+        at: the instant to act as of (default: now).
+        calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
+        contacts: the contacts file (default: $YEARWHEEL_CONTACTS).
+    """
     with R.opened(calendar_dir, programme, contacts) as rt:
         return R.chase(rt, programme, year, at or R.parse_instant(None), milestone).as_json()

@@ -285,6 +285,33 @@ def rollup(
         console.print(t)
 
 
+@app.command()
+def report(
+    programme_id: Annotated[str, typer.Argument(help="programme id")],
+    year: YearOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="the HTML file to write")] = Path("report.html"),
+    at: AtOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """The year report: one self-contained HTML page (Gantt of milestones, heat map of
+    on-time performance, target progress, late items), in Chinese."""
+    from reports.html import write_year_report
+
+    instant = _instant(at)
+    with runtime(calendar_dir, programme=programme_id) as rt:
+        view = R.year_view(rt, programme_id, year, instant)
+        if view is None:
+            with rt.sessions() as s:
+                _programme_year(rt, s, programme_id, year)
+    try:
+        write_year_report(view, output)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror}") from None
+    counts = view.lights()
+    print(f"wrote {output}: {len(view.milestones)} milestones × {len(view.participants)} participants; "
+          f"overdue {counts['overdue']}, late {counts['late']}, on time {counts['on_time']}")
+
+
 # --------------------------------------------------------------------------- submissions and coordinator actions
 
 @app.command()

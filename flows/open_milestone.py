@@ -19,5 +19,15 @@ def open_milestone(
     calendar_dir: Optional[str] = None,
     contacts: Optional[str] = None,
 ) -> dict[str, Any]:
+    """Open one milestone's tasks now, whatever its calendar opening, and notify the assignees.
+
+    Args:
+        programme: the programme id, e.g. jilin-quality-2022-2024.
+        year: the programme year.
+        milestone: the milestone id, as in the calendar.
+        at: the instant to act as of (default: now).
+        calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
+        contacts: the contacts file (default: $YEARWHEEL_CONTACTS).
+    """
     with R.opened(calendar_dir, programme, contacts) as rt:
         return R.open_milestone(rt, programme, year, milestone, at or R.parse_instant(None)).as_json()

@@ -190,6 +190,29 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
     return AdvanceResult(report, dispatched, [])
 
 
+def year_view(rt: Runtime, programme: str, year: int, at: dt.datetime):  # noqa: ANN201 — models.yearview.YearView
+    """The coordinator's view of one programme year as of ``at`` (None when not in the ledger)."""
+    from models.yearview import year_view as build
+
+    with rt.sessions() as s:
+        py = find_programme_year(s, programme, year)
+        return None if py is None else build(s, rt.programme(programme), py, rt.cal, at)
+
+
+ENV_REPORT_DIR = "YEARWHEEL_REPORT_DIR"
+ENV_REPORT_URL = "YEARWHEEL_REPORT_URL"
+
+
+def report_location(programme: str, year: int) -> tuple[Path, str]:
+    """Where the flows write a programme year's HTML report, and the link to it:
+    ``$YEARWHEEL_REPORT_DIR`` (default ./reports-out) and, when the folder is served,
+    ``$YEARWHEEL_REPORT_URL`` + file name; otherwise a file:// link."""
+    folder = Path(os.environ.get(ENV_REPORT_DIR) or "reports-out").absolute()
+    path = folder / f"{programme}-{year}.html"
+    base = os.environ.get(ENV_REPORT_URL)
+    return path, (base.rstrip("/") + "/" + path.name) if base else path.as_uri()
+
+
 def parse_instant(text: str | None) -> dt.datetime:
     """ISO date-time; naive values are Asia/Shanghai local time. None: now."""
     if text is None:

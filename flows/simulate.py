@@ -9,10 +9,14 @@ each Prefect run costs real time here. The engine work inside is the same code
 from __future__ import annotations
 
 import datetime as dt
+import json
+import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -74,14 +78,164 @@ def simulate_month(token: str, label: str, first: int, last: int) -> int:
     return last - first
 
 
-@flow(name="simulate", flow_run_name="simulate {programme} {year}", persist_result=False)
-def simulate_flow(programme: str, year: int, token: str) -> dict[str, Any]:
-    """Runs the events prepared by `yearwheel simulate` month by month."""
-    state = PREPARED[token]
+def run_months(state: SimulationState, token: str) -> None:
+    """Inside a flow: the events month by month, one task run per month."""
     state.flow_started = time.perf_counter()
     i = 0
     for month, group in groupby(state.events, key=lambda e: e[0].astimezone(TZ).strftime("%Y-%m")):
         n = len(list(group))
-        simulate_month(token, f"{programme} {month}", i, i + n)
+        simulate_month(token, f"{state.programme} {month}", i, i + n)
         i += n
+
+
+@flow(name="simulate-prepared", flow_run_name="simulate {programme} {year}", persist_result=False)
+def simulate_flow(programme: str, year: int, token: str) -> dict[str, Any]:
+    """Runs the events prepared by `yearwheel simulate` month by month (not deployable:
+    the token names state in this process)."""
+    state = PREPARED[token]
+    run_months(state, token)
     return {"advances": state.advances, "submitted": state.submitted, "sent": state.sent}
+
+
+def contacts_yaml(spec, host: str, port: int) -> str:  # noqa: ANN001
+    lines = [
+        "# Synthetic contacts written by `yearwheel simulate`: every participant and its head",
+        "# reachable by email through the loopback SMTP server of this run.",
+        "version: 1",
+        "email:",
+        f"  host: {host}",
+        f"  port: {port}",
+        '  sender: "质量提升行动 Yearwheel <yearwheel@sim.yearwheel.invalid>"',
+        "  security: none",
+        "participants:",
+    ]
+    for p in spec.participants:
+        lines += [
+            f"  {p.id}:",
+            f"    name: {json.dumps(p.name, ensure_ascii=False)}",
+            f"    email: [{p.id}@sim.yearwheel.invalid]",
+            f"    head: {{email: [head.{p.id}@sim.yearwheel.invalid]}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class SimulationResult:
+    state: SimulationState
+    spec: Any
+    events: int
+    months: int
+    personas: dict[str, str]
+    rows: list[dict]
+    rollup: Any
+    received: int
+    eml_dir: Path
+    db_file: Path
+    ready_at: float  # perf_counter when the events were handed to the runner
+    seconds_loop: float
+
+
+Runner = Callable[[SimulationState], None]
+
+
+def run_simulation(
+    programme_id: str,
+    year: int,
+    *,
+    seed: int,
+    workdir: Path,
+    outbox: Path | None,
+    calendar_dir: Path,
+    runner: Runner,
+    on_event: Callable[[dt.datetime], None] = lambda at: None,
+) -> SimulationResult:
+    """Prepare a fresh migrated SQLite ledger, synthetic contacts and a loopback SMTP
+    server, plan the year's events, and hand them to ``runner`` (plain, or inside a flow)."""
+    from models.forms import sample_payload
+    from models.ledger import find_programme_year
+    from models.migrate import upgrade
+    from models.queries import list_task_status
+    from models.simulation import advance_instants, assign_personas, plan_submissions
+    from models.timeline import catalog
+    from models.timeline.loader import load_programme_file
+    from models.timeline.plan import plan_year
+    from models.timeline.workdays import WorkdayCalendar
+    from notifications.sink import SmtpSink
+
+    spec = load_programme_file(catalog.find_programme(calendar_dir, programme_id))
+    cal = WorkdayCalendar.from_directory(catalog.workdays_dir(calendar_dir))
+    plan = plan_year(spec, year, cal)
+    run_dir = workdir / f"{programme_id}-{year}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    eml_dir = outbox or run_dir / "outbox"
+    eml_dir.mkdir(parents=True, exist_ok=True)
+    for old in eml_dir.glob("*.eml"):
+        old.unlink()
+    db_file = run_dir / "ledger.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db_file.resolve()}"
+    upgrade(url)
+
+    personas = assign_personas(spec, seed)
+    submissions = plan_submissions(plan, personas, cal, seed)
+    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    def payload_for(sub):  # noqa: ANN001, ANN202
+        form = spec.milestone(sub.milestone).form
+        if not form:
+            return {}
+        return sample_payload(spec, form, random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}"), sub.participant, year=year)
+
+    with SmtpSink(outbox_dir=eml_dir) as sink:
+        contacts = run_dir / "contacts.yaml"
+        contacts.write_text(contacts_yaml(spec, sink.host, sink.port), encoding="utf-8")
+        rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url)
+        t_ready = time.perf_counter()
+        try:
+            state = SimulationState(rt, programme_id, year, events, payload_for, on_event)
+            runner(state)
+            t_done = time.perf_counter()
+            final = events[-1][0] + dt.timedelta(minutes=1)
+            (rollup,) = R.rollup_current(rt, final, year=year)
+            with rt.sessions() as s:
+                rows = list_task_status(s, find_programme_year(s, programme_id, year).id)
+        finally:
+            rt.close()
+        received = len(sink.messages)
+    months = len({e[0].astimezone(TZ).strftime("%Y-%m") for e in events})
+    return SimulationResult(state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file,
+                            t_ready, t_done - t_ready)
+
+
+def run_in_this_flow(state: SimulationState) -> None:
+    token = uuid.uuid4().hex
+    PREPARED[token] = state
+    try:
+        run_months(state, token)
+    finally:
+        PREPARED.pop(token, None)
+
+
+@flow(name="simulate", flow_run_name="simulate {programme} {year} (seed {seed})", persist_result=False)
+def simulate(programme: str, year: int, seed: int = 1, workdir: str = "simulation", calendar_dir: Optional[str] = None) -> dict[str, Any]:
+    """A whole programme year on a simulated clock, in a fresh SQLite ledger of its own
+    (never the production ledger), with emails to a loopback SMTP server saved as .eml.
+
+    Args:
+        programme: the programme id, e.g. jilin-quality-2022-2024.
+        year: the programme year to simulate.
+        seed: chooses personas (punctual, late, never), submission days and payloads.
+        workdir: where the run's ledger, contacts file and .eml files go (replaced each run).
+        calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
+    """
+    from models.timeline import catalog
+
+    result = run_simulation(programme, year, seed=seed, workdir=Path(workdir), outbox=None,
+                            calendar_dir=catalog.calendar_dir(Path(calendar_dir) if calendar_dir else None), runner=run_in_this_flow)
+    st = result.state
+    if st.failed or result.received != st.sent:
+        raise RuntimeError(f"{len(st.failed)} deliveries failed; {st.sent} sent but {result.received} received")
+    return {"advances": st.advances, "submitted": st.submitted, "sent": st.sent, "received": result.received,
+            "on_time_rate": result.rollup.on_time_rate, "ledger": str(result.db_file)}

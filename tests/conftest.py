@@ -129,3 +129,9 @@ def smtp_server(tmp_path):
 
     with SmtpSink(outbox_dir=tmp_path / "eml") as sink:
         yield sink
+
+
+@pytest.fixture(autouse=True)
+def _report_dir(tmp_path, monkeypatch):
+    """The flows write HTML year reports; in tests, into the test's own folder."""
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "reports-out"))

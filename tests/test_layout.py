@@ -62,3 +62,7 @@ def test_no_flow_file_is_named_like_an_installed_module():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], cwd="/", capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"flows/ files shadow installed modules: {out.stdout.strip()}"
+
+
+def test_reports_draw_from_the_ledger_without_prefect():
+    assert _imports("reports") & {"prefect", "apprise", "flows", "notifications"} == set()

@@ -45,7 +45,7 @@ def test_advance_flow_is_idempotent_and_chase_and_rollup_run(world):
     assert opened["opened"] == 0  # already open: nothing to do
 
     rolled = rollup(programme=PROGRAMME, year=2023, at=at("2023-12-18T10:00"), calendar_dir=str(world.calendar_dir))
-    assert rolled["milestones"][0]["awaiting"] == 3
+    assert rolled[0]["milestones"][0]["awaiting"] == 3
     assert len(world.smtp.messages) == 6
 
 
@@ -105,3 +105,27 @@ def test_the_advance_command_runs_as_a_flow_run(cli, world):
     found = asyncio.run(runs())
     named = [r for r in found if r.name == f"advance {PROGRAMME} as of 2023-12-01 09:00"]
     assert len(named) >= 2 and all(r.state.type.value == "COMPLETED" for r in named)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_progress_artifact_for_an_open_milestone(world, tmp_path, monkeypatch):
+    """The advance flow publishes a progress artifact per open milestone, keyed: every version kept."""
+    from flows.advance import advance
+    from tests.engine.conftest import submit
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "reports"))
+    common = {"programme": PROGRAMME, "calendar_dir": str(world.calendar_dir), "contacts": str(world.contacts), "return_state": True}
+    runs = [advance(at=at("2023-12-01T09:00"), **common).state_details.flow_run_id]
+    submit(world, "2023-12-20T10:00", "punctual-city", {"enterprises_served": 3, "summary": "好"})
+    runs.append(advance(at=at("2023-12-21T09:00"), **common).state_details.flow_run_id)
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["progress-engine-demo-2023-results-submitted"]), flow_run_id=ArtifactFilterFlowRunId(any_=runs)))
+    assert (tmp_path / "reports" / "engine-demo-2023.html").exists()
+    values = sorted(float(a.data) for a in found)
+    # 0 of 3 after opening, 1 of 3 after punctual-city's submission: both versions kept under the key
+    assert values == [0.0, 33.3]
+    assert "提交年度提升成效表：已报送 1/3，截止 2023-12-25" in {a.description for a in found}

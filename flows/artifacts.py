@@ -1,0 +1,141 @@
+"""What a coordinator reads in the Prefect UI: keyed artifacts (the UI keeps every
+version under a key, so history is kept), drawn from ``models.yearview``.
+
+Per programme year:
+- ``status-<programme>-<year>``: table, participants × milestones in traffic-light colours;
+- ``progress-<programme>-<year>-<milestone>``: progress (% submitted) of each open milestone;
+- ``report-<programme>-<year>``: link to the HTML year report.
+Per ``advance`` run: ``advance-<programme|all>``: markdown — what the run did, targets,
+and the report links.
+
+Artifact keys allow lowercase letters, digits and dashes only; programme and milestone
+ids are validated to that alphabet (plus '_', replaced here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_progress_artifact, create_table_artifact
+
+from models.timeline import TZ
+from models.yearview import LIGHTS, YearView
+from reports.html import write_year_report
+
+from . import runtime as R
+
+KIND_ZH = {"opened": "开启通知", "upcoming": "截止前提醒", "due_today": "当日提醒", "overdue": "逾期催报", "escalation": "逾期上报",
+           "acknowledgement": "收件回执", "returned": "退回通知"}
+
+
+def key(*parts: Any) -> str:
+    return "-".join(str(p) for p in parts).lower().replace("_", "-")
+
+
+def status_table(view: YearView) -> list[dict[str, str]]:
+    """One row per participant; one column per milestone, "#1", "#2"… (titles in the
+    description). Not bare numbers: the UI lists integer-like keys before the others."""
+    rows = []
+    for pid, name in view.participants:
+        row = {"单位": name}
+        for i, m in enumerate(view.milestones, start=1):
+            c = view.cells.get((pid, m.id))
+            row[f"#{i}"] = "" if c is None else LIGHTS[c.light][1]
+        rows.append(row)
+    return rows
+
+
+def status_description(view: YearView) -> str:
+    legend = " ".join(f"{mark} {label}" for label, mark in LIGHTS.values())
+    counts = view.lights()
+    lines = [
+        f"**{view.title} — {view.year}年** 截至 {view.as_of.astimezone(TZ):%Y-%m-%d %H:%M}",
+        "",
+        legend,
+        "",
+        "逾期未报 **{}** · 临近截止 **{}** · 正常推进 **{}** · 已报送 **{}**（其中逾期报送 {}）".format(
+            counts["overdue"], counts["due_soon"], counts["on_track"], counts["on_time"] + counts["late"], counts["late"]),
+        "",
+        "节点: " + "; ".join(f"#{i} {m.title}（{m.due:%m-%d}）" for i, m in enumerate(view.milestones, start=1)),
+    ]
+    return "\n".join(lines)
+
+
+def publish_year(view: YearView) -> str:
+    """Write the HTML report and publish the year's artifacts; returns the report link."""
+    path, link = R.report_location(view.programme, view.year)
+    write_year_report(view, path)
+    create_table_artifact(status_table(view), key=key("status", view.programme, view.year), description=status_description(view))
+    for m in view.milestones:
+        if m.is_open:
+            create_progress_artifact(
+                m.progress,
+                key=key("progress", view.programme, view.year, m.id),
+                description=f"{m.title}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}",
+            )
+    create_link_artifact(link, link_text=f"{view.title} {view.year}年度报告", key=key("report", view.programme, view.year),
+                         description="自包含 HTML 年度报告：甘特图、热力图、目标进度、逾期清单")
+    return link
+
+
+def _reached(t, v: float) -> bool:  # noqa: ANN001
+    return (t.at_least is None or v >= t.at_least) and (t.at_most is None or v <= t.at_most)
+
+
+def targets_markdown(view: YearView) -> list[str]:
+    lines = ["| 目标 | 当前值 | 要求 | 状态 |", "|---|---|---|---|"]
+    for t in view.rollup.targets:
+        want = " ".join(x for x in (f"≥{t.at_least:g}" if t.at_least is not None else "",
+                                    f"≤{t.at_most:g}" if t.at_most is not None else "") if x)
+        state = "暂无数据" if t.met is None else ("✅ 已达成" if t.met else "⏳ 未达成")
+        value = "—" if t.value is None else f"{t.value:g}{t.unit or ''}"
+        if t.by_participant:  # every member must reach it: say how many have
+            ok = sum(1 for v in t.by_participant.values() if v is not None and _reached(t, v))
+            value = f"{ok}/{len(t.by_participant)} 个单位达标"
+        lines.append(f"| {t.title} | {value} | {want}{t.unit or ''} | {state} |")
+    return lines if view.rollup.targets else ["（无量化目标）"]
+
+
+def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], instant: dt.datetime) -> str:
+    d = out["dispatch"]
+    queued = out["queued"]
+    reminders = sum(n for k, n in queued.items() if k not in ("escalation",))
+    lines = [
+        f"## advance 截至 {instant.astimezone(TZ):%Y-%m-%d %H:%M}",
+        "",
+        f"- 开启任务 **{out['opened']}**，标记逾期 **{out['overdue']}**",
+        f"- 排队提醒 **{reminders}**，上报（escalation）**{queued.get('escalation', 0)}**"
+        + ("（" + "，".join(f"{KIND_ZH.get(k, k)} {n}" for k, n in sorted(queued.items())) + "）" if queued else ""),
+        f"- 发送成功 **{d['sent']}**，暂时失败待重试 **{d['failed']}**，放弃 **{d['dead']}**，过时跳过 **{d['skipped']}**",
+    ]
+    if out.get("compiled"):
+        lines.append(f"- 编入台账: {', '.join(out['compiled'])}")
+    if out.get("unreachable"):
+        lines.append(f"- ⚠️ 无联系方式、无法送达: {', '.join(out['unreachable'])}（请在联系人文件中补充）")
+    if out.get("missing_workday_years"):
+        lines.append(f"- ⚠️ 缺少工作日数据的年份: {', '.join(map(str, out['missing_workday_years']))}")
+    if d["errors"]:
+        lines += ["", "### 投递失败", ""] + [f"- `{e}`" for e in d["errors"][:50]]
+        if len(d["errors"]) > 50:
+            lines.append(f"- …另有 {len(d['errors']) - 50} 条，见 `yearwheel outbox --state dead --state pending`")
+    for view, link in views:
+        c = view.lights()
+        lines += [
+            "", f"### {view.title} {view.year}年", "",
+            f"🔴 逾期未报 {c['overdue']} · 🟡 临近截止 {c['due_soon']} · 🟢 正常推进 {c['on_track']} · ✅ 按时报送 {c['on_time']} · 🟠 逾期报送 {c['late']}",
+            "", f"[年度报告（HTML）]({link})", "", *targets_markdown(view),
+        ]
+    return "\n".join(lines)
+
+
+def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, programme: str | None) -> None:
+    """After an advance run: the year artifacts of every programme year it touched, and the summary."""
+    years = sorted({(r["programme"], r["year"]) for r in out.get("rollups", [])})
+    views = []
+    for prog, year in years:
+        view = R.year_view(rt, prog, year, instant)
+        if view is not None:
+            views.append((view, publish_year(view)))
+    create_markdown_artifact(advance_summary(out, views, instant), key=key("advance", programme or "all"),
+                             description=f"advance {programme or 'all programmes'} as of {instant.astimezone(TZ):%Y-%m-%d %H:%M}")

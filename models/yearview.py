@@ -1,0 +1,167 @@
+"""One programme year as a coordinator sees it: every task in one of a few colours, the
+milestones with their nominal and effective dates, targets, and what is late.
+
+Pure reading of the ledger (no Prefect, no HTML): the dashboard artifacts and the HTML
+year report are both drawn from a ``YearView``.
+
+Colours follow the supervision practice of 红黄绿灯 (traffic lights): green — on track,
+yellow — due soon, red — overdue; plus submitted on time (✅, blue in the report) and
+submitted late (🟠).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from .ledger import LoadedProgramme
+from .rollup import Rollup, compute_rollup
+from .tables import MilestoneInstance, ProgrammeYear, Task
+from .timeline import TZ, WorkdayCalendar
+
+DUE_SOON_WORKDAYS = 3  # an open task due within this many working days is "due soon"
+
+# light → (label in Chinese, short mark for text tables)
+ON_TIME, LATE, OVERDUE, DUE_SOON, ON_TRACK, NOT_OPEN, EXEMPTED = (
+    "on_time", "late", "overdue", "due_soon", "on_track", "not_open", "exempted"
+)
+LIGHTS: dict[str, tuple[str, str]] = {
+    ON_TIME: ("按时报送", "✅"),
+    LATE: ("逾期报送", "🟠"),
+    OVERDUE: ("逾期未报", "🔴"),
+    DUE_SOON: ("临近截止", "🟡"),
+    ON_TRACK: ("正常推进", "🟢"),
+    NOT_OPEN: ("尚未开始", "⚪"),
+    EXEMPTED: ("已豁免", "➖"),
+}
+
+
+@dataclass
+class Cell:
+    milestone: str
+    participant: str
+    state: str
+    light: str
+    due: dt.date
+    submitted_at: dt.datetime | None
+    workdays_left: int | None  # open tasks: working days until due (0: due today)
+    workdays_late: int | None  # late or overdue: working days past due
+
+
+@dataclass
+class MilestoneView:
+    id: str
+    title: str
+    kind: str
+    opens: dt.date | None
+    nominal_due: dt.date
+    due: dt.date
+    assigned: int = 0
+    submitted: int = 0
+    exempted: int = 0
+    lights: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> bool:
+        return self.nominal_due != self.due
+
+    @property
+    def is_open(self) -> bool:
+        return any(self.lights.get(k) for k in (ON_TRACK, DUE_SOON, OVERDUE))
+
+    @property
+    def progress(self) -> float:
+        """Percent of the tasks that count (exemptions excluded) submitted."""
+        owed = self.assigned - self.exempted
+        return round(100.0 * self.submitted / owed, 1) if owed else 100.0
+
+
+@dataclass
+class YearView:
+    programme: str
+    title: str
+    year: int
+    as_of: dt.datetime
+    milestones: list[MilestoneView]
+    participants: list[tuple[str, str]]  # (id, name), calendar order
+    cells: dict[tuple[str, str], Cell]  # (participant, milestone)
+    rollup: Rollup
+
+    def lights(self) -> dict[str, int]:
+        out: dict[str, int] = {k: 0 for k in LIGHTS}
+        for c in self.cells.values():
+            out[c.light] += 1
+        return out
+
+    def late_items(self) -> list[Cell]:
+        """Overdue tasks first (longest first), then those submitted late."""
+        late = [c for c in self.cells.values() if c.light in (OVERDUE, LATE)]
+        return sorted(late, key=lambda c: (c.light != OVERDUE, -(c.workdays_late or 0), c.due, c.participant))
+
+    def name(self, participant: str) -> str:
+        return dict(self.participants).get(participant, participant)
+
+    def milestone(self, milestone_id: str) -> MilestoneView:
+        return next(m for m in self.milestones if m.id == milestone_id)
+
+
+def light_of(state: str, on_time: bool | None, due: dt.date, today: dt.date, cal: WorkdayCalendar) -> tuple[str, int | None, int | None]:
+    """(light, working days left, working days late) of one task on ``today``."""
+    if state == S.SUBMITTED:
+        return (ON_TIME if on_time else LATE), None, None
+    if state == S.EXEMPTED:
+        return EXEMPTED, None, None
+    if state == S.WAITING:
+        return NOT_OPEN, None, None
+    if state == S.OVERDUE or due < today:
+        return OVERDUE, None, _count(cal, due, today)
+    left = _count(cal, today, due)
+    return (DUE_SOON if left is not None and left <= DUE_SOON_WORKDAYS else ON_TRACK), left, None
+
+
+def _count(cal: WorkdayCalendar, start: dt.date, end: dt.date) -> int | None:
+    """Working days in (start, end]; None when a year lacks working-day data."""
+    try:
+        return cal.count_between(start, end)
+    except Exception:  # noqa: BLE001 — a year without data: the colour still follows the date
+        return None
+
+
+def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: WorkdayCalendar, at: dt.datetime) -> YearView:
+    today = at.astimezone(TZ).date()
+    rows = session.execute(
+        select(MilestoneInstance, Task)
+        .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
+        .where(MilestoneInstance.programme_year_id == py.id)
+        .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
+    ).all()
+    names = {p.id: p.name for p in prog.spec.participants}
+    milestones: dict[str, MilestoneView] = {}
+    cells: dict[tuple[str, str], Cell] = {}
+    seen: set[str] = set()
+    for mi, t in rows:
+        m = milestones.setdefault(mi.milestone, MilestoneView(mi.milestone, mi.title, mi.kind, mi.opens, mi.nominal_due, mi.due))
+        light, left, late = light_of(t.state, t.on_time, t.due, today, cal)
+        if light == LATE and t.submitted_at is not None:
+            late = _count(cal, t.due, t.submitted_at.astimezone(TZ).date())
+        cells[(t.participant, mi.milestone)] = Cell(mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late)
+        m.assigned += 1
+        m.submitted += t.state == S.SUBMITTED
+        m.exempted += t.state == S.EXEMPTED
+        m.lights[light] = m.lights.get(light, 0) + 1
+        seen.add(t.participant)
+    order = [p.id for p in prog.spec.participants if p.id in seen] + sorted(seen - set(names))
+    return YearView(
+        programme=py.programme,
+        title=prog.spec.programme.title,
+        year=py.year,
+        as_of=at,
+        milestones=list(milestones.values()),
+        participants=[(p, names.get(p, p)) for p in order],
+        cells=cells,
+        rollup=compute_rollup(session, prog, py, at),
+    )

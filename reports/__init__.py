@@ -1,0 +1,1 @@
+"""Human-readable views of the ledger: the self-contained HTML year report."""

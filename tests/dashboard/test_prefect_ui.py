@@ -1,0 +1,157 @@
+"""The ops path end to end, as the README walks it: a real `prefect server start` on
+loopback backed by PostgreSQL, a process work pool, `prefect deploy --all` from the
+repository, a worker, a run of the `advance` deployment — then the artifacts a
+coordinator reads, checked through the API and in the UI in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.engine.conftest import PROGRAMME, World, coordinator, submit
+from tests.pg import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _api(url: str, body: dict | None = None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"content-type": "application/json"}, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+class PrefectServer:
+    def __init__(self, home: Path, database_url: str) -> None:
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
+        self.ui = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": self.api,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
+        self.log = home / "server.log"
+        home.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                                     env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if _api(self.api + "/health") is True:
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("prefect server did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+            time.sleep(0.5)
+
+    def cli(self, *args: str, env: dict | None = None, cwd: Path = REPO, timeout: int = 180) -> str:
+        r = subprocess.run([str(BIN / "prefect"), *args], env={**self.env, **(env or {})}, cwd=cwd,
+                           capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, f"prefect {' '.join(args)}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        return r.stdout
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def prefect_server(tmp_path, pg_server):
+    from sqlalchemy import text
+
+    name = f"prefect_{uuid.uuid4().hex[:8]}"
+    with pg_server.admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    server = PrefectServer(tmp_path / "prefect-home", pg_server.url(name).replace("+psycopg", "+asyncpg"))
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_server, prefect_server, visit):
+    (tmp_path / "world").mkdir()
+    world = World(tmp_path / "world", database_url, smtp_server)
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-20T10:00", "punctual-city", {"enterprises_served": 12, "summary": "按期完成"})
+    coordinator(world, "exempt", "2023-12-21T10:00", "exempt-city", reason="机构改革")
+    sent_before = len(smtp_server.messages)
+
+    server = prefect_server
+    server.cli("work-pool", "create", "yearwheel", "--type", "process")
+    out = server.cli("--no-prompt", "deploy", "--all", env={"PWD": str(REPO)})
+    for name in ("advance-hourly", "rollup-nightly", "open-milestone-manual", "chase-manual", "simulate-manual"):
+        assert f"Deployment '{name.split('-')[0].replace('open', 'open_milestone')}/{name}' successfully created" in " ".join(out.split())
+    deployments = {d["name"]: d for d in _api(server.api + "/deployments/filter", {})}
+    hourly = deployments["advance-hourly"]
+    assert hourly["schedules"][0]["schedule"] == {"cron": "0 8-18 * * *", "timezone": "Asia/Shanghai", "day_or": True}
+    assert hourly["global_concurrency_limit"]["limit"] == 1
+    assert hourly["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+    assert deployments["rollup-nightly"]["schedules"][0]["schedule"]["cron"] == "30 22 * * *"
+    form = hourly["parameter_openapi_schema"]["properties"]
+    assert form["at"]["anyOf"][0] == {"format": "date-time", "type": "string"} and "Asia/Shanghai" in form["at"]["description"]
+
+    # what the UI's "Run ▸ Custom run" does: a flow run of the deployment with parameters
+    params = {"at": "2023-12-28T09:00:00+08:00", "programme": PROGRAMME, "calendar_dir": str(world.calendar_dir),
+              "contacts": str(world.contacts)}
+    run = _api(server.api + f"/deployments/{hourly['id']}/create_flow_run", {"parameters": params})
+    reports = tmp_path / "reports"
+    server.cli("worker", "start", "--pool", "yearwheel", "--run-once",
+               env={"YEARWHEEL_DATABASE_URL": database_url, "YEARWHEEL_REPORT_DIR": str(reports)}, timeout=300)
+    done = _api(server.api + f"/flow_runs/{run['id']}")
+    assert done["state_type"] == "COMPLETED", done["state"]
+    assert done["name"] == f"advance {PROGRAMME} as of 2023-12-28 09:00"
+    # late-city's chasers and its head's escalation went out through the real SMTP server
+    assert len(smtp_server.messages) > sent_before
+
+    # the artifacts, by key
+    latest = {a["key"]: a for a in _api(server.api + "/artifacts/latest/filter", {})}
+    assert set(latest) == {"status-engine-demo-2023", "advance-engine-demo", "report-engine-demo-2023",
+                           "progress-engine-demo-2023-results-submitted"}, set(latest)
+    # late-city still owes it: the milestone is open, 1 of the 2 owed (one exempted) submitted
+    assert float(latest["progress-engine-demo-2023-results-submitted"]["data"]) == 50.0
+    status = latest["status-engine-demo-2023"]
+    rows = json.loads(status["data"]) if isinstance(status["data"], str) else status["data"]
+    assert rows == [{"单位": "准时市市场监督管理局", "#1": "✅"}, {"单位": "迟交市市场监督管理局", "#1": "🔴"},
+                    {"单位": "免报市市场监督管理局", "#1": "➖"}]
+    summary = latest["advance-engine-demo"]["data"]
+    assert "标记逾期 **1**" in summary and "逾期未报 1" in summary
+    report = reports / "engine-demo-2023.html"
+    assert report.exists() and report.as_uri() in summary
+
+    again = world.advance("2023-12-28T09:00")  # the same instant again: nothing new
+    assert again.dispatch.sent == 0
+
+    # in the browser: the table artifact and the summary, as a coordinator sees them
+    v = visit(f"{server.ui}/artifacts/artifact/{status['latest_id']}", ignore=("/favicon.ico",))
+    v.page.get_by_text("迟交市市场监督管理局").wait_for(timeout=30_000)
+    body = v.page.inner_text("body")
+    assert "准时市市场监督管理局" in body and "逾期未报 1" in body and "🔴" in body
+    assert v.errors == []
+    shot1 = v.screenshot("prefect-ui-status-matrix.png")
+    v = visit(f"{server.ui}/artifacts/artifact/{latest['advance-engine-demo']['latest_id']}", ignore=("/favicon.ico",))
+    v.page.get_by_text("发送成功").wait_for(timeout=30_000)
+    assert "年度报告（HTML）" in v.page.inner_text("body")
+    assert v.errors == []
+    shot2 = v.screenshot("prefect-ui-advance-summary.png")
+    v = visit(f"{server.ui}/runs/flow-run/{run['id']}", ignore=("/favicon.ico",))
+    v.page.get_by_text(f"advance {PROGRAMME} as of 2023-12-28 09:00").first.wait_for(timeout=30_000)
+    shot3 = v.screenshot("prefect-ui-flow-run.png")
+    assert all(p.stat().st_size > 10_000 for p in (shot1, shot2, shot3))
+    world.close()

@@ -1,0 +1,73 @@
+"""`yearwheel report`: the self-contained HTML year report, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+from tests.engine.conftest import PROGRAMME, coordinator, submit
+
+
+def _ledger(world) -> None:
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-26T10:00", "punctual-city", {"enterprises_served": 12, "summary": "<script>alert(1)</script>按期完成"})
+    coordinator(world, "exempt", "2023-12-21T10:00", "exempt-city", reason="机构改革")
+    world.advance("2023-12-28T09:00")
+
+
+def test_report_renders_in_chromium(world, cli, tmp_path, visit, monkeypatch):
+    _ledger(world)
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
+    out = tmp_path / "out" / "report.html"
+    r = cli("report", PROGRAMME, "--year", "2023", "--at", "2023-12-28T09:00", "-o", out, "--calendar-dir", world.calendar_dir)
+    assert r.exit_code == 0, r.stderr
+    assert "1 milestones × 3 participants; overdue 1, late 1, on time 0" in r.stdout
+    html = out.read_text(encoding="utf-8")
+    # self-contained: no script, no external resource
+    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+
+    v = visit(out.as_uri())
+    page = v.page
+    assert v.errors == []
+    assert "2023年度执行情况" in page.inner_text("#title")
+    assert page.inner_text("#on-time-rate") == "0%"  # one late of two counted (the exempted one is not)
+    # the Gantt: one row, the due date drawn; the nominal marker only when a date moved (Dec 25 is a Monday)
+    assert page.locator("#gantt g.row").count() == 1
+    assert page.locator("#gantt path.nominal").count() == 0
+    assert "2023年12月25日（周一）" in page.inner_text("#milestones")
+    # the heat map: one row per participant, one coloured cell per task
+    cells = {row.get_attribute("data-participant"): row.locator("td.c").get_attribute("class")
+             for row in page.locator("#heatmap tr[data-participant]").all()}
+    assert cells == {"punctual-city": "c late", "late-city": "c overdue", "exempt-city": "c exempted"}
+    # targets with a progress bar each, the late list with working days late
+    assert page.locator("#targets tr[data-target]").count() >= 1
+    late = page.inner_text("#late")
+    assert "迟交市市场监督管理局" in late and "逾期未报" in late and "准时市市场监督管理局" in late
+    assert page.locator("#late tr.overdue-row td").nth(4).inner_text() == "3"
+    v.screenshot("report-engine-demo-2023.png")
+
+
+def test_report_of_a_year_not_in_the_ledger(world, cli, tmp_path, monkeypatch):
+    world.advance("2023-12-01T09:00")
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
+    r = cli("report", PROGRAMME, "--year", "2022", "-o", tmp_path / "r.html", "--calendar-dir", world.calendar_dir)
+    assert r.exit_code == 1 and "engine-demo 2022 is not in the ledger" in r.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_moved_dates_show_nominal_and_effective(cli, tmp_path, visit, monkeypatch):
+    """Jilin 2023, simulated: Gantt markers for dates moved by holidays, Chinese dates in the table."""
+    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--no-prefect", "--workdir", tmp_path, "--json")
+    assert r.exit_code == 0, r.stderr
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{tmp_path}/jilin-quality-2022-2024-2023/ledger.db")
+    out = tmp_path / "jilin.html"
+    r = cli("report", "jilin-quality-2022-2024", "--year", "2023", "--at", "2023-12-31T12:00", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    v = visit(out.as_uri())
+    assert v.errors == []
+    page = v.page
+    moved = page.locator("#milestones tr", has_text="顺延")
+    assert moved.count() == page.locator("#gantt path.nominal").count() > 0
+    # 2023-04-30 (Sun, Labour Day holiday starts) moves to Thu 2023-05-04
+    assert "2023年5月4日（周四）" in page.inner_text("#milestones")
+    assert page.locator("#heatmap tr[data-participant]").count() == 22
+    v.screenshot("report-jilin-2023.png")

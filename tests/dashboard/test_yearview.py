@@ -1,0 +1,64 @@
+"""The coordinator's view: traffic lights counted in working days, drawn from a real ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from models.timeline import WorkdayCalendar, catalog
+from models.yearview import DUE_SOON, EXEMPTED, LATE, NOT_OPEN, ON_TIME, ON_TRACK, OVERDUE, light_of
+from tests.engine.conftest import PROGRAMME, at, coordinator, submit
+
+CAL = WorkdayCalendar.from_directory(catalog.workdays_dir(catalog.calendar_dir(None)))
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    ("state", "on_time", "due", "today", "expected"),
+    [
+        # National Day 2023: Sep 29 – Oct 6 off, Sat Oct 7 and Sun Oct 8 are make-up working days.
+        # Eleven calendar days but three working days (7th, 8th, 9th): due soon.
+        ("open", None, D(2023, 10, 9), D(2023, 9, 28), (DUE_SOON, 3, None)),
+        # Four working days (Mon 11th .. Thu 14th): on track.
+        ("open", None, D(2023, 12, 14), D(2023, 12, 8), (ON_TRACK, 4, None)),
+        ("open", None, D(2023, 12, 13), D(2023, 12, 8), (DUE_SOON, 3, None)),
+        ("open", None, D(2023, 12, 8), D(2023, 12, 8), (DUE_SOON, 0, None)),
+        ("returned", None, D(2023, 12, 25), D(2023, 12, 1), (ON_TRACK, 16, None)),
+        # Past due but not yet marked by advance: already red. Due Thu 28 Sep 2023 seen on
+        # Mon 9 Oct: the 29th is a holiday, the 7th, 8th and 9th are working days → 3 late.
+        ("open", None, D(2023, 9, 28), D(2023, 10, 9), (OVERDUE, None, 3)),
+        ("overdue", None, D(2023, 12, 25), D(2023, 12, 27), (OVERDUE, None, 2)),
+        ("submitted", True, D(2023, 12, 25), D(2023, 12, 27), (ON_TIME, None, None)),
+        ("submitted", False, D(2023, 12, 25), D(2023, 12, 27), (LATE, None, None)),
+        ("exempted", None, D(2023, 12, 25), D(2023, 12, 27), (EXEMPTED, None, None)),
+        ("waiting", None, D(2023, 12, 25), D(2023, 11, 1), (NOT_OPEN, None, None)),
+    ],
+)
+def test_light_of(state, on_time, due, today, expected):
+    assert light_of(state, on_time, due, today, CAL) == expected
+
+
+def test_year_view_from_the_ledger(world):
+    """punctual-city submits on time, exempt-city is exempted, late-city never submits."""
+    from flows import runtime as R
+
+    world.advance("2023-12-01T09:00")
+    submit(world, "2023-12-20T10:00", "punctual-city", {"enterprises_served": 12, "summary": "按期完成"})
+    coordinator(world, "exempt", "2023-12-21T10:00", "exempt-city", reason="机构改革")
+    rt = world.runtime()
+    soon = R.year_view(rt, PROGRAMME, 2023, at("2023-12-21T11:00"))
+    assert {c.participant: c.light for c in soon.cells.values()} == {
+        "punctual-city": ON_TIME, "late-city": DUE_SOON, "exempt-city": EXEMPTED}
+    assert soon.cells[("late-city", "results-submitted")].workdays_left == 2  # Fri 22nd, Mon 25th
+
+    world.advance("2023-12-28T09:00")
+    view = R.year_view(rt, PROGRAMME, 2023, at("2023-12-28T09:00"))
+    m = view.milestone("results-submitted")
+    assert (m.assigned, m.submitted, m.exempted, m.progress) == (3, 1, 1, 50.0)
+    assert m.lights == {ON_TIME: 1, OVERDUE: 1, EXEMPTED: 1}
+    (late,) = view.late_items()
+    assert (late.participant, late.light, late.workdays_late) == ("late-city", OVERDUE, 3)
+    assert view.participants[0] == ("punctual-city", "准时市市场监督管理局")
+    assert view.rollup.on_time_rate == 0.5
+    assert R.year_view(rt, PROGRAMME, 2022, at("2023-12-28T09:00")) is None
