@@ -42,8 +42,11 @@ class _Handler:
 class SmtpSink:
     """``with SmtpSink(outbox_dir=…) as sink:`` — ``sink.host``, ``sink.port``, ``sink.messages``."""
 
-    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1"):
+    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None):  # noqa: ANN001
+        """``tls_context``: an ``ssl.SSLContext`` with the server's certificate — the sink
+        then offers STARTTLS and refuses mail before it."""
         self.host = host
+        self.tls_context = tls_context
         self.reject: set[str] = set()  # recipients answered with 550 (tests of failed deliveries)
         self.port = 0
         self.outbox_dir = Path(outbox_dir) if outbox_dir else None
@@ -78,7 +81,8 @@ class SmtpSink:
 
     def __enter__(self) -> SmtpSink:
         self.port = _free_port()
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
+        tls = {"tls_context": self.tls_context, "require_starttls": True} if self.tls_context else {}
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **tls)
         self._controller.start()
         return self
 

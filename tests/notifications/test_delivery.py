@@ -113,3 +113,51 @@ def test_chat_targets_are_built_for_the_public_endpoints_and_masked(monkeypatch)
         assert apprise.Apprise().add(t.url), f"apprise refuses {channel} URL"
         assert "0123456789" not in t.display and "SECabcdef01" not in t.display
         assert "0123456789" not in repr(t)
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1, and a server context holding it."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "cert.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile = tmp_path / "key.pem"
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(pem, keyfile)
+    return pem, ctx
+
+
+def test_starttls_still_verifies_the_server_certificate(tmp_path, monkeypatch):
+    """apprise's TLS contexts are built lazily (notifications.send._LazyContext): plain SMTP
+    skips the 20 ms CA load; STARTTLS must still verify the certificate."""
+    from notifications.sink import SmtpSink
+
+    pem, server_ctx = _self_signed(tmp_path)
+    with SmtpSink(tls_context=server_ctx) as sink:
+        c = contacts(email=email_server(sink.port) | {"security": "starttls"})
+        (t,) = targets(c, "cc", "self", "email")
+        with pytest.raises(TransportError):  # an unknown issuer: refused (the only difference below)
+            deliver(t, "不应送达", "b")
+        assert sink.messages == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(pem))  # now the issuer is trusted
+        deliver(t, "加密送达", "正文")
+        (msg,) = sink.messages
+        assert msg["Subject"] == "加密送达"
