@@ -123,8 +123,20 @@ def open_and_mark(session: Session, py_ids: list[int], at: dt.datetime, report: 
 
 
 @dataclass(frozen=True)
+class _TaskFacts:
+    """The columns of a task that reminders need — plain values, not ORM objects: loading
+    14,000 entities cost more than everything else a no-op run does."""
+
+    id: int
+    participant: str
+    state: str
+    opens: dt.date | None
+    due: dt.date
+
+
+@dataclass(frozen=True)
 class _TaskRow:
-    task: Task
+    task: Task | _TaskFacts
     mi: MilestoneInstance
     py: ProgrammeYear
 
@@ -141,25 +153,26 @@ def queue_reminders(
     task_ids: list[int] | None = None,
 ) -> None:
     """Queue every reminder step that is due by ``at`` and not yet queued (or skipped)."""
-    q = (
-        select(Task, MilestoneInstance, ProgrammeYear)
-        .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
-        .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
-        .where(Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
-    )
+    awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
+    q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id).where(*awaiting)
     if task_ids is not None:
         q = q.where(Task.id.in_(task_ids))
-    rows = [_TaskRow(*r) for r in session.execute(q)]
-    if not rows:
+    facts = session.execute(q).all()
+    if not facts:
         return
+    mis = {mi.id: mi for mi in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id.in_(py_ids)))}
+    pys = {py.id: py for py in session.scalars(select(ProgrammeYear).where(ProgrammeYear.id.in_(py_ids)))}
+    rows = [_TaskRow(_TaskFacts(i, p, st, op, du), mis[m], pys[mis[m].programme_year_id]) for i, p, st, op, du, m in facts]
     done: set[tuple[int, str]] = set()
-    ids = [r.task.id for r in rows]
-    for i in range(0, len(ids), 5000):
-        done.update(
-            session.execute(
-                select(OutboxMessage.task_id, OutboxMessage.step).where(OutboxMessage.task_id.in_(ids[i : i + 5000])).distinct()
-            ).tuples()
-        )
+    if task_ids is None:  # one statement, whatever the number of tasks
+        done.update((t, k) for t, k in session.execute(
+            select(OutboxMessage.task_id, OutboxMessage.step).join(Task, Task.id == OutboxMessage.task_id).where(*awaiting).distinct()
+        ))
+    else:
+        for i in range(0, len(task_ids), 5000):
+            done.update((t, k) for t, k in session.execute(
+                select(OutboxMessage.task_id, OutboxMessage.step).where(OutboxMessage.task_id.in_(task_ids[i : i + 5000])).distinct()
+            ))
 
     groups: dict[tuple, list[_TaskRow]] = defaultdict(list)
     for r in rows:
@@ -249,9 +262,8 @@ def message_context(
     prog: LoadedProgramme, py: ProgrammeYear, mi: MilestoneInstance, task: Task, kind: str, **extra: Any
 ) -> dict[str, Any]:
     """The facts a message about ``task`` states (``notifications.templates.MessageContext``)."""
-    spec = prog.spec
-    name = next((p.name for p in spec.participants if p.id == task.participant), task.participant)
-    form = next((f for f in spec.forms if f.id == mi.form), None)
+    name = prog.names.get(task.participant, task.participant)
+    form = prog.forms.get(mi.form) if mi.form else None
     ctx: dict[str, Any] = {
         "kind": kind, "programme_id": py.programme, "programme_title": py.title, "year": py.year,
         "milestone_id": mi.milestone, "milestone_title": mi.title, "participant_id": task.participant,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -38,6 +40,15 @@ class LoadedProgramme:
     @property
     def id(self) -> str:
         return self.spec.programme.id
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Participant id → name (a lookup per message: a scan was quadratic at 2,800 bureaus)."""
+        return {p.id: p.name for p in self.spec.participants}
+
+    @cached_property
+    def forms(self) -> dict[str, Any]:
+        return {f.id: f for f in self.spec.forms}
 
 
 def find_programme_year(session: Session, programme: str, year: int) -> ProgrammeYear | None:
