@@ -3,6 +3,7 @@ writes every message to an outbox folder as .eml) and for the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -34,6 +35,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 — aiosmtpd's hook
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.sink._keep(msg, envelope.content, list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
@@ -42,11 +45,16 @@ class _Handler:
 class SmtpSink:
     """``with SmtpSink(outbox_dir=…) as sink:`` — ``sink.host``, ``sink.port``, ``sink.messages``."""
 
-    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None):  # noqa: ANN001
+    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None,  # noqa: ANN001
+                 port: int = 0, delay: float = 0.0):
         """``tls_context``: an ``ssl.SSLContext`` with the server's certificate — the sink
-        then offers STARTTLS and refuses mail before it."""
+        then offers STARTTLS and refuses mail before it. ``port``: 0 picks a free one (a
+        fixed one lets a test bring the "same" server back). ``delay``: seconds to wait
+        before accepting each message (a slow server, for tests that kill a sender)."""
         self.host = host
         self.tls_context = tls_context
+        self.fixed_port = port
+        self.delay = delay
         self.reject: set[str] = set()  # recipients answered with 550 (tests of failed deliveries)
         self.port = 0
         self.outbox_dir = Path(outbox_dir) if outbox_dir else None
@@ -80,7 +88,7 @@ class SmtpSink:
         return len(self.messages) >= n
 
     def __enter__(self) -> SmtpSink:
-        self.port = _free_port()
+        self.port = self.fixed_port or _free_port()
         tls = {"tls_context": self.tls_context, "require_starttls": True} if self.tls_context else {}
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **tls)
         self._controller.start()
