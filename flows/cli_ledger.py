@@ -53,6 +53,8 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
         raise _fail(str(exc)) from None
     except catalog.UnknownProgramme as exc:
         raise _fail(str(exc)) from None
+    except R.IntakeMisconfigured as exc:
+        raise _fail(str(exc)) from None
     except CalendarInvalid as exc:
         for p in exc.problems:
             _err(str(p))
@@ -367,27 +369,25 @@ def _coordinator_action(kind: str, programme_id: str, year: int, milestone: str,
 
     instant = _instant(at)
     with runtime(calendar_dir, contacts, programme_id) as rt:
-        prog = rt.programme(programme_id)
         try:
-            with rt.sessions.begin() as s:
-                ref = U.find_task(s, programme_id, year, milestone, participant)
-                if kind == "return":
-                    U.return_for_revision(s, prog, ref, at=instant, actor=actor, reason=reason, messenger=rt.messenger)
-                elif kind == "extend":
-                    U.extend(s, ref, new_due, at=instant, actor=actor, reason=reason)
-                else:
-                    U.exempt(s, ref, at=instant, actor=actor, reason=reason)
-                state, due = ref.task.state, ref.task.due
+            done = R.coordinator_action(rt, kind, programme_id, year, milestone, participant, actor=actor, reason=reason,
+                                        at=instant, new_due=new_due)
         except (U.NotFound, U.NotAllowed, TransitionRefused) as exc:
             raise _fail(str(exc)) from None
-        if kind == "return":
-            R.E.dispatch(rt.sessions, rt.messenger, at=instant)
-    print(f"{participant} {milestone}: {state}, due {due} ({kind} by {actor}: {reason})")
+    print(f"{participant} {milestone}: {done['state']}, due {done['due']} ({done['action']} by {actor}: {reason})")
 
 
 Milestone = Annotated[str, typer.Option("--milestone", help="milestone id")]
 Participant = Annotated[str, typer.Option("--participant", help="participant id")]
 Reason = Annotated[str, typer.Option("--reason", help="why (recorded in the audit trail)")]
+
+
+@app.command()
+def accept(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
+           actor: ActorOpt, reason: Annotated[str, typer.Option("--reason", help="a note for the audit trail")] = "accepted",
+           at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+    """Accept the latest submitted version: the bureau can no longer replace it (unless it is returned)."""
+    _coordinator_action("accept", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
 
 
 @app.command("return")

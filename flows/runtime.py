@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -23,14 +23,19 @@ from models.ledger import LoadedProgramme, find_programme_year
 from models.migrate import current_revision, head_revision
 from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
+from models.tables import Submission
 from models.timeline import TZ, WorkdayCalendar, catalog
-from notifications.messenger import ContactsMessenger, load_contacts_from_env
+from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_from_env
 
 ENV_CONTACTS = "YEARWHEEL_CONTACTS"
 
 
 class SchemaNotReady(RuntimeError):
     pass
+
+
+class IntakeMisconfigured(ValueError):
+    """$YEARWHEEL_INTAKE_URL / $YEARWHEEL_LINK_SECRET set wrongly."""
 
 
 @dataclass
@@ -85,7 +90,11 @@ def open_runtime(
     cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
     engine, sessions = open_database(database)
     contacts_path = contacts or (Path(os.environ[ENV_CONTACTS]) if os.environ.get(ENV_CONTACTS) else None)
-    messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs})
+    try:
+        intake = IntakeLinks.from_env()
+    except ValueError as exc:
+        raise IntakeMisconfigured(str(exc)) from None
+    messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs}, intake=intake)
     return Runtime(engine, sessions, progs, cal, messenger)
 
 
@@ -188,6 +197,38 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
         E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
     dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
     return AdvanceResult(report, dispatched, [])
+
+
+def coordinator_action(
+    rt: Runtime, kind: str, programme: str, year: int, milestone: str, participant: str, *, actor: str, reason: str,
+    at: dt.datetime, new_due: dt.date | None = None,
+) -> dict[str, Any]:
+    """accept | return | extend | exempt one participant's task, audited with who and why;
+    the bureau is told when a submission is returned. Raises NotFound, NotAllowed,
+    TransitionRefused."""
+    from models import submissions as U
+
+    with rt.sessions.begin() as s:
+        ref = U.find_task(s, programme, year, milestone, participant)
+        if kind == "accept":
+            U.accept(s, ref, at=at, actor=actor, reason=reason)
+        elif kind == "return":
+            U.return_for_revision(s, rt.programme(programme), ref, at=at, actor=actor, reason=reason, messenger=rt.messenger)
+        elif kind == "extend":
+            if new_due is None:
+                raise U.NotAllowed("an extension needs the new due date")
+            U.extend(s, ref, new_due, at=at, actor=actor, reason=reason)
+        elif kind == "exempt":
+            U.exempt(s, ref, at=at, actor=actor, reason=reason)
+        else:
+            raise U.NotAllowed(f"unknown action {kind!r}: accept, return, extend or exempt")
+        out = {"action": kind, "state": ref.task.state, "due": ref.task.due.isoformat(),
+               "accepted": ref.task.accepted_at is not None}
+        if kind == "accept":
+            out["action"] = f"accepted version {s.scalar(select(func.max(Submission.version)).where(Submission.task_id == ref.task.id))}"
+    if kind == "return":
+        E.dispatch(rt.sessions, rt.messenger, at=at)
+    return out
 
 
 def year_view(rt: Runtime, programme: str, year: int, at: dt.datetime):  # noqa: ANN201 — models.yearview.YearView

@@ -272,7 +272,7 @@ def message_context(
         "nominal_due": mi.nominal_due if task.due == mi.due else None,
         "opens": task.opens, "form_title": form.title if form else None,
         "working_days_left": None, "working_days_late": None, "chaser_number": None, "escalated_to": None,
-        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None,
+        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None, "task_id": task.id,
     }
     ctx.update(extra)
     return ctx

@@ -67,8 +67,12 @@ def submit(
     source: str | None,
     messenger: Messenger,
     cal: WorkdayCalendar,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> Submission:
-    """Record a submission (validated first), close the task and queue an acknowledgement."""
+    """Record a submission (validated first), close the task and queue an acknowledgement.
+
+    A bureau may submit again — a new version — until the coordinator accepts; the task's
+    on-time mark follows the latest version (what stands is what counts)."""
     task = ref.task
     if ref.mi.form:
         clean = validate_payload(prog.spec, ref.mi.form, payload)
@@ -76,19 +80,24 @@ def submit(
         if payload not in (None, {}):
             raise PayloadInvalid.single("", f"milestone {ref.mi.milestone} has no form; submit an empty file or {{}}")
         clean = {}
-    if task.state not in (S.WAITING, *S.AWAITING):
+    if task.state == S.SUBMITTED and task.accepted_at is not None:
         raise NotAllowed(
-            f"{task.participant} already submitted {ref.mi.milestone} ({task.state}); "
-            "a new version is accepted only after the coordinator returns it for revision"
+            f"{task.participant}'s {ref.mi.milestone} was accepted on {task.accepted_at.astimezone(TZ):%Y-%m-%d}; "
+            "a new version is possible only after the coordinator returns it for revision"
         )
+    if task.state not in (S.WAITING, S.SUBMITTED, *S.AWAITING):
+        raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to submit")
     version = (session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id)) or 0) + 1
     on_time = at.astimezone(TZ).date() <= task.due
-    sub = Submission(task_id=task.id, version=version, payload=clean, received_at=at, on_time=on_time, actor=actor, source=source)
+    sub = Submission(task_id=task.id, version=version, payload=clean, received_at=at, on_time=on_time, actor=actor, source=source,
+                     attachments=attachments or None)
     session.add(sub)
-    S.change_state(
-        session, task, S.SUBMITTED, at=at, actor=actor,
-        reason=f"version {version} received {'on time' if on_time else 'late'}", details={"version": version},
-    )
+    reason = f"version {version} received {'on time' if on_time else 'late'}"
+    if task.state == S.SUBMITTED:  # a re-submission before acceptance: same state, audited
+        S.record_event(session, task, at=at, actor=actor, reason=reason + " (replaces the previous version)",
+                       details={"version": version})
+    else:
+        S.change_state(session, task, S.SUBMITTED, at=at, actor=actor, reason=reason, details={"version": version})
     task.submitted_at, task.on_time = at, on_time
     session.flush()
     queue_message(
@@ -112,6 +121,7 @@ def return_for_revision(
     task = ref.task
     S.change_state(session, task, S.RETURNED, at=at, actor=actor, reason=reason)
     task.on_time = None
+    task.accepted_at = task.accepted_by = None
     n = session.scalar(
         select(func.count()).select_from(StatusChange).where(StatusChange.task_id == task.id, StatusChange.to_state == S.RETURNED)
     )
@@ -120,6 +130,18 @@ def return_for_revision(
         session, messenger, task=task, key_prefix=_prefix(ref), step=f"returned-{n}", kind="returned",
         context=message_context(prog, ref.py, ref.mi, task, "returned", reason=reason), at=at,
     )
+
+
+def accept(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reason: str = "accepted") -> None:
+    """The coordinator accepts the latest version: no more re-submissions (unless returned)."""
+    task = ref.task
+    if task.state != S.SUBMITTED:
+        raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; only a submission can be accepted")
+    if task.accepted_at is not None:
+        raise NotAllowed(f"{task.participant}'s {ref.mi.milestone} is already accepted")
+    version = session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id))
+    S.record_event(session, task, at=at, actor=actor, reason=f"accepted version {version}: {reason}", details={"version": version})
+    task.accepted_at, task.accepted_by = at, actor
 
 
 def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime, actor: str, reason: str) -> None:

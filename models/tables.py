@@ -77,6 +77,8 @@ class Task(Base):
     state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="the coordinator accepted the latest version")
+    accepted_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class StatusChange(Base):
@@ -106,6 +108,8 @@ class Submission(Base):
     on_time: Mapped[bool] = mapped_column(Boolean)
     actor: Mapped[str] = mapped_column(String(120))
     source: Mapped[str | None] = mapped_column(Text, comment="file name or channel it came from")
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON, comment="evidence files: name, content type, size, sha256, stored path")
 
 
 class OutboxMessage(Base):

@@ -5,10 +5,13 @@ messages may go, and sending one outbox row. Implements ``models.engine.Messenge
 from __future__ import annotations
 
 import datetime as dt
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.timeline import ProgrammeFile, WorkdayCalendar
+from models import links
+from models.timeline import TZ, ProgrammeFile, WorkdayCalendar
 
 from .contacts import Contacts, load_contacts, routes
 from .hold import release_time
@@ -22,16 +25,51 @@ def load_contacts_from_env(path: Path | None) -> Contacts:
     return load_contacts(path) if path else Contacts.empty()
 
 
+ENV_LINK_SECRET = "YEARWHEEL_LINK_SECRET"
+ENV_INTAKE_URL = "YEARWHEEL_INTAKE_URL"
+ENV_LINK_DAYS = "YEARWHEEL_LINK_DAYS"
+LINK_KINDS = ("opened", "upcoming", "due_today", "overdue", "returned")  # messages to the bureau that owes the form
+
+
+@dataclass(frozen=True)
+class IntakeLinks:
+    """Signed per-task links to the web intake, put into the bureau's own reminders.
+    Valid until ``days`` after the task's due date (late forms are still wanted)."""
+
+    secret: bytes
+    base_url: str
+    days: int = 60
+
+    def url(self, task_id: int, participant: str, due: dt.date) -> str:
+        expires = dt.datetime.combine(due + dt.timedelta(days=self.days), dt.time(23, 59, 59), TZ)
+        return f"{self.base_url.rstrip('/')}/t/{links.sign(self.secret, task_id, participant, expires)}"
+
+    @classmethod
+    def from_env(cls) -> IntakeLinks | None:
+        """Both $YEARWHEEL_INTAKE_URL and $YEARWHEEL_LINK_SECRET set: links; neither: none."""
+        url, secret = os.environ.get(ENV_INTAKE_URL), os.environ.get(ENV_LINK_SECRET)
+        if not url and not secret:
+            return None
+        if not url or not secret:
+            missing = ENV_INTAKE_URL if not url else ENV_LINK_SECRET
+            raise ValueError(f"intake links need both {ENV_INTAKE_URL} and {ENV_LINK_SECRET}; {missing} is not set")
+        return cls(links.check_secret(secret.encode()), url, int(os.environ.get(ENV_LINK_DAYS) or 60))
+
+
 class ContactsMessenger:
-    def __init__(self, contacts: Contacts, cal: WorkdayCalendar, specs: dict[str, ProgrammeFile] | None = None):
+    def __init__(self, contacts: Contacts, cal: WorkdayCalendar, specs: dict[str, ProgrammeFile] | None = None,
+                 intake: IntakeLinks | None = None):
         self.contacts = contacts
         self.cal = cal
         self.specs = specs or {}
+        self.intake = intake
 
     def routes(self, participant: str, audience: str) -> tuple[tuple[str, str], ...]:
         return routes(self.contacts, participant, audience)
 
     def render(self, context: dict[str, Any], channel: str) -> tuple[str, str]:
+        if self.intake and context.get("kind") in LINK_KINDS and context.get("task_id") is not None:
+            context = {**context, "link": self.intake.url(context["task_id"], context["participant_id"], context["due"])}
         return render(MessageContext(**context), channel)
 
     def release_time(self, channel: str, at: dt.datetime) -> dt.datetime:

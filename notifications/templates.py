@@ -42,6 +42,7 @@ class MessageContext:
     version: int | None = None
     reason: str | None = None
     link: str | None = None
+    task_id: int | None = None  # for the signed intake link
 
 
 def cn_date(d: dt.date) -> str:

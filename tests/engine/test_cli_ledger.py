@@ -28,7 +28,7 @@ def test_db_upgrade_creates_the_schema_and_advance_refuses_without_it(cli, tmp_p
     r = cli("db", "upgrade")
     assert r.exit_code == 0, r.stderr
     r = cli("db", "current")
-    assert "at 0001; latest 0001" in r.stdout
+    assert "at 0002; latest 0002" in r.stdout
 
 
 def test_advance_twice_at_the_same_instant_sends_nothing_new(cli, world):
@@ -84,7 +84,13 @@ def test_submit_then_coordinator_actions(cli, world, tmp_path):
     assert ack["To"] == "office@punctual.example.gov.cn"
     again = run(cli, world, "submit", PROGRAMME, *args, "--participant", "punctual-city", "--file", good,
                 "--at", "2023-12-11T10:00", "--contacts", world.contacts)
-    assert again.exit_code == 1 and "already submitted" in again.stderr
+    assert again.exit_code == 0 and "version 2: on time" in again.stdout  # a correction before acceptance
+    r = run(cli, world, "accept", PROGRAMME, *args, "--participant", "punctual-city", "--actor", "质量发展处 张三",
+            "--at", "2023-12-11T11:00")
+    assert r.exit_code == 0 and "accepted version 2" in r.stdout, r.stderr
+    third = run(cli, world, "submit", PROGRAMME, *args, "--participant", "punctual-city", "--file", good,
+                "--at", "2023-12-11T12:00", "--contacts", world.contacts)
+    assert third.exit_code == 1 and "was accepted on 2023-12-11" in third.stderr
 
     r = run(cli, world, "return", PROGRAMME, *args, "--participant", "punctual-city", "--reason", "缺少附件",
             "--actor", "质量发展处 张三", "--at", "2023-12-12T10:00", "--contacts", world.contacts)

@@ -1,0 +1,105 @@
+"""``yearwheel forms export|import``: Excel templates out, filled workbooks in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import runtime as R
+from .cli import EXIT_INPUT, CalendarDirOpt, _err, _fail, app
+from .cli_ledger import AtOpt, ContactsOpt, YearOpt, _instant, _programme_year, runtime
+
+forms_app = typer.Typer(help="Excel templates for bureaus, and reading them back.", no_args_is_help=True)
+app.add_typer(forms_app, name="forms")
+
+
+@forms_app.command("export")
+def export(
+    programme_id: Annotated[str, typer.Argument(help="programme id")],
+    year: YearOpt,
+    milestone: Annotated[str, typer.Option("--milestone", help="milestone id")],
+    participant: Annotated[Optional[str], typer.Option("--participant", help="only this assignee (default: every one)")] = None,
+    out: Annotated[Path, typer.Option("-o", "--output", help="folder for the .xlsx files")] = Path("forms"),
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """One pre-filled .xlsx per assignee (due dates from the ledger, extensions included)."""
+    from sqlalchemy import select
+
+    from intake.excel import TaskSheet, build_workbook
+    from models.forms import find_form
+    from models.tables import MilestoneInstance, Task
+
+    with runtime(calendar_dir, programme=programme_id) as rt:
+        prog = rt.programme(programme_id)
+        with rt.sessions() as s:
+            py = _programme_year(rt, s, programme_id, year)
+            mi = s.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id,
+                                                            MilestoneInstance.milestone == milestone)).one_or_none()
+            if mi is None:
+                known = ", ".join(s.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id)))
+                raise _fail(f"{programme_id} {year} has no milestone {milestone!r}; milestones: {known}")
+            if not mi.form:
+                raise _fail(f"milestone {milestone} has no form to fill")
+            q = select(Task).where(Task.milestone_instance_id == mi.id).order_by(Task.id)
+            tasks = [t for t in s.scalars(q) if participant in (None, t.participant)]
+            if not tasks:
+                raise _fail(f"{participant!r} is not an assignee of {milestone} in {year}")
+            form = find_form(prog.spec, mi.form)
+            out.mkdir(parents=True, exist_ok=True)
+            for t in tasks:
+                sheet = TaskSheet(programme_id, py.title, year, milestone, mi.title, t.participant,
+                                  prog.names.get(t.participant, t.participant), t.due, form)
+                path = out / f"{programme_id}-{year}-{milestone}-{t.participant}.xlsx"
+                tmp = path.with_name(path.name + ".part")
+                build_workbook(prog.spec, sheet).save(tmp)
+                tmp.replace(path)
+                print(f"wrote {path} ({sheet.participant_name}, due {t.due})")
+
+
+@forms_app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="filled .xlsx files")],
+    at: AtOpt = None,
+    contacts: ContactsOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Validate and record filled workbooks. A file with any problem records nothing (one
+    `FILE: sheet!CELL: label — problem` line each); the others are recorded."""
+    from intake.excel import WorkbookInvalid, read_meta, read_workbook
+    from models.forms import find_form
+    from models.submissions import NotAllowed, NotFound, find_task, submit
+
+    instant = _instant(at)
+    failed = 0
+    with runtime(calendar_dir, contacts) as rt:
+        for path in files:
+            try:
+                wb, meta, rows = read_meta(path)
+                try:
+                    prog = rt.programme(str(meta["programme"]))
+                    form = find_form(prog.spec, str(meta["form"]))
+                except (LookupError, KeyError):
+                    raise WorkbookInvalid([f"{path}: programme {meta['programme']!r} / form {meta['form']!r} is not in the calendars"]) from None
+                read = read_workbook(path, prog.spec, form, wb, meta, rows)
+                with rt.sessions.begin() as s:
+                    ref = find_task(s, read.programme, read.year, read.milestone, read.participant)
+                    if ref.mi.form != read.form_id:
+                        raise WorkbookInvalid([f"{path}: made for form {read.form_id}, but {read.milestone} now asks for {ref.mi.form}"])
+                    sub = submit(s, prog, ref, read.payload, at=instant, actor=f"{read.participant} (Excel)", source=str(path),
+                                 messenger=rt.messenger, cal=rt.cal)
+                    print(f"{path}: recorded {read.participant} {read.milestone} version {sub.version}: "
+                          f"{'on time' if sub.on_time else 'late'} (due {ref.task.due})")
+            except WorkbookInvalid as exc:
+                failed += 1
+                for p in exc.problems:
+                    _err(p)
+                _err(f"{path}: {len(exc.problems)} problem(s); nothing recorded from this file")
+            except (NotFound, NotAllowed) as exc:
+                failed += 1
+                _err(f"{path}: {exc}; nothing recorded from this file")
+        R.E.dispatch(rt.sessions, rt.messenger, at=instant)
+    if failed:
+        raise typer.Exit(EXIT_INPUT)
+

@@ -1,0 +1,41 @@
+"""``yearwheel intake serve``: the bureau web intake (signed links) and coordinator API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import CalendarDirOpt, _fail, app
+from .cli_ledger import ContactsOpt, runtime
+
+intake_app = typer.Typer(help="The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL).",
+                         no_args_is_help=True)
+app.add_typer(intake_app, name="intake")
+
+
+@intake_app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8350,
+    attachments: Annotated[Optional[Path], typer.Option("--attachments", help="folder for evidence files (default: $YEARWHEEL_ATTACHMENT_DIR or ./attachments)")] = None,
+    contacts: ContactsOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Serve the form behind each reminder's signed link, and the coordinator's actions
+    (accept, return, extend, exempt) behind $YEARWHEEL_COORDINATOR_TOKEN."""
+    import uvicorn
+
+    from intake.app import Settings, create_app
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if attachments:
+        settings.attachment_dir = attachments
+    with runtime(calendar_dir, contacts) as rt:
+        print(f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
+              + ("enabled" if settings.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"), flush=True)
+        uvicorn.run(create_app(rt, settings), host=host, port=port, log_level="warning", proxy_headers=False)

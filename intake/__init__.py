@@ -1,0 +1,1 @@
+"""Bureau intake: the web form behind signed links, and the coordinator's actions."""
