@@ -84,7 +84,7 @@ def _reached(t, v: float) -> bool:  # noqa: ANN001
 
 
 def targets_markdown(view: YearView) -> list[str]:
-    lines = ["| 目标 | 当前值 | 要求 | 状态 |", "|---|---|---|---|"]
+    lines = ["| 目标 | 当前值 | 按计划此时应达 | 进度 | 要求 | 状态 |", "|---|---|---|---|---|---|"]
     for t in view.rollup.targets:
         want = " ".join(x for x in (f"≥{t.at_least:g}" if t.at_least is not None else "",
                                     f"≤{t.at_most:g}" if t.at_most is not None else "") if x)
@@ -93,7 +93,9 @@ def targets_markdown(view: YearView) -> list[str]:
         if t.by_participant:  # every member must reach it: say how many have
             ok = sum(1 for v in t.by_participant.values() if v is not None and _reached(t, v))
             value = f"{ok}/{len(t.by_participant)} 个单位达标"
-        lines.append(f"| {t.title} | {value} | {want}{t.unit or ''} | {state} |")
+        paced = {"ahead": "🟢 超前", "on_pace": "正常", "behind": "🔴 滞后"}.get(t.pace, "—")
+        expected = "—" if t.expected is None else f"{t.expected:g}{t.unit or ''}"
+        lines.append(f"| {t.title} | {value} | {expected} | {paced} | {want}{t.unit or ''} | {state} |")
     return lines if view.rollup.targets else ["（无量化目标）"]
 
 

@@ -249,7 +249,7 @@ def rollup_tables(r) -> list[Table]:  # noqa: ANN001
     for p in r.participants:
         pt.add_row(p.participant, p.name, str(p.counted), str(p.on_time), str(p.late), str(p.missing), pct(p.on_time_rate))
     tt = Table(title="targets")
-    for c in ("target", "title", "achieved", "goal", "met"):
+    for c in ("target", "title", "achieved", "expected by now", "pace", "goal", "met"):
         tt.add_column(c)
     for t in r.targets:
         goal = " ".join(x for x in (f"≥ {t.at_least:g}" if t.at_least is not None else "", f"≤ {t.at_most:g}" if t.at_most is not None else "") if x)
@@ -261,7 +261,9 @@ def rollup_tables(r) -> list[Table]:  # noqa: ANN001
             )
             val = f"{reached}/{len(t.by_participant)} reached; lowest {val}"
         met = {True: "[green]yes[/]", False: "[red]not yet[/]", None: "no data"}[t.met]
-        tt.add_row(t.target, t.title, f"{val} {t.unit or ''}".strip(), f"{goal} ({t.period})", met)
+        paced = {"ahead": "[green]ahead[/]", "on_pace": "on pace", "behind": "[red]behind[/]", None: "—"}[t.pace]
+        expected = "—" if t.expected is None else f"{t.expected:g}"
+        tt.add_row(t.target, t.title, f"{val} {t.unit or ''}".strip(), expected, paced, f"{goal} ({t.period}, by {t.deadline})", met)
     return [mt, pt, tt]
 
 

@@ -132,7 +132,8 @@ def advance(
     rt: Runtime, at: dt.datetime, *, send: bool = True, roll: bool = True, only_year: int | None = None
 ) -> AdvanceResult:
     """The level-triggered reconcile as of ``at``: compile, open, mark overdue, queue,
-    dispatch, roll up. Safe to repeat for the same instant."""
+    roll up (and tell the owners of targets behind their pace, monthly), dispatch. Safe to
+    repeat for the same instant."""
     for attempt in (1, 2):
         try:
             with rt.sessions.begin() as s:
@@ -143,22 +144,27 @@ def advance(
             # its rows are there now — reconcile again against them.
             if attempt == 2:
                 raise
+    rollups = rollup_current(rt, at, year=only_year, escalate=report) if roll else []
     dispatched = E.dispatch(rt.sessions, rt.messenger, at=at) if send else E.DispatchReport()
-    rollups = rollup_current(rt, at, year=only_year) if roll else []
     return AdvanceResult(report, dispatched, rollups)
 
 
-def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None) -> list[Rollup]:
+def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None, escalate: E.AdvanceReport | None = None) -> list[Rollup]:
+    """Roll up this year and last (or ``year``); with ``escalate``, also queue the monthly
+    message to the owner of each target behind its pace (for the current year only)."""
     out: list[Rollup] = []
+    today = at.astimezone(TZ)
     with rt.sessions.begin() as s:
         for prog in rt.programmes:
-            years = [year] if year else sorted({y for y in (at.astimezone(TZ).year, at.astimezone(TZ).year - 1)})
+            years = [year] if year else sorted({y for y in (today.year, today.year - 1)})
             for y in years:
                 py = find_programme_year(s, prog.id, y)
                 if py is None:
                     continue
                 r = compute_rollup(s, prog, py, at)
                 store_rollup(s, py, r, at)
+                if escalate is not None and y == today.year:
+                    E.queue_target_escalations(s, prog, r, rt.messenger, at, escalate)
                 out.append(r)
     return out
 

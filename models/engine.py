@@ -324,6 +324,43 @@ def queue_message(
     return len(rows)
 
 
+def queue_target_escalations(
+    session: Session, prog: LoadedProgramme, rollup: Any, messenger: Messenger, at: dt.datetime, report: AdvanceReport
+) -> int:
+    """Tell the owner of each target behind its pace — once per calendar month, however
+    often this runs (the key carries the month). Only targets that name an ``owner``
+    escalate. Returns the messages queued."""
+    spec = prog.spec
+    month = at.astimezone(TZ).strftime("%Y-%m")
+    roles = {r.id: r for r in spec.roles}
+    rows: list[dict[str, Any]] = []
+    for t in rollup.targets:
+        if t.pace != "behind":
+            continue
+        owner = next(x for x in spec.targets if x.id == t.target).owner
+        if owner is None:
+            continue
+        holder = roles[owner].holder if owner in roles else owner
+        if not holder:
+            continue
+        step = f"target-{t.target}-behind@{month}"
+        first_of_next = (dt.date.fromisoformat(month + "-01") + dt.timedelta(days=32)).replace(day=1)
+        common = {"task_id": None, "kind": "target_behind", "step": step, "created_at": at, "due_at": at,
+                  "stale_at": dt.datetime.combine(first_of_next, dt.time(), TZ), "attempts": 0}
+        ctx = {
+            "kind": "target_behind", "programme_id": prog.id, "programme_title": spec.programme.title, "year": rollup.year,
+            "milestone_id": "", "milestone_title": t.title, "participant_id": holder, "participant_name": prog.names.get(holder, holder),
+            "due": dt.date.fromisoformat(t.deadline), "submitted_at": at, "target_title": t.title, "target_value": t.value,
+            "target_expected": t.expected, "target_goal": t.at_least if t.at_least is not None else t.at_most, "target_unit": t.unit,
+        }
+        rows += _per_address(messenger, f"{prog.id}/{rollup.year}/target/{t.target}/behind@{month}/{holder}", common, holder,
+                             "self", ctx, at, report)
+    _insert_ignore(session, rows)
+    if rows:
+        report.queued["target_behind"] += len(rows)
+    return len(rows)
+
+
 def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows; a row whose key exists (another run queued it) is left alone."""
     if not rows:

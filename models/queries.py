@@ -64,9 +64,9 @@ def list_outbox(session: Session, *, states: tuple[str, ...] | None = None, limi
 
     q = (
         select(OutboxMessage, Task.participant, MilestoneInstance.milestone, ProgrammeYear.programme, ProgrammeYear.year)
-        .join(Task, Task.id == OutboxMessage.task_id)
-        .join(MilestoneInstance, MilestoneInstance.id == Task.milestone_instance_id)
-        .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
+        .outerjoin(Task, Task.id == OutboxMessage.task_id)  # target messages have no task
+        .outerjoin(MilestoneInstance, MilestoneInstance.id == Task.milestone_instance_id)
+        .outerjoin(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
         .order_by(OutboxMessage.id.desc())
         .limit(limit)
     )

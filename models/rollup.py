@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from . import states as S
 from .forms import measure_value
 from .ledger import LoadedProgramme
+from .pacing import Window, pace
 from .tables import MilestoneInstance, ProgrammeYear, RollupValue, Submission, Task
 from .timeline import TZ
 
@@ -66,6 +67,9 @@ class TargetProgress:
     unit: str | None = None
     met: bool | None = None  # None: no data yet
     by_participant: dict[str, float | None] = field(default_factory=dict)
+    expected: float | None = None  # by the rollup's day, on the target's path (models.pacing)
+    pace: str | None = None  # ahead | on_pace | behind (None: a rate with no data yet)
+    deadline: str | None = None  # the last day of the target's window
 
 
 @dataclass
@@ -128,7 +132,7 @@ def compute_rollup(session: Session, prog: LoadedProgramme, py: ProgrammeYear, a
         on_time_rate=_rate(total_on_time, total_counted),
         milestones=list(ms.values()),
         participants=sorted(ps.values(), key=lambda p: list(names).index(p.participant) if p.participant in names else 1e9),
-        targets=_targets(session, prog, py),
+        targets=_targets(session, prog, py, at),
     )
 
 
@@ -148,7 +152,7 @@ def _standing_submissions(session: Session, prog: LoadedProgramme, years: list[i
     return [(f, p, payload) for f, p, payload in session.execute(q) if f]
 
 
-def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear) -> list[TargetProgress]:
+def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime) -> list[TargetProgress]:
     spec = prog.spec
     first = spec.programme.years.first
     cache: dict[tuple[int, ...], list[tuple[str, str, dict]]] = {}
@@ -157,8 +161,27 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear) -> list
         years = (py.year,) if t.period == "yearly" else tuple(range(first, py.year + 1))
         if years not in cache:
             cache[years] = _standing_submissions(session, prog, list(years))
-        out.append(_progress(spec, t, cache[years]))
+        tp = _progress(spec, t, cache[years])
+        window = target_window(spec, t, py.year)
+        day = min(at.astimezone(TZ).date(), dt.date(py.year, 12, 31))  # a past year is judged at its end
+        path = {y: float(spec.parameter_value(v)) for y, v in (t.path or {}).items()} or None
+        p = pace(tp.value, goal=tp.at_least if t.measure == "count" else tp.at_least, limit=tp.at_most,
+                 rate=t.measure == "rate", window=window, day=day, path=path)
+        tp.expected, tp.pace, tp.deadline = p.expected, p.status, window.end.isoformat()
+        out.append(tp)
     return out
+
+
+def target_window(spec, t, year: int) -> Window:  # noqa: ANN001
+    """The days a target's value is built over (see models.pacing)."""
+    if t.period == "yearly":
+        start = dt.date(year, 1, 1)
+        if spec.programme.in_force_from and spec.programme.in_force_from.year == year:
+            start = spec.programme.in_force_from
+        return Window(start, dt.date(year, 12, 31))
+    first = spec.programme.years.first
+    start = max(dt.date(first, 1, 1), spec.programme.in_force_from or dt.date(first, 1, 1))
+    return Window(start, dt.date(t.by_year or spec.programme.years.last, 12, 31))
 
 
 def _sum(spec, subs: list[tuple[str, str, dict]], meas, who: set[str] | None) -> tuple[float, int]:  # noqa: ANN001
@@ -225,6 +248,10 @@ def store_rollup(session: Session, py: ProgrammeYear, rollup: Rollup, at: dt.dat
         put("programme", "target", t.target, t.value, t.numerator, t.denominator)
         for who, v in t.by_participant.items():
             put(who, "target", t.target, v)
+    # Two runs rolling up the same year at once (two advances, or advance and the nightly
+    # rollup): the row lock makes the second wait and replace the first's figures
+    # instead of colliding with them (PostgreSQL; SQLite serialises writers anyway).
+    session.execute(select(ProgrammeYear.id).where(ProgrammeYear.id == py.id).with_for_update())
     session.execute(delete(RollupValue).where(RollupValue.programme_year_id == py.id))
     if rows:
         session.execute(insert(RollupValue), rows)

@@ -127,7 +127,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400))
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)  # None: about a target
     kind: Mapped[str] = mapped_column(String(20))
     step: Mapped[str] = mapped_column(String(80))
     recipient: Mapped[str] = mapped_column(Id)

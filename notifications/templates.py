@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from models.timeline import TZ
 
-KINDS = ("opened", "upcoming", "due_today", "overdue", "escalation", "acknowledgement", "returned")
+KINDS = ("opened", "upcoming", "due_today", "overdue", "escalation", "acknowledgement", "returned", "target_behind")
 SHORT_LIMIT = 200
 WEEKDAYS = "一二三四五六日"
 
@@ -43,6 +43,11 @@ class MessageContext:
     reason: str | None = None
     link: str | None = None
     task_id: int | None = None  # for the signed intake link
+    target_title: str | None = None  # target_behind: the target, what is achieved, what was expected by now
+    target_value: float | None = None
+    target_expected: float | None = None
+    target_goal: float | None = None
+    target_unit: str | None = None
 
 
 def cn_date(d: dt.date) -> str:

@@ -173,6 +173,12 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
             out.append(P(tpath + ("each",), _unknown(t.each, who, "participant or group")))
         if t.by_year is not None and t.by_year not in years:
             out.append(P(tpath + ("by_year",), f"{t.by_year} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+        if t.owner is not None and t.owner not in who and t.owner not in {r.id for r in spec.roles}:
+            out.append(P(tpath + ("owner",), _unknown(t.owner, [*who, *(r.id for r in spec.roles)], "role or participant")))
+        for y, v in (t.path or {}).items():
+            check_param(v, tpath + ("path", y))
+            if y not in years:
+                out.append(P(tpath + ("path", y), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
         for key in ("counted_from", "numerator", "denominator"):
             meas = getattr(t, key)
             if meas is not None:

@@ -418,6 +418,12 @@ class Target(Strict):
     counted_from: Measure | None = Field(None, description="count targets: the form field that counts")
     numerator: Measure | None = Field(None, description="rate targets")
     denominator: Measure | None = Field(None, description="rate targets")
+    path: dict[Year, NumberOrParam] | None = Field(
+        None, description="count targets: the declared cumulative value expected by the end of each year "
+        "(default: a straight line from the start to the deadline)")
+    owner: Id | None = Field(
+        None, description="a role (its holder) or participant told, once a month, while the target is behind its pace; "
+        "without one the pace is shown but nobody is told")
     source: Source
 
     @model_validator(mode="after")
@@ -433,6 +439,8 @@ class Target(Strict):
             raise ValueError("'numerator'/'denominator' only apply to rate targets")
         if self.by_year is not None and self.period != "programme":
             raise ValueError("'by_year' only applies to period: programme")
+        if self.path is not None and (self.measure != "count" or self.at_least is None):
+            raise ValueError("'path' only applies to count targets with at_least")
         return self
 
 

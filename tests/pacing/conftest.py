@@ -1,0 +1,1 @@
+from tests.engine.conftest import world  # noqa: F401
