@@ -293,7 +293,7 @@ def schema(
 
 # The ledger commands (db, advance, status, rollup, submit, …) and the simulator register
 # themselves on ``app``; imported last because they import from this module.
-from . import cli_forms, cli_intake, cli_ledger, cli_simulate  # noqa: E402,F401
+from . import cli_experts, cli_forms, cli_intake, cli_ledger, cli_simulate  # noqa: E402,F401
 
 
 def main() -> None:
