@@ -178,7 +178,8 @@ def run_simulation(
     upgrade(url)
 
     personas = assign_personas(spec, seed)
-    submissions = plan_submissions(plan, personas, cal, seed)
+    start = max(dt.date(year, 1, 1), spec.programme.in_force_from or dt.date.min)
+    submissions = plan_submissions(plan, personas, cal, seed, start)
     events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
     events.sort(key=lambda e: (e[0], e[1]))
 

@@ -47,7 +47,11 @@ def _instant(day: dt.date, rng: random.Random) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=TZ)
 
 
-def plan_submissions(plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int) -> list[PlannedSubmission]:
+def plan_submissions(
+    plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int, start: dt.date | None = None
+) -> list[PlannedSubmission]:
+    """``start``: the first day the programme is in force that year — nobody submits
+    before it (the task does not exist yet)."""
     out: list[PlannedSubmission] = []
     for m in plan.milestones:
         for who in m.assignees:
@@ -55,7 +59,8 @@ def plan_submissions(plan: YearPlan, personas: dict[str, str], cal: WorkdayCalen
             rng = random.Random(f"{seed}:submit:{m.id}:{who}")
             if persona == NEVER:
                 continue
-            earliest = max(m.opens or cal.add(m.due, -20), cal.add(m.due, -8))
+            earliest = max(m.opens or cal.add(m.due, -20), cal.add(m.due, -8), start or dt.date.min)
+            earliest = min(earliest, m.due)
             if persona == LATE and rng.random() < 0.85:
                 day = cal.add(m.due, rng.randint(1, 6))
             else:
@@ -73,7 +78,7 @@ def advance_instants(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) 
     default = spec.programme.defaults.reminder_policy
     policies = {p.id: p for p in spec.reminder_policies}
     start = max(dt.date(plan.year, 1, 1), spec.programme.in_force_from or dt.date.min)
-    instants: set[dt.datetime] = set()
+    instants: set[dt.datetime] = {dt.datetime.combine(start, dt.time(8, 0), tzinfo=TZ)}  # the year compiles
     for m in plan.milestones:
         policy = policies.get(spec.milestone(m.id).reminder_policy or default)
         for step in task_steps(policy, opens=m.opens, due=m.due, cal=cal, year_start=start, missing=set()):
