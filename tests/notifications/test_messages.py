@@ -64,6 +64,8 @@ def test_every_kind_renders_for_email_and_sms(kind):
         "acknowledgement": {"submitted_at": dt.datetime(2023, 12, 26, 2, 30, tzinfo=dt.timezone.utc), "on_time": False,
                             "version": 2, "working_days_late": 1},
         "returned": {"reason": "服务企业数与名单不符"},
+        "target_behind": {"target_title": "为企业提供质量提升服务", "target_value": 120, "target_expected": 184.54,
+                          "target_goal": 300, "target_unit": "户", "submitted_at": dt.datetime(2023, 12, 1, 1, 0, tzinfo=dt.timezone.utc)},
     }.get(kind, {})
     ctx = MessageContext(kind=kind, **CTX, **extra)
     subject, body = render(ctx, "email")
@@ -73,6 +75,7 @@ def test_every_kind_renders_for_email_and_sms(kind):
     expected = {
         "upcoming": "还有5个工作日", "overdue": "已逾期3个工作日", "escalation": "长春市市场监督管理局",
         "acknowledgement": "2023年12月26日（星期二）10:30", "returned": "服务企业数与名单不符",
+        "target_behind": "完成120户，按计划进度此时应完成184.54户（目标300户）",
     }.get(kind)
     if expected:
         assert expected in body
