@@ -86,15 +86,23 @@ class Rollup:
         return asdict(self)
 
 
-def compute_rollup(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime) -> Rollup:
-    spec = prog.spec
-    names = {p.id: p.name for p in spec.participants}
-    rows = session.execute(
+def year_tasks(session: Session, py: ProgrammeYear) -> list[tuple[MilestoneInstance, Task]]:
+    """Every (milestone instance, task) of a programme year, by due date."""
+    return list(session.execute(
         select(MilestoneInstance, Task)
         .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
         .where(MilestoneInstance.programme_year_id == py.id)
         .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
-    ).all()
+    ).tuples())
+
+
+def compute_rollup(
+    session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime,
+    rows: list[tuple[MilestoneInstance, Task]] | None = None,
+) -> Rollup:
+    """``rows``: the year's tasks when the caller has read them already (``year_tasks``)."""
+    names = prog.names
+    rows = year_tasks(session, py) if rows is None else rows
     ms: dict[str, MilestoneRollup] = {}
     ps: dict[str, ParticipantRollup] = {}
     for mi, t in rows:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import states as S
 from .ledger import LoadedProgramme
-from .rollup import Rollup, compute_rollup
-from .tables import MilestoneInstance, ProgrammeYear, Task
+from .rollup import Rollup, compute_rollup, year_tasks
+from .tables import ProgrammeYear
 from .timeline import TZ, WorkdayCalendar
 
 DUE_SOON_WORKDAYS = 3  # an open task due within this many working days is "due soon"
@@ -133,13 +132,8 @@ def _count(cal: WorkdayCalendar, start: dt.date, end: dt.date) -> int | None:
 
 def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: WorkdayCalendar, at: dt.datetime) -> YearView:
     today = at.astimezone(TZ).date()
-    rows = session.execute(
-        select(MilestoneInstance, Task)
-        .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
-        .where(MilestoneInstance.programme_year_id == py.id)
-        .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
-    ).all()
-    names = {p.id: p.name for p in prog.spec.participants}
+    rows = year_tasks(session, py)
+    names = prog.names
     milestones: dict[str, MilestoneView] = {}
     cells: dict[tuple[str, str], Cell] = {}
     seen: set[str] = set()
@@ -163,5 +157,5 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         milestones=list(milestones.values()),
         participants=[(p, names.get(p, p)) for p in order],
         cells=cells,
-        rollup=compute_rollup(session, prog, py, at),
+        rollup=compute_rollup(session, prog, py, at, rows),
     )
