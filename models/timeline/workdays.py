@@ -13,6 +13,7 @@ working day, because a wrong guess moves a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import chinese_calendar
@@ -29,11 +30,13 @@ PACKAGE_LAST_YEAR = max(max(chinese_calendar.holidays), max(chinese_calendar.wor
 class MissingWorkdayData(Exception):
     """No working-day data for a year that planning needs."""
 
-    def __init__(self, year: int, directory: Path | None):
+    def __init__(self, year: int, directory: Path | None, message: str | None = None):
         self.year = year
         where = f"{directory}/cn-{year}.yaml" if directory else f"calendar/workdays/cn-{year}.yaml"
+        self.where = where
         super().__init__(
-            f"no working-day data for {year}: the chinese-calendar package covers "
+            message
+            or f"no working-day data for {year}: the chinese-calendar package covers "
             f"{PACKAGE_FIRST_YEAR}–{PACKAGE_LAST_YEAR} and there is no {where}. "
             f"Add {where} with the State Council's holiday notice for {year} "
             f"(its holidays and its adjusted working days, 调休); "
@@ -41,45 +44,94 @@ class MissingWorkdayData(Exception):
         )
 
 
-class WorkdayCalendar:
-    """Answers "is this a working day?" and counts working days, loudly refusing unknown years."""
+class WorkdayDataInvalid(MissingWorkdayData):
+    """The year's file exists but is broken: the year cannot be planned until it is fixed.
+    Only programmes that need that year are stopped."""
 
-    def __init__(self, years: dict[int, WorkdaysFile] | None = None, directory: Path | None = None):
-        self._files = dict(years or {})
+    def __init__(self, year: int, directory: Path | None, problems: list):
+        self.problems = problems
+        first = str(problems[0]) if problems else "unreadable"
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(year, directory, f"the working-day file for {year} is invalid: {first}{more}")
+
+
+# chinese-calendar names its festivals in English; a coordinator reads them in Chinese.
+FESTIVALS_ZH = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节", "National Day": "国庆节", "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+}
+
+_FILE_NAME = re.compile(r"^cn-(\d{4})\.yaml$")
+
+
+class WorkdayCalendar:
+    """Answers "is this a working day?" and counts working days, loudly refusing unknown years.
+
+    Year files are read when a year is first needed, not up front: a mistake in next
+    year's file drafted early stops only what needs next year (``WorkdayDataInvalid``)."""
+
+    def __init__(self, years: dict[int, WorkdaysFile] | None = None, directory: Path | None = None,
+                 paths: dict[int, Path] | None = None):
+        self._files: dict[int, WorkdaysFile] = dict(years or {})
+        self._paths = dict(paths or {})
+        self._broken: dict[int, WorkdayDataInvalid] = {}
         self._directory = directory
         self._cache: dict[int, frozenset[dt.date]] = {}  # year → rest days that are weekdays, or working weekend days
 
     @classmethod
     def from_directory(cls, directory: Path | None) -> WorkdayCalendar:
-        """Load every ``cn-YYYY.yaml`` in ``directory`` (which may be absent)."""
-        from .loader import load_workdays_file
-
-        years: dict[int, WorkdaysFile] = {}
+        """Find every ``cn-YYYY.yaml`` in ``directory`` (which may be absent); each is read
+        when its year is first needed."""
+        paths: dict[int, Path] = {}
         if directory is not None and directory.is_dir():
             for f in sorted(directory.glob("cn-*.yaml")):
-                spec = load_workdays_file(f)
-                years[spec.year] = spec
-        return cls(years, directory)
+                m = _FILE_NAME.match(f.name)
+                if m:
+                    paths[int(m.group(1))] = f
+        return cls(None, directory, paths)
+
+    def _file(self, year: int) -> WorkdaysFile | None:
+        if year in self._files:
+            return self._files[year]
+        if year in self._broken:
+            raise self._broken[year]
+        path = self._paths.get(year)
+        if path is None:
+            return None
+        from .loader import CalendarInvalid, load_workdays_file
+
+        try:
+            spec = load_workdays_file(path)
+        except CalendarInvalid as exc:
+            self._broken[year] = WorkdayDataInvalid(year, self._directory, exc.problems)
+            raise self._broken[year] from None
+        self._files[year] = spec
+        return spec
 
     def covers(self, year: int) -> bool:
-        return year in self._files or PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR
+        try:
+            return self._file(year) is not None or PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR
+        except WorkdayDataInvalid:
+            return False
 
     def require(self, year: int) -> None:
-        """Raise MissingWorkdayData unless ``year`` can be planned."""
-        if not self.covers(year):
+        """Raise MissingWorkdayData (or WorkdayDataInvalid) unless ``year`` can be planned."""
+        if self._file(year) is None and not PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
             raise MissingWorkdayData(year, self._directory)
 
     def source(self, year: int) -> str:
-        if year in self._files:
-            return self._files[year].source
+        f = self._file(year)
+        if f is not None:
+            return f.source
         self.require(year)
         return f"chinese-calendar {chinese_calendar.__version__}"
 
     def _exceptions(self, year: int) -> frozenset[dt.date]:
         """Days whose status is the opposite of what the weekday says."""
         if year not in self._cache:
-            if year in self._files:
-                f = self._files[year]
+            f = self._file(year)
+            if f is not None:
                 rest = {h.first + n * ONE_DAY for h in f.holidays for n in range((h.last - h.first).days + 1)}
                 flips = {d for d in rest if d.weekday() < 5} | set(f.adjusted_workdays)
             elif PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
@@ -89,6 +141,28 @@ class WorkdayCalendar:
                 raise MissingWorkdayData(year, self._directory)
             self._cache[year] = frozenset(flips)
         return self._cache[year]
+
+    def holiday_name(self, day: dt.date) -> str | None:
+        """The statutory break ``day`` belongs to (in Chinese), if it is a rest day of one."""
+        f = self._file(day.year)
+        if f is not None:
+            return next((h.name for h in f.holidays if h.first <= day <= h.last), None)
+        if PACKAGE_FIRST_YEAR <= day.year <= PACKAGE_LAST_YEAR:
+            if day in chinese_calendar.holidays:
+                name = chinese_calendar.holidays[day]
+                return FESTIVALS_ZH.get(getattr(name, "value", name), str(getattr(name, "value", name)))
+            return None
+        raise MissingWorkdayData(day.year, self._directory)
+
+    def day_note(self, day: dt.date) -> str | None:
+        """Why a day is not what its weekday suggests: ``调休上班`` for a working weekend day,
+        ``春节假期`` for a rest day inside a break; None for an ordinary day."""
+        if self.is_workday(day):
+            return "调休上班" if day.weekday() >= 5 else None
+        name = self.holiday_name(day)
+        if name:
+            return name if name.endswith("假期") else f"{name}假期"
+        return None if day.weekday() >= 5 else "休息日"
 
     def is_workday(self, day: dt.date) -> bool:
         weekday = day.weekday() < 5

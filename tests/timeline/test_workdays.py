@@ -14,7 +14,7 @@ from models.timeline import ProgrammeFile, plan_year
 from models.timeline.loader import CalendarInvalid
 from models.timeline.plan import apply_rest_day_rule
 from models.timeline.spec import WorkdaysFile
-from models.timeline.workdays import PACKAGE_FIRST_YEAR, PACKAGE_LAST_YEAR, MissingWorkdayData, WorkdayCalendar
+from models.timeline.workdays import PACKAGE_FIRST_YEAR, PACKAGE_LAST_YEAR, MissingWorkdayData, WorkdayCalendar, WorkdayDataInvalid
 from tests.timeline.builders import one_milestone_programme
 
 D = dt.date
@@ -278,20 +278,28 @@ def test_year_file_overrides_the_package(tmp_path):
     assert cal.is_workday(D(2024, 2, 4))  # other years still come from the package
 
 
-def test_wrongly_named_year_file_is_refused(tmp_path):
+def test_wrongly_named_year_file_is_refused_when_its_year_is_needed(tmp_path):
     (tmp_path / "cn-2028.yaml").write_text(YEAR_2027_YAML, encoding="utf-8")
-    with pytest.raises(CalendarInvalid) as exc:
-        WorkdayCalendar.from_directory(tmp_path)
-    assert "cn-2027.yaml" in str(exc.value)
-    assert "cn-2028.yaml" in str(exc.value)
+    cal = WorkdayCalendar.from_directory(tmp_path)  # reading the folder stops nothing
+    assert cal.is_workday(D(2026, 12, 31))
+    with pytest.raises(WorkdayDataInvalid) as exc:
+        cal.is_workday(D(2028, 3, 1))
+    assert "cn-2027.yaml" in str(exc.value.problems[0])
+    assert "cn-2028.yaml" in str(exc.value.problems[0])
+    assert not cal.covers(2028)
 
 
-def test_invalid_year_file_is_refused_with_a_position(tmp_path):
+def test_invalid_year_file_stops_only_its_own_year(tmp_path):
     bad = YEAR_2027_YAML.replace("  - 2027-02-14\n", "  - 2027-02-15\n")  # a Monday
     (tmp_path / "cn-2027.yaml").write_text(bad, encoding="utf-8")
-    with pytest.raises(CalendarInvalid, match="weekday") as exc:
-        WorkdayCalendar.from_directory(tmp_path)
+    cal = WorkdayCalendar.from_directory(tmp_path)
+    assert cal.add(D(2026, 12, 1), 5) == D(2026, 12, 8)  # 2026 plans as before
+    with pytest.raises(WorkdayDataInvalid, match="weekday") as exc:
+        cal.require(2027)
+    assert isinstance(exc.value, MissingWorkdayData)  # every caller that stops for missing data stops for this
     assert exc.value.problems[0].file.endswith("cn-2027.yaml")
+    with pytest.raises(WorkdayDataInvalid):  # and again, not only the first time
+        cal.is_workday(D(2027, 6, 1))
 
 
 # --------------------------------------------------------------------------- WorkdaysFile validation
@@ -333,3 +341,17 @@ def test_workdays_file_is_strict():
         WorkdaysFile.model_validate(_with(year="2027"))
     with pytest.raises(ValidationError):
         WorkdaysFile.model_validate(_with(unknown_key=1))
+
+
+def test_day_notes_explain_surprising_days():
+    from models.timeline.zhdate import iso_weekday, zh_date
+
+    cal = WorkdayCalendar()
+    assert zh_date(D(2023, 4, 23), cal) == "2023年4月23日（星期日，调休上班）"
+    assert zh_date(D(2025, 1, 30), cal) == "2025年1月30日（星期四，春节假期）"
+    assert zh_date(D(2023, 10, 2), cal) == "2023年10月2日（星期一，国庆节假期）"
+    assert zh_date(D(2023, 12, 25), cal) == "2023年12月25日（星期一）"
+    assert zh_date(D(2023, 12, 23), cal) == "2023年12月23日（星期六）"  # an ordinary weekend says so itself
+    assert zh_date(D(2023, 4, 23)) == "2023年4月23日（星期日）"  # without a calendar: the weekday only
+    assert iso_weekday(D(2023, 10, 7), cal) == "2023-10-07（周六，调休上班）"
+    assert zh_date(D(2031, 1, 1), cal) == "2031年1月1日（星期三）"  # an undocumented year: no guess
