@@ -4,16 +4,27 @@ One all-day event per milestone on its effective due date, with one display alar
 reminder instant. UIDs are stable across re-exports (programme, year, milestone and, for a
 participant's calendar, the participant), so a subscribing client updates events in place
 instead of duplicating them. Pure: the caller passes the ``stamp`` (DTSTAMP).
+
+Dates in the texts come from :mod:`.zhdate`, the one date formatter; given the working-day
+calendar (``cal``), a due date on an adjusted working weekend reads
+``2023-04-23（周日，调休上班）`` rather than a bare "Sunday" a bureau would take for a mistake.
+
+RFC 5545 points the library does not do by itself: an absolute alarm trigger is written
+``TRIGGER;VALUE=DATE-TIME:…Z`` (§3.8.6.3 — TRIGGER defaults to a DURATION), and the
+all-day DTSTART/DTEND carry ``VALUE=DATE`` (§3.3.4). A calendar must hold at least one
+component (§3.6): a participant with nothing due in the year gets the VTIMEZONE of
+Asia/Shanghai (the zone X-WR-TIMEZONE names) instead of an empty VCALENDAR.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard
 
 from .plan import PlannedMilestone, YearPlan
 from .spec import ProgrammeFile
+from .zhdate import DayNotes, iso_weekday, zh_date
 
 PRODID = "-//Yearwheel//yearwheel//ZH"
 
@@ -22,11 +33,6 @@ _REST_DAY_WORDS = {
     "previous_workday": "提前至上一工作日",
     "keep": "不调整",
 }
-_WEEKDAYS = "一二三四五六日"
-
-
-def _day(d: dt.date) -> str:
-    return f"{d.isoformat()}（周{_WEEKDAYS[d.weekday()]}）"
 
 
 def _names(names: dict[str, str], ids: tuple[str, ...], limit: int = 12) -> str:
@@ -36,17 +42,22 @@ def _names(names: dict[str, str], ids: tuple[str, ...], limit: int = 12) -> str:
 
 
 def _description(
-    plan: YearPlan, m: PlannedMilestone, names: dict[str, str], forms: dict[str, str]
+    plan: YearPlan,
+    m: PlannedMilestone,
+    names: dict[str, str],
+    forms: dict[str, str],
+    cal: DayNotes | None,
 ) -> str:
     lines = [f"{plan.title}（{plan.year} 年度）"]
     if m.nominal_due != m.due:
         lines.append(
-            f"截止：{_day(m.due)}；文件规定 {_day(m.nominal_due)} 为休息日，{_REST_DAY_WORDS[m.rest_day_rule]}"
+            f"截止：{iso_weekday(m.due, cal)}；"
+            f"文件规定 {iso_weekday(m.nominal_due, cal)} 为休息日，{_REST_DAY_WORDS[m.rest_day_rule]}"
         )
     else:
-        lines.append(f"截止：{_day(m.due)}")
+        lines.append(f"截止：{iso_weekday(m.due, cal)}")
     if m.opens is not None:
-        lines.append(f"开始：{_day(m.opens)}")
+        lines.append(f"开始：{iso_weekday(m.opens, cal)}")
     if m.assignees:
         lines.append(f"责任单位：{_names(names, m.assignees)}")
     if m.cooperating:
@@ -58,15 +69,33 @@ def _description(
     return "\n".join(lines)
 
 
+def _shanghai() -> Timezone:
+    """Asia/Shanghai as a VTIMEZONE: UTC+8 since daylight saving ended on 1991-09-15
+    (written by hand: icalendar's ``Timezone.from_tzid`` adds a COMMENT, which RFC 5545
+    does not allow directly in a VTIMEZONE)."""
+    standard = TimezoneStandard()
+    standard.add("dtstart", dt.datetime(1991, 9, 15, 2, 0))
+    standard.add("tzoffsetfrom", dt.timedelta(hours=9))
+    standard.add("tzoffsetto", dt.timedelta(hours=8))
+    standard.add("tzname", "CST")
+    tz = Timezone()
+    tz.add("tzid", "Asia/Shanghai")
+    tz.add_component(standard)
+    return tz
+
+
 def plan_to_ics(
     spec: ProgrammeFile,
     plan: YearPlan,
     *,
     participant: str | None = None,
     stamp: dt.datetime,
+    cal: DayNotes | None = None,
 ) -> bytes:
     """The plan as iCalendar bytes; with ``participant``, only the milestones that
-    participant leads or cooperates in. Raises ValueError for an unknown participant."""
+    participant leads or cooperates in. With ``cal`` (a ``WorkdayCalendar``), dates in the
+    descriptions say why a surprising day is what it is (调休上班, 国庆节假期).
+    Raises ValueError for an unknown participant."""
     if stamp.tzinfo is None:
         raise ValueError("stamp must be timezone-aware")
     known = {p.id: p.name for p in spec.participants}
@@ -80,13 +109,13 @@ def plan_to_ics(
     if participant is not None:
         cal_name += f" — {known[participant]}"
 
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", cal_name)
-    cal.add("x-wr-timezone", "Asia/Shanghai")
+    ical = Calendar()
+    ical.add("prodid", PRODID)
+    ical.add("version", "2.0")
+    ical.add("calscale", "GREGORIAN")
+    ical.add("method", "PUBLISH")
+    ical.add("x-wr-calname", cal_name)
+    ical.add("x-wr-timezone", "Asia/Shanghai")
 
     stamp_utc = stamp.astimezone(dt.timezone.utc)
     for m in plan.milestones:
@@ -98,17 +127,20 @@ def plan_to_ics(
         ev = Event()
         ev.add("uid", f"{uid}@yearwheel")
         ev.add("dtstamp", stamp_utc)
-        ev.add("dtstart", m.due)
-        ev.add("dtend", m.due + dt.timedelta(days=1))
+        ev.add("dtstart", m.due, parameters={"VALUE": "DATE"})
+        ev.add("dtend", m.due + dt.timedelta(days=1), parameters={"VALUE": "DATE"})
         ev.add("summary", f"截止：{m.title}")
-        ev.add("description", _description(plan, m, known, forms))
+        ev.add("description", _description(plan, m, known, forms, cal))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", [m.kind])
         for when in m.reminders:
             alarm = Alarm()
             alarm.add("action", "DISPLAY")
-            alarm.add("description", f"提醒：{m.title}，{_day(m.due)} 截止")
-            alarm.add("trigger", when.astimezone(dt.timezone.utc))
+            alarm.add("description", f"提醒：{m.title}，{zh_date(m.due, cal)}截止")
+            # An absolute trigger must say so: TRIGGER's default value type is DURATION.
+            alarm.add("trigger", when.astimezone(dt.timezone.utc), parameters={"VALUE": "DATE-TIME"})
             ev.add_component(alarm)
-        cal.add_component(ev)
-    return cal.to_ical()
+        ical.add_component(ev)
+    if not ical.subcomponents:
+        ical.add_component(_shanghai())
+    return ical.to_ical()
