@@ -4,10 +4,16 @@ lengths) taken from the form's schema — and reading a filled one back.
 
 Layout of a workbook:
 - ``填报表``: the task (programme, participant, milestone, due date) and one row per
-  field: label in column A, value in column B;
+  field: label in column A, value in column B; below them a signature block (填报单位（盖章）,
+  填报人, 联系电话, 日期) for the printed copy a bureau signs and stamps — the import reads
+  only the cells ``_yearwheel`` names, so whatever is written there is ignored;
 - one sheet per table field: a header row of column labels, one row per entry;
 - ``_yearwheel`` (very hidden): programme, year, milestone, participant, form, and where
   each field lives — what the import reads; a bureau never sees it.
+
+Every visible sheet prints on A4, one page wide (as many pages high as it needs), in
+landscape when its columns are too wide for portrait, with the header row repeated on each
+page of a table and 第 N 页 / 共 M 页 in the footer (see :func:`_print_setup`).
 
 Import reports problems per cell (``填报表!B7: 服务企业数 — 应填写整数…``) and returns
 nothing to record when there is any.
@@ -23,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from models.forms import FieldProblem, PayloadInvalid, validate_payload
 from models.formtext import coerce, zh_message
 from models.timeline.spec import Form, FormField, ProgrammeFile
+from models.timeline.zhdate import DayNotes, zh_date
 
 MAIN = "填报表"
 META = "_yearwheel"
@@ -37,7 +45,17 @@ FIRST_FIELD_ROW = 7
 TABLE_ROWS_MIN = 30
 HEADER = PatternFill("solid", fgColor="DDE7F7")
 INPUT = PatternFill("solid", fgColor="FFFBEA")
-WEEKDAYS = "一二三四五六日"
+THIN = Side(style="thin", color="808080")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+LINE = Border(bottom=THIN)  # a line to write on, in the signature block
+MAIN_WIDTHS = (34, 50, 40)  # columns A–C of 填报表, in Excel's character widths
+SIGNATURE = ("填报单位（盖章）", "填报人", "联系电话", "日期")
+
+# Printing, in millimetres. A4 is 210 × 297; left/right margins of 0.5 in leave 184.6 mm
+# across a portrait page and 271.6 mm across a landscape one.
+A4_SHORT = 210.0
+MARGIN_IN = {"left": 0.5, "right": 0.5, "top": 0.75, "bottom": 0.75, "header": 0.3, "footer": 0.3}
+PRINTABLE_PORTRAIT = A4_SHORT - 25.4 * (MARGIN_IN["left"] + MARGIN_IN["right"])
 
 
 @dataclass
@@ -94,22 +112,107 @@ def _validation(spec: ProgrammeFile, f: FormField) -> DataValidation | None:
     return dv
 
 
-def build_workbook(spec: ProgrammeFile, t: TaskSheet) -> Workbook:
+def _column_mm(width: float | None) -> float:
+    """The printed width of a column of ``width`` characters (Excel's unit: the digit width
+    of the default 11-point font, 7 px, plus 5 px of padding; 96 px to the inch)."""
+    return ((width if width else 8.43) * 7 + 5) * 25.4 / 96
+
+
+def _display_width(text: str) -> int:
+    """Width in Excel's character units: a Chinese character is two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _lines(text: str, width_chars: float, size: float = 11) -> int:
+    """How many lines ``text`` wraps to in a cell ``width_chars`` wide (an estimate, a little
+    generous: neither Excel nor LibreOffice grows the rows of merged cells by itself)."""
+    per_line = max(width_chars * 11 / size - 1, 1)
+    return sum(max(1, -(-_display_width(part) * 105 // int(per_line * 100))) for part in text.split("\n"))
+
+
+def _row_height(lines: int, pad: float = 3) -> float:
+    """Points for ``lines`` lines of the 11-point default font."""
+    return 15 * lines + pad
+
+
+def _footer_text(text: str) -> str:
+    return text.replace("&", "&&")  # '&' starts a code in page headers and footers
+
+
+def _print_setup(ws: Any, last_col: int, last_row: int | None, *, title_rows: str | None = None,
+                 header: tuple[str, str] | None = None) -> None:
+    """A4, one page wide and as many pages high as needed, centred, 第 N 页 / 共 M 页.
+
+    Orientation rule: portrait when the used columns (A..``last_col``) fit across an A4
+    portrait page at 100 % (``PRINTABLE_PORTRAIT``, 184.6 mm ≈ 97 character widths);
+    landscape otherwise — fit-to-width then shrinks only what is wider than a landscape page
+    (271.6 mm ≈ 144 character widths), so text stays readable on a form that is signed on paper.
+
+    The print area spans the used columns; its rows end at ``last_row``, or, for a table
+    sheet whose length only the bureau knows (``None``), run down the whole columns, of which
+    Excel and LibreOffice print only the rows in use."""
+    width = sum(_column_mm(ws.column_dimensions[get_column_letter(c)].width) for c in range(1, last_col + 1))
+    ps = ws.page_setup
+    ps.paperSize = ws.PAPERSIZE_A4
+    ps.orientation = ws.ORIENTATION_PORTRAIT if width <= PRINTABLE_PORTRAIT else ws.ORIENTATION_LANDSCAPE
+    ps.fitToWidth, ps.fitToHeight = 1, 0  # 0: no limit on the number of pages down
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    for side, inches in MARGIN_IN.items():
+        setattr(ws.page_margins, side, inches)
+    ws.print_options.horizontalCentered = True
+    col = get_column_letter(last_col)
+    ws.print_area = f"A1:{col}{last_row or 1048576}"  # to the last row: Excel shows it as $A:$E
+    if title_rows:
+        ws.print_title_rows = title_rows
+    if header:
+        ws.oddHeader.left.text, ws.oddHeader.right.text = (_footer_text(h) for h in header)
+        ws.oddHeader.left.size = ws.oddHeader.right.size = 9
+    ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+    ws.oddFooter.center.size = 9
+
+
+def _signature_block(ws: Any, row: int) -> int:
+    """填报单位（盖章）/填报人/联系电话/日期, one per row from ``row``, each with a line to write
+    on; the first row is tall enough for the stamp. Returns the last row used."""
+    for i, label in enumerate(SIGNATURE):
+        r = row + i
+        ws.cell(r, 1, f"{label}：").alignment = Alignment(horizontal="right", vertical="bottom")
+        ws.cell(r, 1).font = Font(bold=True)
+        value = ws.cell(r, 2, "　　　　年　　月　　日" if label == "日期" else None)
+        value.border, value.alignment = LINE, Alignment(horizontal="center", vertical="bottom")
+        ws.row_dimensions[r].height = 48 if i == 0 else 26
+    return row + len(SIGNATURE) - 1
+
+
+def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = None) -> Workbook:
+    """The template for one assignee. With the working-day calendar ``cal`` the due date says
+    why a surprising day is one (``2023年4月23日（星期日，调休上班）``); without, only the weekday."""
     wb = Workbook()
     ws = wb.active
     ws.title = MAIN
     used = {MAIN, META}
-    ws["A1"] = f"{t.programme_title}（{t.year}年）"
+    for letter, width in zip("ABC", MAIN_WIDTHS, strict=True):
+        ws.column_dimensions[letter].width = width
+    title = f"{t.programme_title}（{t.year}年）"
+    ws["A1"] = title
     ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.merge_cells("A1:C1")  # the title spans the printed width and wraps, never runs off the page
+    ws.row_dimensions[1].height = 20 * _lines(title, sum(MAIN_WIDTHS), size=14) + 10
     rows = [("填报事项", t.milestone_title), ("填报单位", t.participant_name), ("表单", t.form.title),
-            ("截止日期", f"{t.due.year}年{t.due.month}月{t.due.day}日（星期{WEEKDAYS[t.due.weekday()]}）")]
+            ("截止日期", zh_date(t.due, cal))]
     for i, (k, v) in enumerate(rows, start=2):
         ws.cell(i, 1, k).font = Font(bold=True)
-        ws.cell(i, 2, v)
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width, ws.column_dimensions["C"].width = 34, 50, 40
+        ws.cell(i, 1).alignment = Alignment(vertical="center")
+        ws.cell(i, 2, v).alignment = Alignment(wrap_text=True, vertical="center")
+        for c in range(1, 4):
+            ws.cell(i, c).border = BOX
+        ws.merge_cells(start_row=i, start_column=2, end_row=i, end_column=3)
+        ws.row_dimensions[i].height = _row_height(_lines(v, MAIN_WIDTHS[1] + MAIN_WIDTHS[2]), pad=5)
     ws.cell(FIRST_FIELD_ROW - 1, 1, "项目").fill = HEADER
     ws.cell(FIRST_FIELD_ROW - 1, 2, "填写内容").fill = HEADER
     ws.cell(FIRST_FIELD_ROW - 1, 3, "说明").fill = HEADER
+    tables: list[tuple[Any, int]] = []
     meta = wb.create_sheet(META)
     meta.sheet_state = "veryHidden"
     for k, v in (("version", 1), ("programme", t.programme), ("year", t.year), ("milestone", t.milestone),
@@ -119,15 +222,20 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet) -> Workbook:
     for f in t.form.fields:
         label = f.label + (f"（{f.unit}）" if f.unit else "") + (" *" if f.required else "")
         ws.cell(row, 1, label).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row, 3).alignment = Alignment(wrap_text=True, vertical="top")
         if f.type == "table":
             name = _sheet_name(f.label, used)
-            ws.cell(row, 2, f"见工作表“{name}”")
+            ws.cell(row, 2, f"见工作表“{name}”").alignment = Alignment(vertical="top")
             ws.cell(row, 3, f"每行一条{'，至少 ' + str(spec.parameter_value(f.min_rows)) + ' 行' if f.min_rows else ''}")
             tws = wb.create_sheet(name)
             for c, col in enumerate(f.columns or [], start=1):
                 cell = tws.cell(1, c, col.label + (" *" if col.required else ""))
-                cell.fill, cell.font = HEADER, Font(bold=True)
-                tws.column_dimensions[get_column_letter(c)].width = 24 if col.type != "text" else 48
+                cell.fill, cell.font, cell.border = HEADER, Font(bold=True), BOX
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+                dim = tws.column_dimensions[get_column_letter(c)]
+                dim.width = 24 if col.type != "text" else 48
+                if col.type in ("text", "string"):
+                    dim.alignment = Alignment(wrap_text=True, vertical="top")  # long entries wrap, not cut
                 dv = _validation(spec, col)
                 n = max(int(spec.parameter_value(f.max_rows) or 0), int(spec.parameter_value(f.min_rows) or 0), TABLE_ROWS_MIN)
                 if dv is not None:
@@ -136,22 +244,38 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet) -> Workbook:
                 if col.type == "date":
                     for r in range(2, n + 2):
                         tws.cell(r, c).number_format = "yyyy-mm-dd"
+            need = max((_lines(str(tws.cell(1, c).value), tws.column_dimensions[get_column_letter(c)].width)
+                        for c in range(1, len(f.columns or []) + 1)), default=1)
+            tws.row_dimensions[1].height = _row_height(need, pad=6)
             tws.freeze_panes = "A2"
+            tws.print_options.gridLines = True  # the rows a bureau adds print as a table
+            tables.append((tws, max(len(f.columns or []), 1)))
             meta.append(["table", f.id, name] + [c.id for c in f.columns or []])
         else:
             cell = ws.cell(row, 2)
             cell.fill = INPUT
             if f.type == "date":
                 cell.number_format = "yyyy-mm-dd"
-            if f.type == "text":
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.alignment = Alignment(wrap_text=f.type == "text", vertical="top")
             dv = _validation(spec, f)
             if dv is not None:
                 ws.add_data_validation(dv)
                 dv.add(cell.coordinate)
             ws.cell(row, 3, f.help or ("；".join(f.choices) if f.choices else ""))
             meta.append(["field", f.id, cell.coordinate])
+        # neither Excel nor LibreOffice grows a row to wrapped text it did not type itself;
+        # a row stays unsized (so Excel grows it as the bureau types) unless its label or help wraps
+        need = max(_lines(label, MAIN_WIDTHS[0]), _lines(str(ws.cell(row, 3).value or ""), MAIN_WIDTHS[2]))
+        if need > 1:
+            ws.row_dimensions[row].height = _row_height(need)
         row += 1
+    for r in range(FIRST_FIELD_ROW - 1, row):
+        for c in range(1, 4):
+            ws.cell(r, c).border = BOX
+    last = _signature_block(ws, row + 1)
+    _print_setup(ws, 3, last)
+    for tws, ncols in tables:
+        _print_setup(tws, ncols, None, title_rows="1:1", header=(f"{t.form.title}　{tws.title}", t.participant_name))
     return wb
 
 
