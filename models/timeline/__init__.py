@@ -1,7 +1,7 @@
 """Calendar spec, its loader and checks, working days, and the year planner."""
 
 from .checks import check_programme
-from .clock import TZ, now
+from .clock import TZ, InstantInvalid, now, to_instant
 from .loader import CalendarInvalid, Problem, load_programme_file, load_workdays_file
 from .plan import PlanInconsistent, PlannedMilestone, YearNotInProgramme, YearPlan, plan_year
 from .spec import ProgrammeFile, WorkdaysFile
@@ -9,6 +9,7 @@ from .workdays import MissingWorkdayData, WorkdayCalendar
 
 __all__ = [
     "TZ",
+    "InstantInvalid",
     "CalendarInvalid",
     "MissingWorkdayData",
     "PlanInconsistent",
@@ -23,5 +24,6 @@ __all__ = [
     "load_programme_file",
     "load_workdays_file",
     "now",
+    "to_instant",
     "plan_year",
 ]

@@ -1,11 +1,25 @@
-"""When a task's reminders, chasers and escalations fall due — pure date maths.
+"""When a task's notices, reminders, chasers and escalations fall due — pure date maths.
 
-``task_steps`` lists every step of a task's reminder policy for its (effective) opening
-and due date. Each step says when it falls due and until when it is still worth sending
+``task_steps`` is the one function that says what a task will be sent and when: the
+planner shows its result (``plan``, the ICS alarms) and the engine queues exactly it.
+
+Each step says when it falls due and until when it is still worth sending
 (``stale_at``): a reminder "5 working days left" is pointless once the "1 working day
 left" one is due, so a run after days of downtime sends only the latest of them, never a
 burst. Opening notices are worth sending until the due day ends; escalations for as long
 as the task is late.
+
+Pre-due reminders (``before_due: N``) fall on the N-th working day before the due date.
+Two rules keep a bureau from getting two messages in the same minute, and both are shown
+by the planner instead of happening silently:
+
+* several ``before_due`` values that land on the same working day give one reminder (the
+  one nearest the due date; ``Step.covers`` lists every N it stands for) — this happens
+  when a due date is kept on a rest day, where ``0`` means the last working day before it;
+* a reminder that falls on the opening day is carried by the opening notice.
+
+A reminder on the last working day before a due date that lies on a rest day (``keep``)
+is of its own kind, ``last_workday``: it must never say "today is the deadline".
 
 Step keys are stable and carry the due date they were computed for (``before-5@2023-12-25``):
 when an extension moves the due date, reminders follow the new date as new steps, and the
@@ -17,12 +31,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..vocabulary import DUE_TODAY, ESCALATION, LAST_WORKDAY, OPENED, OVERDUE, UPCOMING
 from .clock import TZ
-from .plan import shift_workdays
 from .spec import ReminderPolicy
 from .workdays import MissingWorkdayData, WorkdayCalendar
 
-OPENED, UPCOMING, DUE_TODAY, OVERDUE, ESCALATION = "opened", "upcoming", "due_today", "overdue", "escalation"
+__all__ = ["DUE_TODAY", "ESCALATION", "LAST_WORKDAY", "OPENED", "OVERDUE", "UPCOMING", "Step", "shift_workdays", "task_steps"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,15 @@ class Step:
     working_days: int | None = None  # left (upcoming) or late (overdue, escalation)
     number: int | None = None  # the chaser's number (overdue)
     roles: tuple[str, ...] = ()  # escalation: the role ids it goes to
+    covers: tuple[int, ...] = ()  # the before_due values this step stands for (merged ones included)
+
+
+def shift_workdays(base: dt.date, days: int, direction: int, cal: WorkdayCalendar) -> dt.date:
+    """``days`` working days after (direction +1) or before (-1) ``base``; 0 days means
+    ``base`` itself when it is a working day, else the nearest working day in ``direction``."""
+    if days == 0:
+        return cal.on_or_after(base) if direction > 0 else cal.on_or_before(base)
+    return cal.add(base, direction * days)
 
 
 def _at(day: dt.date, t: dt.time) -> dt.datetime:
@@ -42,6 +65,18 @@ def _at(day: dt.date, t: dt.time) -> dt.datetime:
 
 def _midnight_after(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
+
+
+def pre_due_days(due: dt.date, before_due: list[int], opened_day: dt.date, cal: WorkdayCalendar) -> tuple[list[tuple[dt.date, tuple[int, ...]]], tuple[int, ...]]:
+    """The days pre-due reminders fall on, each with the ``before_due`` values it stands
+    for (nearest the due date first), and the values carried by the opening notice.
+    Values whose day is before the opening are dropped: the task does not exist yet."""
+    by_day: dict[dt.date, list[int]] = {}
+    for n in sorted(set(before_due)):
+        by_day.setdefault(shift_workdays(due, n, -1, cal), []).append(n)
+    days = [(day, tuple(ns)) for day, ns in sorted(by_day.items()) if day > opened_day]
+    on_opening = tuple(n for day, ns in by_day.items() if day == opened_day for n in ns)
+    return days, on_opening
 
 
 def task_steps(
@@ -53,8 +88,8 @@ def task_steps(
     year_start: dt.date,
     missing: set[int] | None = None,
 ) -> list[Step]:
-    """Every step for one task, in time order. ``opens`` None means open from
-    ``year_start`` (the programme year's first day, or its in-force date).
+    """Every step for one task, in time order. ``opens`` None (ledgers compiled before
+    openings were always dated) means open from ``year_start``.
 
     Chasers and escalations can fall in the next year. When that year has no working-day
     data, those steps are left out (never guessed) and the year is added to ``missing`` so
@@ -62,25 +97,23 @@ def task_steps(
     if policy is None:
         return []
     t = policy.send_time
-    first = opens or year_start
-    opened_day = cal.on_or_after(first)
+    opened_day = cal.on_or_after(opens or year_start)
     steps: list[Step] = []
+    days, on_opening = pre_due_days(due, policy.before_due, opened_day, cal)
     if opened_day <= due:
-        steps.append(Step("opened", OPENED, _at(opened_day, t), _midnight_after(due)))
-
-    # before_due: N-th working day before due (0: due itself, or the working day before a
-    # due date kept on a rest day). Skip days before the task opens.
-    pre: list[tuple[int, dt.date]] = []
-    for n in sorted(set(policy.before_due), reverse=True):
-        day = shift_workdays(due, n, -1, cal)  # the same days the plan shows
-        if day >= opened_day:
-            pre.append((n, day))
-    for i, (n, day) in enumerate(pre):
-        nxt = _at(pre[i + 1][1], t) if i + 1 < len(pre) else _midnight_after(due)
-        if n == 0:
-            steps.append(Step(f"due@{due}", DUE_TODAY, _at(day, t), _midnight_after(due), working_days=0))
+        steps.append(Step("opened", OPENED, _at(opened_day, t), _midnight_after(due), covers=on_opening))
+    due_is_workday = cal.is_workday(due)
+    for i, (day, ns) in enumerate(days):
+        nxt = _at(days[i + 1][0], t) if i + 1 < len(days) else _midnight_after(due)
+        left = cal.count_between(day, due)
+        key = f"due@{due}" if ns[0] == 0 else f"before-{ns[0]}@{due}"
+        if day == due:
+            kind = DUE_TODAY
+        elif left == 0 and not due_is_workday:
+            kind = LAST_WORKDAY  # the due date is a rest day: today is the last working day before it
         else:
-            steps.append(Step(f"before-{n}@{due}", UPCOMING, _at(day, t), nxt, working_days=n))
+            kind = UPCOMING
+        steps.append(Step(key, kind, _at(day, t), nxt, working_days=left, covers=ns))
 
     def after(day: dt.date, n: int) -> dt.date | None:
         try:
@@ -93,11 +126,11 @@ def task_steps(
 
     if policy.overdue:
         every, count = policy.overdue.every_working_days, policy.overdue.max_chasers
-        days = [after(due, every * k) for k in range(1, count + 1)]
-        for k, day in enumerate(days, start=1):
+        chaser_days = [after(due, every * k) for k in range(1, count + 1)]
+        for k, day in enumerate(chaser_days, start=1):
             if day is None:
                 break
-            following = days[k] if k < len(days) else after(day, every)
+            following = chaser_days[k] if k < len(chaser_days) else after(day, every)
             # the next chaser is in an undated year: this one stays worth sending to year end
             stale = _at(following, t) if following else _midnight_after(dt.date(day.year, 12, 31))
             steps.append(Step(f"overdue-{k}@{due}", OVERDUE, _at(day, t), stale, working_days=every * k, number=k))

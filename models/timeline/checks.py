@@ -153,14 +153,14 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
                         out.append(P(rpath + ("milestone",), _unknown(rule.milestone, by_id, "milestone")))
                         continue
                     other = spec.milestone(rule.milestone)
-                    if rule.of == "opens" and other.opens is None and not isinstance(other.due, Window):
-                        out.append(P(rpath + ("of",), f"milestone '{other.id}' has no opening date to count from; give it 'opens' or count from its due date"))
                     other_years = set(other.years) if other.years else years
                     if not held <= other_years:
                         missing = ", ".join(map(str, sorted(held - other_years)))
                         out.append(P(rpath + ("milestone",), f"'{other.id}' is not held in {missing}, a year this milestone is held; limit this milestone's 'years'"))
             if m.opens is not None and isinstance(m.due, Window):
                 out.append(P(path + ("opens",), "a window due date already says when the milestone opens; remove 'opens' or make 'due' a single day"))
+            if m.opens_before_due is not None and (m.opens is not None or isinstance(m.due, Window)):
+                out.append(P(path + ("opens_before_due",), "'opens_before_due' applies only to a milestone with no 'opens' rule and no window; remove one of them"))
 
     out.extend(_cycles(loaded, spec))
 
@@ -245,10 +245,11 @@ def _cycles(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
             if isinstance(rule, RELATIVE_RULES) and rule.milestone in paths:
                 target_which = rule.of
                 other = spec.milestone(rule.milestone)
-                if target_which == "opens" and other.opens is None:
-                    # a window's opening depends on nothing; a missing opening is reported elsewhere
-                    continue
+                if target_which == "opens" and other.opens is None and isinstance(other.due, Window):
+                    continue  # a window's opening depends on nothing
                 edges[(m.id, which)] = (rule.milestone, target_which)
+        if m.opens is None and not isinstance(m.due, Window):
+            edges[(m.id, "opens")] = (m.id, "due")  # the implicit opening counts back from the due date
     out: list[Problem] = []
     reported: set[frozenset] = set()
     for start in edges:

@@ -90,8 +90,43 @@ def load_programme_file(file: FsPath | str) -> ProgrammeFile:
     return spec
 
 
+def _workdays_coherence(loaded: Loaded) -> list[Problem]:
+    """The year file's cross-field rules (also enforced by ``WorkdaysFile`` itself), each
+    reported at the date that breaks it rather than at the top of the file."""
+    import datetime as dt
+
+    data = loaded.data
+    year = data.get("year")
+    if not isinstance(year, int) or isinstance(year, bool):
+        return []
+    out: list[Problem] = []
+    rest: set[dt.date] = set()
+    for i, h in enumerate(data.get("holidays") or []):
+        if not isinstance(h, dict):
+            continue
+        first, last = h.get("first"), h.get("last")
+        for key, d in (("first", first), ("last", last)):
+            if isinstance(d, dt.date) and d.year != year:
+                out.append(loaded.problem(("holidays", i, key), f"holiday {h.get('name')} date {d} is not in {year}"))
+        if isinstance(first, dt.date) and isinstance(last, dt.date) and first <= last:
+            rest |= {first + dt.timedelta(n) for n in range((last - first).days + 1)}
+    for i, d in enumerate(data.get("adjusted_workdays") or []):
+        if not isinstance(d, dt.date):
+            continue
+        if d.year != year:
+            out.append(loaded.problem(("adjusted_workdays", i), f"adjusted working day {d} is not in {year}"))
+        elif d.weekday() < 5:
+            out.append(loaded.problem(("adjusted_workdays", i), f"adjusted working day {d} is a weekday; list only weekend days that become working days"))
+        elif d in rest:
+            out.append(loaded.problem(("adjusted_workdays", i), f"{d} is listed both as a holiday and as an adjusted working day"))
+    return out
+
+
 def load_workdays_file(file: FsPath | str) -> WorkdaysFile:
     loaded = read(file)
+    located = _workdays_coherence(loaded)
+    if located:
+        raise CalendarInvalid(located)
     spec: WorkdaysFile = parse_model(loaded, WorkdaysFile)
     stem = FsPath(file).stem
     if stem != f"cn-{spec.year}":

@@ -9,12 +9,20 @@ Definitions a coordinator can rely on (all dates local, Asia/Shanghai):
   procedural law: a period ending on a statutory rest day ends on the first working day
   after it), ``previous_workday``, or ``keep``.
 * ``opens`` — when tasks open: the milestone's ``opens`` rule, else a window's first day,
-  else none (open from the start of the year); never before the programme is in force.
+  else ``opens_before_due`` working days before ``due`` (the milestone's, else the
+  programme default, 20); never before the programme is in force. The opening can fall in
+  the year before (a January deadline opens in December).
 * Relative rules count working days from another milestone's *effective* date (for
   ``of: opens``, the opening after clamping to ``in_force_from``).
-* ``reminders`` — for each ``before_due: N`` of the reminder policy, at ``send_at`` on the
-  N-th working day before ``due`` (0: ``due`` itself, or the working day before it when
-  ``due`` was kept on a rest day); none before ``opens`` or before the programme is in force.
+* ``notice`` and ``reminders`` — what each assignee is sent before the due date, computed
+  by ``chase.task_steps``, the same function the engine queues from: the opening notice,
+  then for each ``before_due: N`` of the reminder policy, at ``send_at`` on the N-th
+  working day before ``due`` (0: ``due`` itself, or the last working day before it when
+  ``due`` was kept on a rest day). Values landing on the same working day give one
+  reminder, and one on the opening day is carried by the opening notice (``merged`` says
+  which); none before the task opens.
+* A milestone whose date counts from a milestone not held that year (``years:``, or due
+  before the programme came into force) cannot be dated: the plan refuses it.
 """
 
 from __future__ import annotations
@@ -36,8 +44,8 @@ from .spec import (
     WorkingDaysBefore,
 
 )
+from .chase import DUE_TODAY, LAST_WORKDAY, OPENED, UPCOMING, Step, shift_workdays, task_steps
 from .workdays import WorkdayCalendar
-from .clock import TZ
 
 
 class YearNotInProgramme(ValueError):
@@ -75,6 +83,9 @@ class PlannedMilestone:
     form: str | None
     reminders: tuple[dt.datetime, ...]
     assumed: str | None = None
+    notice: dt.datetime | None = None  # the opening notice
+    steps: tuple[Step, ...] = ()  # every step before the due date (notice and reminders), as the engine sends them
+    merged: tuple[str, ...] = ()  # before_due values that share a day, said in words
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,7 +97,10 @@ class PlannedMilestone:
             "rest_day_rule": self.rest_day_rule,
             "assignees": list(self.assignees),
             "form": self.form,
+            "notice": self.notice.isoformat() if self.notice else None,
             "reminders": [r.isoformat() for r in self.reminders],
+            "steps": [{"kind": s.kind, "at": s.at.isoformat(), "before_due": list(s.covers)} for s in self.steps],
+            "merged": list(self.merged),
         }
 
 
@@ -133,18 +147,6 @@ def apply_rest_day_rule(day: dt.date, rule: str, cal: WorkdayCalendar) -> dt.dat
     raise ValueError(f"unknown rest-day rule {rule!r}")
 
 
-def shift_workdays(base: dt.date, days: int, direction: int, cal: WorkdayCalendar) -> dt.date:
-    """``days`` working days after (direction +1) or before (-1) ``base``; 0 days means
-    ``base`` itself when it is a working day, else the nearest working day in ``direction``."""
-    if days == 0:
-        return cal.on_or_after(base) if direction > 0 else cal.on_or_before(base)
-    return cal.add(base, direction * days)
-
-
-def reminder_days(due: dt.date, before_due: list[int], cal: WorkdayCalendar) -> list[dt.date]:
-    return sorted({shift_workdays(due, n, -1, cal) for n in before_due})
-
-
 # --------------------------------------------------------------------------- the year
 
 
@@ -183,7 +185,12 @@ class _Dates:
             if isinstance(m.due, Window):
                 start = calendar_span(m.due, self.year)[0]
                 return start, self._in_force(start)
-            return None, None
+            # the implicit opening: N working days before the effective due date
+            _, due = self.get(m.id, "due")
+            assert due is not None
+            n = m.opens_before_due if m.opens_before_due is not None else self.spec.programme.defaults.opens_before_due
+            day = shift_workdays(due, n, -1, self.cal)
+            return day, self._in_force(day)
         if isinstance(rule, (WorkingDaysAfter, WorkingDaysBefore)):
             day = self._relative(rule)
         else:
@@ -212,30 +219,40 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
     dates = _Dates(spec, year, cal)
     policies = {p.id: p for p in spec.reminder_policies}
     planned: list[tuple[tuple, PlannedMilestone]] = []
-    not_held: list[tuple[str, str]] = []
+    not_held: dict[str, str] = {}
     issues: list[PlanIssue] = []
-    for order, (w, m) in enumerate(spec.milestones()):
+    for _, m in spec.milestones():
         if not held_in(spec, m, year):
+            not_held[m.id] = f"held only in {', '.join(map(str, m.years or ()))}"
+    for _, m in spec.milestones():
+        if m.id in not_held:
             continue
+        _, due = dates.get(m.id, "due")
+        assert due is not None
+        if prog.in_force_from is not None and due < prog.in_force_from:
+            not_held[m.id] = f"due {due} is before the programme came into force on {prog.in_force_from}"
+    for order, (w, m) in enumerate(spec.milestones()):
+        if m.id in not_held:
+            continue
+        for which in ("due", "opens"):
+            rule = getattr(m, which)
+            if isinstance(rule, (WorkingDaysAfter, WorkingDaysBefore)) and rule.milestone in not_held:
+                issues.append(PlanIssue(m.id, which, f"counts from '{rule.milestone}', which is not held in {year} "
+                                        f"({not_held[rule.milestone]}); limit this milestone's 'years' or count from another milestone"))
         nominal, due = dates.get(m.id, "due")
         _, opens = dates.get(m.id, "opens")
         assert nominal is not None and due is not None
-        if prog.in_force_from is not None and due < prog.in_force_from:
-            not_held.append((m.id, f"due {due} is before the programme came into force on {prog.in_force_from}"))
-            continue
         if opens is not None and opens > due:
             issues.append(PlanIssue(m.id, "opens", f"in {year} it opens on {opens}, after its due date {due}"))
             continue
         policy_id = m.reminder_policy or prog.defaults.reminder_policy
-        reminders: tuple[dt.datetime, ...] = ()
+        steps: tuple[Step, ...] = ()
         if policy_id is not None:
-            policy = policies[policy_id]
-            earliest = max(d for d in (opens, prog.in_force_from, dt.date.min) if d is not None)
-            reminders = tuple(
-                dt.datetime.combine(day, policy.send_time, TZ)
-                for day in reminder_days(due, policy.before_due, cal)
-                if day >= earliest
+            steps = tuple(
+                s for s in task_steps(policies[policy_id], opens=opens, due=due, cal=cal, year_start=opens or due, missing=set())
+                if s.at.date() <= due and s.kind in PRE_DUE_STEPS
             )
+        notice = next((s.at for s in steps if s.kind == OPENED), None)
         assignees = spec.expand(m.assignees if m.assignees is not None else w.lead)
         cooperating = tuple(
             p for p in spec.expand(m.cooperating if m.cooperating is not None else w.cooperating) if p not in assignees
@@ -252,13 +269,30 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
             assignees=assignees,
             cooperating=cooperating,
             form=m.form,
-            reminders=reminders,
+            reminders=tuple(s.at for s in steps if s.kind != OPENED),
             assumed=m.source.assumed,
+            notice=notice,
+            steps=steps,
+            merged=_merged(steps),
         )
         planned.append(((due, opens or due, order), pm))
     if issues:
         raise PlanInconsistent(year, issues)
     planned.sort(key=lambda x: x[0])
-    return YearPlan(prog.id, prog.title, year, tuple(p for _, p in planned), tuple(not_held))
+    return YearPlan(prog.id, prog.title, year, tuple(p for _, p in planned), tuple(not_held.items()))
+
+
+PRE_DUE_STEPS = (OPENED, UPCOMING, DUE_TODAY, LAST_WORKDAY)
+
+
+def _merged(steps: tuple[Step, ...]) -> tuple[str, ...]:
+    out = []
+    for s in steps:
+        day = f"{s.at:%Y-%m-%d}"
+        if s.kind == OPENED and s.covers:
+            out.append(f"before_due {', '.join(map(str, s.covers))} falls on the opening day {day}: the opening notice stands for it")
+        elif len(s.covers) > 1:
+            out.append(f"before_due {' and '.join(map(str, s.covers))} fall on the same working day {day}: one reminder is sent")
+    return tuple(out)
 
 

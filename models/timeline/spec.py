@@ -87,6 +87,17 @@ class Defaults(Strict):
         " rule of Chinese procedural law for periods), previous_workday, or keep",
     )
     reminder_policy: Id | None = Field(None, description="id of the reminder policy used by default")
+    opens_before_due: int = Field(
+        20, ge=0, le=250,
+        description="a milestone with no 'opens' rule (and no window) opens this many working days before its"
+        " (effective) due date; its opening notice goes out that morning",
+    )
+    compile_lead_days: int = Field(
+        31, ge=0, le=366,
+        description="a programme year enters the ledger this many days before January 1st (31: on December 1st"
+        " of the year before), or earlier when one of its steps falls due earlier — so reminders for early-January"
+        " deadlines are sent in December",
+    )
 
 
 class Programme(Strict):
@@ -371,7 +382,11 @@ class Milestone(Strict):
     cooperating: list[Id] | None = Field(
         None, description="participants or groups copied on reminders. Defaults to the workstream's"
     )
-    opens: DateRule | None = Field(None, description="when tasks open; defaults to a window's start")
+    opens: DateRule | None = Field(
+        None, description="when tasks open; defaults to a window's start, else opens_before_due working days before due")
+    opens_before_due: int | None = Field(
+        None, ge=0, le=250, description="with no 'opens' rule: open this many working days before the due date"
+        " (overrides the programme default)")
     due: DateRule
     rest_day_rule: RestDayRule | None = Field(None, description="overrides the programme default")
     years: list[Year] | None = Field(

@@ -13,6 +13,7 @@ working day, because a wrong guess moves a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 
@@ -126,6 +127,22 @@ class WorkdayCalendar:
             return f.source
         self.require(year)
         return f"chinese-calendar {chinese_calendar.__version__}"
+
+    def fingerprint(self, year: int) -> str:
+        """What the working days of ``year`` come from, as a short text that changes when
+        they do (a new or corrected year file): compiled ledgers are re-projected on change."""
+        path = self._paths.get(year)
+        if path is not None:
+            try:
+                return "file:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            except OSError:
+                return "file:unreadable"
+        if year in self._files:
+            f = self._files[year]
+            return "spec:" + hashlib.sha256(f.model_dump_json().encode()).hexdigest()[:16]
+        if PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
+            return f"chinese-calendar {chinese_calendar.__version__}"
+        return "none"
 
     def _exceptions(self, year: int) -> frozenset[dt.date]:
         """Days whose status is the opposite of what the weekday says."""

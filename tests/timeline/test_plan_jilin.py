@@ -33,29 +33,30 @@ def plans():
 KNOWN = [
     # 2023: end of April is in the Labour Day break (04-29..05-03) → first working day after.
     (2023, "clinic-plan-issued", "2023-04-30", "2023-05-04", "2023-04-23"),
-    (2023, "clinic-industries-announced", "2023-03-31", "2023-03-31", None),
+    # no `opens`: 20 working days before the due date (the programme default opens_before_due)
+    (2023, "clinic-industries-announced", "2023-03-31", "2023-03-31", "2023-03-03"),
     # 15 working days after Friday 03-31, skipping Qingming (04-05), ending on Sunday 04-23, a 调休 working day.
     (2023, "clinic-recommendations", "2023-04-23", "2023-04-23", "2023-03-31"),
     (2023, "clinic-visits", "2023-07-31", "2023-07-31", "2023-06-01"),
-    (2023, "clinic-feedback-meeting", "2023-08-31", "2023-08-31", None),
+    (2023, "clinic-feedback-meeting", "2023-08-31", "2023-08-31", "2023-08-03"),
     (2023, "clinic-task-sheets", "2023-11-30", "2023-11-30", "2023-09-01"),
     (2023, "clinic-feedback-forms", "2023-12-25", "2023-12-25", "2023-11-01"),
     # Saturday 09-30 is inside the National Day break; previous_workday is chosen for Quality Month.
-    (2023, "policy-website-update", "2023-09-30", "2023-09-28", None),
-    (2023, "annual-evaluation", "2023-12-31", "2023-12-29", None),
+    (2023, "policy-website-update", "2023-09-30", "2023-09-28", "2023-08-31"),
+    (2023, "annual-evaluation", "2023-12-31", "2023-12-29", "2023-12-01"),
     # 2024: 03-31 is a Sunday → Monday 04-01; 08-31 a Saturday → Monday 09-02.
-    (2024, "clinic-industries-announced", "2024-03-31", "2024-04-01", None),
+    (2024, "clinic-industries-announced", "2024-03-31", "2024-04-01", "2024-03-04"),
     # opens when recommendations are due: 15 working days after 04-01, skipping Qingming 04-04..06, counting Sunday 04-07.
     (2024, "clinic-plan-issued", "2024-04-30", "2024-04-30", "2024-04-23"),
-    (2024, "clinic-feedback-meeting", "2024-08-31", "2024-09-02", None),
+    (2024, "clinic-feedback-meeting", "2024-08-31", "2024-09-02", "2024-08-05"),
     (2024, "city-plans-reviewed", "2024-04-20", "2024-04-22", "2024-04-02"),
-    (2024, "policy-website-update", "2024-09-30", "2024-09-30", None),
+    (2024, "policy-website-update", "2024-09-30", "2024-09-30", "2024-09-02"),
     (2024, "clinic-feedback-forms", "2024-12-25", "2024-12-25", "2024-11-01"),
     # 2022: the plan is in force from 05-26; 07-31 is a Sunday → 08-01; 12-25 a Sunday → 12-26.
     (2022, "clinic-visits", "2022-07-31", "2022-08-01", "2022-06-01"),
     (2022, "clinic-feedback-forms", "2022-12-25", "2022-12-26", "2022-11-01"),
     (2022, "cloud-lectures", "2022-10-31", "2022-10-31", "2022-05-26"),
-    (2022, "benchmark-rules-issued", "2022-09-30", "2022-09-30", None),
+    (2022, "benchmark-rules-issued", "2022-09-30", "2022-09-30", "2022-09-01"),
 ]
 
 
@@ -121,7 +122,8 @@ def test_plan_json_has_exactly_the_documented_shape(cli):
     data = plan_json(cli, 2023)
     assert set(data) == {"programme", "year", "milestones"}
     assert data["programme"] == "jilin-quality-2022-2024" and data["year"] == 2023
-    keys = {"id", "title", "opens", "nominal_due", "due", "rest_day_rule", "assignees", "form", "reminders"}
+    keys = {"id", "title", "opens", "nominal_due", "due", "rest_day_rule", "assignees", "form", "notice", "reminders",
+            "steps", "merged"}
     for m in data["milestones"]:
         assert set(m) == keys
         dt.date.fromisoformat(m["due"])

@@ -20,9 +20,8 @@ from models.timeline.plan import (
     PlanInconsistent,
     apply_rest_day_rule,
     calendar_span,
-    reminder_days,
-    shift_workdays,
 )
+from models.timeline.chase import pre_due_days, shift_workdays
 from models.timeline.spec import (
     EndOfMonth,
     FixedDay,
@@ -287,38 +286,51 @@ def test_fixed_day_span(day):
     assert calendar_span(rule, day.year) == (day, day)
 
 
-# --------------------------------------------------------------------------- reminder_days
+# --------------------------------------------------------------------------- pre-due reminder days
 
 before_due_lists = st.lists(st.integers(0, 120), max_size=6)
 
 
 @SETTINGS
 @given(dates, before_due_lists)
-def test_reminder_days(due, before_due):
-    days = reminder_days(due, before_due, CAL)
-    assert days == sorted(set(days))
-    assert all(is_workday(d) for d in days)
-    assert all(d <= due for d in days)
-    assert all(d <= CAL.on_or_before(due) for d in days)
+def test_pre_due_days(due, before_due):
+    opened = dt.date(due.year - 2, 1, 1)  # long before: nothing is dropped for the opening
+    days, on_opening = pre_due_days(due, before_due, opened, CAL)
+    just_days = [d for d, _ in days]
+    assert just_days == sorted(set(just_days))
+    assert on_opening == ()
+    assert all(is_workday(d) for d in just_days)
+    assert all(d <= CAL.on_or_before(due) for d in just_days)
+    # every value is accounted for exactly once: merged values are said, never lost
+    covered = [n for _, ns in days for n in ns]
+    assert sorted(covered) == sorted(set(before_due))
+    for d, ns in days:
+        assert ns == tuple(sorted(ns))  # the value nearest the due date first
+        assert all(nth_workday_back(due, n) == d for n in ns)
     if is_workday(due):
-        assert len(days) == len(set(before_due))
+        assert all(len(ns) == 1 for _, ns in days)  # distinct values, distinct days
         if 0 in before_due:
-            assert days[-1] == due
-    # offset n > 0 lands on a working day with exactly n working days in [day, due)
+            assert just_days[-1] == due
     for n in before_due:
-        day = nth_workday_back(due, n)
-        assert day in days
         if n:
-            assert workdays_in(day, due) == n
-    assert set(days) == {nth_workday_back(due, n) for n in before_due}
+            assert workdays_in(nth_workday_back(due, n), due) == n
 
 
 @SETTINGS
 @given(rest_dates)
-def test_reminder_on_the_due_day_of_a_kept_rest_day(due):
-    # 0 → the working day before the kept due date; so does 1 (the first working day before
-    # due): one reminder, not two
-    assert reminder_days(due, [0, 1], CAL) == [CAL.on_or_before(due)]
+def test_reminders_on_the_same_working_day_merge_and_say_so(due):
+    # 0 → the last working day before a kept rest-day due date; so does 1: one reminder standing for both
+    days, _ = pre_due_days(due, [0, 1], dt.date(due.year - 1, 1, 1), CAL)
+    assert days == [(CAL.on_or_before(due), (0, 1))]
+
+
+@SETTINGS
+@given(dates, before_due_lists)
+def test_reminders_on_or_before_the_opening_day_are_not_separate(due, before_due):
+    opened = CAL.add(due, -5)
+    days, on_opening = pre_due_days(due, before_due, opened, CAL)
+    assert all(d > opened for d, _ in days)
+    assert all(nth_workday_back(due, n) == opened for n in on_opening)
 
 
 # --------------------------------------------------------------------------- plan_year end to end
@@ -483,8 +495,8 @@ def oracle_dates(spec: ProgrammeFile, year: int) -> dict[str, tuple[dt.date, dt.
                 opens = span(m.opens)[0]
             elif isinstance(m.due, Window):
                 opens = span(m.due)[0]
-            else:
-                opens = None
+            else:  # the implicit opening: 20 working days before the effective due date
+                opens = oracle_shift(due, 20, -1)
             if opens is not None and in_force is not None:
                 opens = max(opens, in_force)
             out[mid] = (nominal, due, opens)
@@ -570,16 +582,17 @@ def test_plan_year_properties(spec_and_overrides, year):
                 assert r.date() >= m.opens
             if in_force is not None:
                 assert r.date() >= in_force
-        # exactly the policy's reminders (from the module docstring of plan.py): for each N, the
-        # N-th working day before due (0: due, or the working day before a kept rest day),
-        # none before opens or before the programme is in force
-        earliest = max(d for d in (m.opens, in_force, D.min) if d is not None)
+        # exactly the policy's steps (from the module docstring of plan.py): the opening notice on the
+        # first working day from opens; for each N, the N-th working day before due (0: due, or the
+        # working day before a kept rest day), one reminder per day, none on or before the opening day
+        opened = oracle_shift(m.opens, 0, 1)
+        assert m.notice == (dt.datetime.combine(opened, policy.send_time, TZ) if opened <= m.due else None)
         expected = sorted(
             {dt.datetime.combine(day, policy.send_time, TZ) for day in
-             (nth_workday_back(m.due, n) for n in policy.before_due) if day >= earliest}
+             (nth_workday_back(m.due, n) for n in policy.before_due) if day > opened}
         )
         assert list(rs) == expected
-        if m.opens is None and in_force is None and is_workday(m.due):
+        if m.opens <= oracle_shift(m.due, 6, -1) and is_workday(m.due):
             assert len(rs) == 3
 
 
