@@ -30,4 +30,4 @@ def chase(
         contacts: the contacts file (default: $YEARWHEEL_CONTACTS).
     """
     with R.opened(calendar_dir, programme, contacts) as rt:
-        return R.chase(rt, programme, year, at or R.parse_instant(None), milestone).as_json()
+        return R.chase(rt, programme, year, R.to_instant(at), milestone).as_json()

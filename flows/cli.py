@@ -63,18 +63,13 @@ def _load(directory: Path, programme_id: str) -> tuple[ProgrammeFile, WorkdayCal
 
 
 def _plan(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
-    try:
-        cal.require(year)
-    except MissingWorkdayData as exc:
-        # Reported first (exit 2) even for a year outside the programme: both must be fixed,
-        # and the working-day data is the one thing a coordinator must not guess.
-        years = spec.programme.years
-        outside = "" if year in years else f" (note: {year} is also outside {spec.programme.id}'s years {years.first}–{years.last})"
-        raise _fail(f"{exc}{outside}", EXIT_NO_WORKDAYS) from None
+    """The year's plan, or the decisive reason there is none: a year outside the programme
+    first (no working-day file would help), then missing working-day data (exit 2)."""
+    years = spec.programme.years
+    if year not in years:
+        raise _fail(f"{spec.programme.id} runs {years.first}–{years.last}; {year} is not one of its years")
     try:
         return plan_year(spec, year, cal)
-    except YearNotInProgramme as exc:
-        raise _fail(str(exc)) from None
     except MissingWorkdayData as exc:
         raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
     except PlanInconsistent as exc:
@@ -94,10 +89,7 @@ def _validate_programme(path: Path, directory: Path) -> tuple[list[Problem], lis
         spec = load_programme_file(path)
     except CalendarInvalid as exc:
         return exc.problems, []
-    try:
-        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
-    except CalendarInvalid as exc:
-        return exc.problems, []
+    cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))  # year files are checked on their own
     loaded = read(path)
     where = {m.id: p for p, m in milestone_paths(spec)}
     problems, notes = [], []
@@ -137,7 +129,7 @@ def validate(
             found, noted = _validate_programme(path, path.parent)
             problems += found
             notes += noted
-    for p in sorted(problems):
+    for p in sorted(set(problems)):
         print(p)
     for n in notes:
         _err(f"note: {n}")
@@ -153,10 +145,16 @@ def validate(
 _WEEKDAYS = "一二三四五六日"
 
 
-def _day(d, cal: WorkdayCalendar) -> str:
+def _md(d, year: int) -> str:
+    """MM-DD within the plan's year; the full date outside it (a January deadline's
+    December reminders, next year's chasers)."""
+    return f"{d:%m-%d}" if d.year == year else f"{d:%Y-%m-%d}"
+
+
+def _day(d, cal: WorkdayCalendar, year: int) -> str:
     # A working Saturday or Sunday (调休) is correct but surprising; say so.
     adjusted = "(班)" if d.weekday() >= 5 and cal.is_workday(d) else ""
-    return f"{d:%m-%d} 周{_WEEKDAYS[d.weekday()]}{adjusted}"
+    return f"{_md(d, year)} 周{_WEEKDAYS[d.weekday()]}{adjusted}"
 
 
 def _who(spec: ProgrammeFile, ids: tuple[str, ...]) -> str:
@@ -176,7 +174,9 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
         title=f"{plan.title}  {plan.programme}  {plan.year}",
         caption=(
             "due: after the rest-day rule (← nominal date when it moved); (班) = an adjusted working weekend day (调休); "
+            "opens: ✉ = the opening notice goes out that morning; "
             "† = assumed where the source is illegible or silent (see the YAML); reminders on working days, "
+            "* = one reminder standing for several before_due values (see below); "
             f"Asia/Shanghai; working days: {cal.source(plan.year)}"
         ),
         caption_justify="left",
@@ -190,17 +190,21 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
     table.add_column("assignees 责任单位", overflow="fold", max_width=26)
     table.add_column("form", no_wrap=True)
     table.add_column("reminders 提醒", overflow="fold", max_width=30)
+    y = plan.year
     for m in plan.milestones:
-        due = Text(_day(m.due, cal))
+        due = Text(_day(m.due, cal, y))
         if m.due != m.nominal_due:
-            due.append(f" ← {m.nominal_due:%m-%d}", style="yellow")
+            due.append(f" ← {_md(m.nominal_due, y)}", style="yellow")
             due.append(" (next)" if m.rest_day_rule == "next_workday" else " (prev)", style="dim")
-        reminders = " ".join(f"{r:%m-%d}" for r in m.reminders)
+        elif not cal.is_workday(m.due):
+            due.append(" (kept on a rest day)", style="dim")
+        reminders = " ".join(_md(r, y) + ("*" if len(st.covers) > 1 else "")
+                             for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"]))
         if m.reminders:
             reminders += f" @{m.reminders[0]:%H:%M}"
         table.add_row(
             due,
-            f"{m.opens:%m-%d}" if m.opens else "—",
+            (_md(m.opens, y) if m.opens else "—") + (" ✉" if m.notice else ""),
             m.id + (" †" if m.assumed else ""),
             m.title,
             m.kind,
@@ -228,6 +232,9 @@ def plan(
         return
     console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(plan_table(spec, result, cal))
+    for m in result.milestones:
+        for note in m.merged:
+            console.print(f"{m.id}: {note}", markup=False, highlight=False)
     for mid, why in result.not_held:
         console.print(f"not held in {year}: {mid} — {why}", markup=False, highlight=False)
 
@@ -251,7 +258,7 @@ def ics(
     spec, cal = _load(directory, programme)
     result = _plan(spec, year, cal)
     try:
-        data = plan_to_ics(spec, result, participant=participant, stamp=now())
+        data = plan_to_ics(spec, result, participant=participant, stamp=now(), cal=cal)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if output is None:
@@ -296,8 +303,29 @@ def schema(
 from . import cli_experts, cli_forms, cli_intake, cli_ledger, cli_simulate  # noqa: E402,F401
 
 
+EXIT_BUG = 3
+
+
 def main() -> None:
-    app()
+    """The console script. A failure the commands foresee ends with its message and exit
+    code; an unforeseen one (a bug) is one line naming a file with the details — never a
+    traceback in the user's terminal."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # noqa: BLE001 — the last line of defence
+        import tempfile
+        import traceback
+
+        fd, path = tempfile.mkstemp(prefix="yearwheel-error-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8") as f:
+            traceback.print_exc(file=f)
+        _err(f"internal error: {type(exc).__name__}: {exc} — this is a bug in Yearwheel; details in {path}")
+        raise SystemExit(EXIT_BUG) from None
 
 
 if __name__ == "__main__":

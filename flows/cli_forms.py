@@ -53,7 +53,7 @@ def export(
                                   prog.names.get(t.participant, t.participant), t.due, form)
                 path = out / f"{programme_id}-{year}-{milestone}-{t.participant}.xlsx"
                 tmp = path.with_name(path.name + ".part")
-                build_workbook(prog.spec, sheet).save(tmp)
+                build_workbook(prog.spec, sheet, cal=rt.cal).save(tmp)
                 tmp.replace(path)
                 print(f"wrote {path} ({sheet.participant_name}, due {t.due})")
 
@@ -99,7 +99,7 @@ def import_(
             except (NotFound, NotAllowed) as exc:
                 failed += 1
                 _err(f"{path}: {exc}; nothing recorded from this file")
-        R.E.dispatch(rt.sessions, rt.messenger, at=instant)
+        rt.dispatch(instant)
     if failed:
         raise typer.Exit(EXIT_INPUT)
 

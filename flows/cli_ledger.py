@@ -18,7 +18,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.timeline import TZ, catalog
+from sqlalchemy.exc import DBAPIError
+
+from models.db import database_url, describe_url, missing_sqlite_file
+from models.timeline import TZ, InstantInvalid, catalog
 from models.timeline.loader import CalendarInvalid
 from models.timeline.workdays import MissingWorkdayData
 
@@ -40,9 +43,9 @@ ActorOpt = Annotated[str, typer.Option("--actor", help="who acts (recorded in th
 
 def _instant(text: str | None) -> dt.datetime:
     try:
-        return R.parse_instant(text)
-    except ValueError:
-        raise _fail(f"--at {text!r}: expected an ISO date-time such as 2023-12-25T09:00 (Asia/Shanghai unless an offset is given)") from None
+        return R.to_instant(text)
+    except InstantInvalid as exc:
+        raise _fail(f"--at: {exc}") from None
 
 
 @contextmanager
@@ -63,6 +66,10 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
         yield rt
     except MissingWorkdayData as exc:
         raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
+    except DBAPIError as exc:
+        # the database went away (or refused) mid-run: the transaction in progress was rolled back
+        raise _fail(f"the database {describe_url(database_url())} failed mid-run, nothing half-done was kept: "
+                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
     finally:
         rt.close()
 
@@ -73,7 +80,7 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    from models.db import database_url, describe_url
+    from models.db import database_url, describe_url, missing_sqlite_file
     from models.migrate import upgrade
 
     url = database_url()
@@ -87,11 +94,16 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")]) -> None:
     """Undo migrations down to REVISION."""
-    from models.db import database_url, describe_url
+    from models.db import database_url, describe_url, missing_sqlite_file
     from models.migrate import downgrade
 
     url = database_url()
-    downgrade(url, revision)
+    if missing_sqlite_file(url):
+        raise _fail(f"the database {describe_url(url)} does not exist")
+    try:
+        downgrade(url, revision)
+    except Exception as exc:  # noqa: BLE001 — alembic raises many kinds; the message is what matters
+        raise _fail(f"downgrading {describe_url(url)} failed: {exc}") from None
     print(f"{describe_url(url)}: downgraded to {revision}")
 
 
@@ -102,9 +114,13 @@ def db_current() -> None:
     from models.migrate import current_revision, head_revision
 
     url = database_url()
+    if missing_sqlite_file(url):
+        raise _fail(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
     engine = make_engine(url)
     try:
         print(f"{describe_url(url)}: at {current_revision(engine) or 'no schema'}; latest {head_revision()}")
+    except DBAPIError as exc:
+        raise _fail(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
     finally:
         engine.dispose()
 
@@ -135,14 +151,18 @@ def advance(
     if _use_prefect(prefect):
         from .advance import advance as advance_flow
 
-        result = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
-                              contacts=str(contacts) if contacts else None)
-        payload = result
+        state = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
+                             contacts=str(contacts) if contacts else None, return_state=True)
+        payload = state.result(raise_on_failure=False)
+        if not isinstance(payload, dict):  # the flow itself failed (the database, the Prefect API)
+            raise _fail(f"the advance flow run failed: {state.message or payload}")
     else:
         with runtime(calendar_dir, contacts, programme) as rt:
             payload = R.advance(rt, instant).as_json()
     if as_json:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
+        if payload["failures"]:
+            raise typer.Exit(EXIT_INPUT)
         return
     d = payload["dispatch"]
     queued = ", ".join(f"{k} {v}" for k, v in sorted(payload["queued"].items())) or "nothing"
@@ -158,6 +178,12 @@ def advance(
              + " — their messages wait until the contacts file lists them")
     for e in d["errors"][:20]:
         _err(f"delivery failed: {e}")
+    for where, why in payload["waiting"].items():
+        _err(f"warning: {where} is not compiled yet: {why}")
+    for prog, why in payload["failures"].items():
+        _err(f"error: {prog} was not advanced (the other programmes were): {why}")
+    if payload["failures"]:
+        raise typer.Exit(EXIT_INPUT)
 
 
 # --------------------------------------------------------------------------- status and rollup
@@ -358,7 +384,7 @@ def submit(
             raise _fail(f"{len(exc.problems)} problem(s); nothing was recorded") from None
         except (NotFound, NotAllowed) as exc:
             raise _fail(str(exc)) from None
-        d = R.E.dispatch(rt.sessions, rt.messenger, at=instant)
+        d = rt.dispatch(instant)
     print(f"recorded {participant} {milestone} version {version}: {'on time' if on_time else 'late'} (due {due}); "
           f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}")
 

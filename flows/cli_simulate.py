@@ -81,6 +81,7 @@ def simulate(
         "personas": {k: sum(1 for v in personas.values() if v == k) for k in ("punctual", "late", "never")},
         "advance_runs": state.advances, "submissions": state.submitted, "emails_sent": state.sent,
         "emails_received_by_smtp": received, "delivery_failures": len(state.failed),
+        "submissions_left_out": len(result.left_out),
         "outbox_dir": str(eml_dir), "ledger": str(db_file),
         "seconds": {"wall": round(wall, 2), "engine": round(state.engine_seconds, 2), "prefect": round(prefect_share, 2),
                     "prefect_startup": round(startup, 2)},
@@ -103,6 +104,11 @@ def simulate(
             + (f" ({startup:.1f} s starting its server, {prefect_share - startup:.1f} s running the flow and its "
                f"{result.months} task runs)" if prefect else " (--no-prefect)")
         )
+    if result.left_out:
+        years = sorted({w.why.split(":")[0] for w in result.left_out})
+        _err(f"note: {len(result.left_out)} late submission(s) would fall after the year's end, where there is no "
+             f"working-day data ({'; '.join(years)}): left out of the simulation — add the year's "
+             "calendar/workdays/cn-YYYY.yaml to simulate them")
     for e in state.failed[:10]:
         _err(f"delivery failed: {e}")
     if state.failed or received != state.sent:

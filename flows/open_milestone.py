@@ -30,4 +30,4 @@ def open_milestone(
         contacts: the contacts file (default: $YEARWHEEL_CONTACTS).
     """
     with R.opened(calendar_dir, programme, contacts) as rt:
-        return R.open_milestone(rt, programme, year, milestone, at or R.parse_instant(None)).as_json()
+        return R.open_milestone(rt, programme, year, milestone, R.to_instant(at)).as_json()

@@ -36,7 +36,7 @@ def rollup(
         calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
         artifacts: publish the status matrix, milestone progress and the HTML report.
     """
-    instant = at or R.parse_instant(None)
+    instant = R.to_instant(at)
     with R.opened(calendar_dir, programme) as rt:
         found = R.rollup_current(rt, instant, year=year)
         if not found and programme and year:

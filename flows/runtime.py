@@ -6,26 +6,30 @@ too without Prefect.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from models import engine as E
-from models.db import describe_url, database_url, make_engine, make_sessionmaker
+from models import outbox as O
+from models import reconcile as RC
+from models.db import describe_url, database_url, make_engine, make_sessionmaker, missing_sqlite_file
 from models.ledger import LoadedProgramme, find_programme_year
 from models.migrate import current_revision, head_revision
 from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
 from models.tables import Submission
-from models.timeline import TZ, WorkdayCalendar, catalog
+from models.target_alerts import queue_target_escalations
+from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, WorkdayCalendar, catalog, to_instant
 from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_from_env
+
+log = logging.getLogger("yearwheel.runtime")
 
 ENV_CONTACTS = "YEARWHEEL_CONTACTS"
 
@@ -45,12 +49,19 @@ class Runtime:
     programmes: list[LoadedProgramme]
     cal: WorkdayCalendar
     messenger: ContactsMessenger
+    broken: dict[str, CalendarInvalid] = field(default_factory=dict)  # calendar file → its problems (not loaded)
+    stamp_clock: Callable[[], dt.datetime] | None = None  # the simulation's clock for delivery records
 
     def programme(self, programme_id: str) -> LoadedProgramme:
         for p in self.programmes:
             if p.id == programme_id:
                 return p
         raise catalog.UnknownProgramme(f"unknown programme {programme_id!r}")
+
+    def dispatch(self, at: dt.datetime) -> O.DispatchReport:
+        """Send what the outbox holds for this runtime's programmes, due by ``at``."""
+        return O.dispatch(self.sessions, self.messenger, programmes={p.id: p for p in self.programmes}, cal=self.cal,
+                          at=at, stamp_clock=self.stamp_clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,10 +70,8 @@ class Runtime:
 def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
     """Connect and check the schema is at the latest migration; never create it here."""
     url = database_url(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        if not Path(parsed.database).exists():  # connecting would create an empty file
-            raise SchemaNotReady(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
+    if missing_sqlite_file(url):
+        raise SchemaNotReady(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
     engine = make_engine(url)
     try:
         rev = current_revision(engine)
@@ -77,6 +86,22 @@ def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
     return engine, make_sessionmaker(engine)
 
 
+def load_programmes(directory: Path, programme: str | None = None) -> tuple[list[LoadedProgramme], dict[str, CalendarInvalid]]:
+    """Every calendar in ``directory`` (or the one named), each read on its own: a broken
+    file is returned with its problems and stops nothing else. Naming a broken programme
+    raises its CalendarInvalid."""
+    if programme:
+        return [LoadedProgramme.read(catalog.find_programme(directory, programme))], {}
+    progs, broken = [], {}
+    for path in catalog.programme_files(directory):
+        try:
+            progs.append(LoadedProgramme.read(path))
+        except CalendarInvalid as exc:
+            broken[str(path)] = exc
+            log.error("calendar %s is invalid and is left out: %s", path, exc.problems[0] if exc.problems else exc)
+    return progs, broken
+
+
 def open_runtime(
     *,
     calendar_dir: Path | None = None,
@@ -85,17 +110,16 @@ def open_runtime(
     database: str | None = None,
 ) -> Runtime:
     directory = catalog.calendar_dir(calendar_dir)
-    paths = [catalog.find_programme(directory, programme)] if programme else catalog.programme_files(directory)
-    progs = [LoadedProgramme.read(p) for p in paths]
+    progs, broken = load_programmes(directory, programme)
     cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
-    engine, sessions = open_database(database)
     contacts_path = contacts or (Path(os.environ[ENV_CONTACTS]) if os.environ.get(ENV_CONTACTS) else None)
     try:
         intake = IntakeLinks.from_env()
     except ValueError as exc:
         raise IntakeMisconfigured(str(exc)) from None
     messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs}, intake=intake)
-    return Runtime(engine, sessions, progs, cal, messenger)
+    engine, sessions = open_database(database)
+    return Runtime(engine, sessions, progs, cal, messenger, broken)
 
 
 @contextmanager
@@ -116,9 +140,14 @@ def opened(
 
 @dataclass
 class AdvanceResult:
-    reconcile: E.AdvanceReport
-    dispatch: E.DispatchReport
+    reconcile: RC.AdvanceReport
+    dispatch: O.DispatchReport
     rollups: list[Rollup]
+
+    @property
+    def failed(self) -> bool:
+        """A programme could not be advanced (the others were)."""
+        return bool(self.reconcile.failures)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -128,34 +157,74 @@ class AdvanceResult:
         }
 
 
-def advance(
-    rt: Runtime, at: dt.datetime, *, send: bool = True, roll: bool = True, only_year: int | None = None
-) -> AdvanceResult:
-    """The level-triggered reconcile as of ``at``: compile, open, mark overdue, queue,
-    roll up (and tell the owners of targets behind their pace, monthly), dispatch. Safe to
-    repeat for the same instant."""
+def problem_text(exc: BaseException) -> str:
+    """One paragraph for a programme that stopped: the file, line and column when known."""
+    if isinstance(exc, CalendarInvalid):
+        return "; ".join(str(p) for p in exc.problems[:5]) + (f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else "")
+    if isinstance(exc, PlanInconsistent):
+        return f"the {exc.year} plan contradicts itself: {exc}"
+    return str(exc)
+
+
+# What stops one programme's advance without stopping the others: its calendar, its
+# working days, its dates. Anything else (the database gone) stops the run.
+PROGRAMME_FAULTS = (CalendarInvalid, MissingWorkdayData, PlanInconsistent)
+
+
+def advance_programme(rt: Runtime, prog: LoadedProgramme, at: dt.datetime, *, only_year: int | None = None) -> RC.AdvanceReport:
+    """One programme's reconcile as of ``at`` in its own transaction (retried once when a
+    concurrent advance compiled the same year first)."""
     for attempt in (1, 2):
         try:
             with rt.sessions.begin() as s:
-                report = E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at, only_year=only_year)
-            break
+                return RC.reconcile(s, prog, rt.cal, rt.messenger, at, only_year=only_year)
         except IntegrityError:
             # Another advance compiled the same year at the same moment (PostgreSQL);
             # its rows are there now — reconcile again against them.
             if attempt == 2:
                 raise
-    rollups = rollup_current(rt, at, year=only_year, escalate=report) if roll else []
-    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at) if send else E.DispatchReport()
+    raise AssertionError("unreachable")
+
+
+def advance(
+    rt: Runtime, at: dt.datetime, *, send: bool = True, roll: bool = True, only_year: int | None = None,
+    each: Callable[[LoadedProgramme], RC.AdvanceReport] | None = None,
+) -> AdvanceResult:
+    """The level-triggered reconcile as of ``at``: for each programme compile, open, mark
+    overdue, queue; roll up (and tell the owners of targets behind their pace, monthly);
+    then dispatch. A programme whose calendar, working days or dates are broken is
+    reported in ``failures`` and the others go on. Safe to repeat for the same instant.
+    ``each`` runs one programme (the flow runs each as a Prefect task run)."""
+    at = to_instant(at)
+    run_one = each or (lambda prog: advance_programme(rt, prog, at, only_year=only_year))
+    report = RC.AdvanceReport(at)
+    for path, exc in rt.broken.items():
+        report.failures[Path(path).stem] = problem_text(exc)
+    good: list[LoadedProgramme] = []
+    for prog in rt.programmes:
+        try:
+            report.merge(run_one(prog))
+            good.append(prog)
+        except PROGRAMME_FAULTS as exc:
+            report.failures[prog.id] = problem_text(exc)
+            log.error("advance %s stopped: %s", prog.id, report.failures[prog.id])
+    rollups = rollup_current(rt, at, year=only_year, escalate=report, programmes=good) if roll else []
+    dispatched = rt.dispatch(at) if send else O.DispatchReport()
+    log.info("advance as of %s: opened %d, overdue %d, queued %s; sent %d, failed %d, dead %d; %d programme(s) stopped",
+             at.isoformat(), report.opened, report.overdue, dict(report.queued), dispatched.sent, dispatched.failed,
+             dispatched.dead, len(report.failures))
     return AdvanceResult(report, dispatched, rollups)
 
 
-def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None, escalate: E.AdvanceReport | None = None) -> list[Rollup]:
+def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None, escalate: RC.AdvanceReport | None = None,
+                   programmes: list[LoadedProgramme] | None = None) -> list[Rollup]:
     """Roll up this year and last (or ``year``); with ``escalate``, also queue the monthly
     message to the owner of each target behind its pace (for the current year only)."""
+    at = to_instant(at)
     out: list[Rollup] = []
     today = at.astimezone(TZ)
-    with rt.sessions.begin() as s:
-        for prog in rt.programmes:
+    for prog in rt.programmes if programmes is None else programmes:
+        with rt.sessions.begin() as s:
             years = [year] if year else sorted({y for y in (today.year, today.year - 1)})
             for y in years:
                 py = find_programme_year(s, prog.id, y)
@@ -164,7 +233,7 @@ def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None, escala
                 r = compute_rollup(s, prog, py, at)
                 store_rollup(s, py, r, at)
                 if escalate is not None and y == today.year:
-                    E.queue_target_escalations(s, prog, r, rt.messenger, at, escalate)
+                    queue_target_escalations(s, prog, r, rt.messenger, at, escalate)
                 out.append(r)
     return out
 
@@ -174,8 +243,9 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
     from models import states as S
     from models.ledger import compile_year
 
+    at = to_instant(at)
     prog = rt.programme(programme)
-    report = E.AdvanceReport(at)
+    report = RC.AdvanceReport(at)
     with rt.sessions.begin() as s:
         py, changed = compile_year(s, prog, year, rt.cal, at=at)
         if changed:
@@ -184,25 +254,24 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
         if not ids:
             raise LookupError(f"milestone {milestone!r} has no tasks in {programme} {year}")
         report.opened = len(S.change_states(s, ids, S.OPEN, at=at, reason="opened by hand (open_milestone)"))
-        E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
-    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
-    return AdvanceResult(report, dispatched, [])
+        RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+    return AdvanceResult(report, rt.dispatch(at), [])
 
 
 def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: str | None = None) -> AdvanceResult:
     """Mark late tasks and queue the reminders, chasers and escalations due now."""
 
+    at = to_instant(at)
     prog = rt.programme(programme)
-    report = E.AdvanceReport(at)
+    report = RC.AdvanceReport(at)
     with rt.sessions.begin() as s:
         py = find_programme_year(s, programme, year)
         if py is None:
             raise LookupError(f"{programme} {year} is not in the ledger: run advance or open_milestone first")
-        E.open_and_mark(s, [py.id], at, report)
+        RC.open_and_mark(s, [py.id], at, report)
         ids = milestone_task_ids(s, py.id, milestone) if milestone else None
-        E.queue_reminders(s, {prog.id: prog}, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
-    dispatched = E.dispatch(rt.sessions, rt.messenger, at=at)
-    return AdvanceResult(report, dispatched, [])
+        RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+    return AdvanceResult(report, rt.dispatch(at), [])
 
 
 def coordinator_action(
@@ -210,10 +279,12 @@ def coordinator_action(
     at: dt.datetime, new_due: dt.date | None = None,
 ) -> dict[str, Any]:
     """accept | return | extend | exempt one participant's task, audited with who and why;
-    the bureau is told when a submission is returned. Raises NotFound, NotAllowed,
-    TransitionRefused."""
+    the bureau's message (returned, due changed) is queued — the caller decides when the
+    outbox is dispatched (the CLI at once, the web service in the background). Raises
+    NotFound, NotAllowed, TransitionRefused."""
     from models import submissions as U
 
+    at = to_instant(at)
     with rt.sessions.begin() as s:
         ref = U.find_task(s, programme, year, milestone, participant)
         if kind == "accept":
@@ -223,7 +294,7 @@ def coordinator_action(
         elif kind == "extend":
             if new_due is None:
                 raise U.NotAllowed("an extension needs the new due date")
-            U.extend(s, ref, new_due, at=at, actor=actor, reason=reason)
+            U.extend(s, ref, new_due, at=at, actor=actor, reason=reason, messenger=rt.messenger, cal=rt.cal)
         elif kind == "exempt":
             U.exempt(s, ref, at=at, actor=actor, reason=reason)
         else:
@@ -232,8 +303,6 @@ def coordinator_action(
                "accepted": ref.task.accepted_at is not None}
         if kind == "accept":
             out["action"] = f"accepted version {s.scalar(select(func.max(Submission.version)).where(Submission.task_id == ref.task.id))}"
-    if kind == "return":
-        E.dispatch(rt.sessions, rt.messenger, at=at)
     return out
 
 
@@ -260,11 +329,4 @@ def report_location(programme: str, year: int) -> tuple[Path, str]:
     return path, (base.rstrip("/") + "/" + path.name) if base else path.as_uri()
 
 
-def parse_instant(text: str | None) -> dt.datetime:
-    """ISO date-time; naive values are Asia/Shanghai local time. None: now."""
-    if text is None:
-        from models.timeline import now
 
-        return now()
-    value = dt.datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=TZ)

@@ -46,7 +46,10 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
 
     rt = state.rt
     prog = rt.programme(state.programme)
+    now = [events[0][0] if events else None]
+    rt.stamp_clock = lambda: now[0]  # the mail and the delivery records read as the simulated year
     for at, _, sub in events:
+        now[0] = at
         t0 = time.perf_counter()
         if sub is None:
             result = R.advance(rt, at, roll=False, only_year=state.year)
@@ -58,7 +61,7 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
                 ref = find_task(s, state.programme, state.year, sub.milestone, sub.participant)
                 submit(s, prog, ref, state.payload_for(sub), at=at, actor=f"{sub.participant} (simulated, {sub.persona})",
                        source="simulation", messenger=rt.messenger, cal=rt.cal)
-            d = R.E.dispatch(rt.sessions, rt.messenger, at=at)
+            d = rt.dispatch(at)
             state.sent += d.sent
             state.failed.extend(d.errors)
             state.submitted += 1
@@ -133,6 +136,7 @@ class SimulationResult:
     db_file: Path
     ready_at: float  # perf_counter when the events were handed to the runner
     seconds_loop: float
+    left_out: list = field(default_factory=list)  # submissions that could not be dated (no working-day data)
 
 
 Runner = Callable[[SimulationState], None]
@@ -179,7 +183,8 @@ def run_simulation(
 
     personas = assign_personas(spec, seed)
     start = max(dt.date(year, 1, 1), spec.programme.in_force_from or dt.date.min)
-    submissions = plan_submissions(plan, personas, cal, seed, start)
+    left_out: list = []
+    submissions = plan_submissions(plan, personas, cal, seed, start, left_out)
     events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
     events.sort(key=lambda e: (e[0], e[1]))
 
@@ -207,7 +212,7 @@ def run_simulation(
         received = len(sink.messages)
     months = len({e[0].astimezone(TZ).strftime("%Y-%m") for e in events})
     return SimulationResult(state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file,
-                            t_ready, t_done - t_ready)
+                            t_ready, t_done - t_ready, left_out)
 
 
 def run_in_this_flow(state: SimulationState) -> None:

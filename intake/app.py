@@ -253,7 +253,7 @@ def create_app(rt: R.Runtime, settings: Settings) -> FastAPI:
             except U.NotAllowed as exc:
                 return page("form.html.j2", 409, values=flat, problems={}, closed=str(exc), **ctx)
             else:
-                background.add_task(R.E.dispatch, rt.sessions, rt.messenger, at=settings.clock())
+                background.add_task(rt.dispatch, settings.clock())
                 return page("done.html.j2", t=info, version=version, files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
                             at=settings.clock().astimezone(TZ))
         return page("form.html.j2", 422, values=flat, problems=problems, closed=None, **ctx)

@@ -65,6 +65,16 @@ def database_url(explicit: str | None = None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names when it does not exist (connecting would create it
+    empty); None for other databases and for files that exist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        return None if path.exists() else path
+    return None
+
+
 def describe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     return make_url(url).render_as_string(hide_password=True)

@@ -57,20 +57,34 @@ def find_programme_year(session: Session, programme: str, year: int) -> Programm
     ).one_or_none()
 
 
+# Bumped when the planner's rules change what a calendar means (v2: every milestone has an
+# opening date), so ledgers compiled by older code are re-projected on the next run.
+PLAN_RULES = "2"
+
+
+def year_digest(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> str:
+    """What a compiled year depends on: the calendar file, the planner's rules and the
+    working days of the year and its neighbours (reminders and openings reach into the
+    year before; chasers into the year after). A change to any re-projects the year."""
+    parts = [prog.digest, PLAN_RULES] + [cal.fingerprint(y) for y in (year - 1, year, year + 1)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def compile_year(
     session: Session, prog: LoadedProgramme, year: int, cal: WorkdayCalendar, *, at: dt.datetime
 ) -> tuple[ProgrammeYear, bool]:
     """Make the ledger hold ``prog``'s plan for ``year``. Returns (row, changed)."""
     py = find_programme_year(session, prog.id, year)
-    if py is not None and py.calendar_digest == prog.digest:
+    digest = year_digest(prog, year, cal)
+    if py is not None and py.calendar_digest == digest:
         return py, False
     plan: YearPlan = plan_year(prog.spec, year, cal)
     if py is None:
-        py = ProgrammeYear(programme=prog.id, year=year, title=prog.spec.programme.title, calendar_digest=prog.digest, compiled_at=at)
+        py = ProgrammeYear(programme=prog.id, year=year, title=prog.spec.programme.title, calendar_digest=digest, compiled_at=at)
         session.add(py)
         session.flush()
     else:
-        py.calendar_digest, py.compiled_at, py.title = prog.digest, at, prog.spec.programme.title
+        py.calendar_digest, py.compiled_at, py.title = digest, at, prog.spec.programme.title
 
     existing = {m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))}
     default_policy = prog.spec.programme.defaults.reminder_policy

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from .engine import SENT
+from .vocabulary import SENT
 from .tables import MilestoneInstance, OutboxMessage, Task
 from .timeline import TZ
 
-REMINDER_KINDS_COUNTED = ("opened", "upcoming", "due_today", "overdue")
+REMINDER_KINDS_COUNTED = ("opened", "upcoming", "due_today", "last_workday", "overdue")
 
 
 def list_task_status(session: Session, programme_year_id: int) -> list[dict[str, Any]]:

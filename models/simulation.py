@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .timeline import TZ, ProgrammeFile, WorkdayCalendar
 from .timeline.chase import task_steps
+from .timeline.workdays import MissingWorkdayData
 from .timeline.plan import YearPlan
 
 PUNCTUAL, LATE, NEVER = "punctual", "late", "never"
@@ -47,11 +48,21 @@ def _instant(day: dt.date, rng: random.Random) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=TZ)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    milestone: str
+    participant: str
+    why: str
+
+
 def plan_submissions(
-    plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int, start: dt.date | None = None
+    plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int, start: dt.date | None = None,
+    left_out: list[LeftOut] | None = None,
 ) -> list[PlannedSubmission]:
     """``start``: the first day the programme is in force that year — nobody submits
-    before it (the task does not exist yet)."""
+    before it (the task does not exist yet). A late submission that would fall in a year
+    without working-day data cannot be dated: it is left out (and listed in ``left_out``),
+    never guessed."""
     out: list[PlannedSubmission] = []
     for m in plan.milestones:
         for who in m.assignees:
@@ -62,7 +73,12 @@ def plan_submissions(
             earliest = max(m.opens or cal.add(m.due, -20), cal.add(m.due, -8), start or dt.date.min)
             earliest = min(earliest, m.due)
             if persona == LATE and rng.random() < 0.85:
-                day = cal.add(m.due, rng.randint(1, 6))
+                try:
+                    day = cal.add(m.due, rng.randint(1, 6))
+                except MissingWorkdayData as exc:
+                    if left_out is not None:
+                        left_out.append(LeftOut(m.id, who, str(exc)))
+                    continue
             else:
                 days = [earliest + dt.timedelta(n) for n in range((m.due - earliest).days + 1)]
                 day = rng.choice([d for d in days if cal.is_workday(d)] or [m.due])

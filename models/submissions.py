@@ -15,10 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import states as S
-from .engine import Messenger, message_context, queue_message, working_days_late
+from . import vocabulary as V
 from .forms import PayloadInvalid, validate_payload
 from .ledger import LoadedProgramme, find_programme_year
-from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
+from .messages import working_days_late
+from .outbox import Messenger, queue_message, skip_obsolete
+from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Submission, Task
 from .timeline import TZ, WorkdayCalendar
 
 
@@ -40,7 +42,7 @@ class TaskRef:
 def find_task(session: Session, programme: str, year: int, milestone: str, participant: str) -> TaskRef:
     py = find_programme_year(session, programme, year)
     if py is None:
-        raise NotFound(f"{programme} {year} is not in the ledger yet: run `yearwheel advance` (or `yearwheel open`) first")
+        raise NotFound(f"{programme} {year} is not in the ledger yet: run `yearwheel advance` first (it compiles the year when it is due)")
     mi = session.scalars(
         select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
     ).one_or_none()
@@ -101,10 +103,10 @@ def submit(
     task.submitted_at, task.on_time = at, on_time
     session.flush()
     queue_message(
-        session, messenger, task=task, key_prefix=_prefix(ref), step=f"ack-v{version}", kind="acknowledgement",
-        context=message_context(prog, ref.py, ref.mi, task, "acknowledgement", submitted_at=at, on_time=on_time,
-                                version=version, working_days_late=working_days_late(cal, task.due, at) or None),
-        at=at,
+        session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref), step=f"ack-v{version}",
+        kind=V.ACKNOWLEDGEMENT, at=at,
+        params={"submitted_at": at.isoformat(), "on_time": on_time, "version": version,
+                "working_days_late": working_days_late(cal, task.due, at) or None},
     )
     return sub
 
@@ -127,8 +129,8 @@ def return_for_revision(
     )
     session.flush()
     queue_message(
-        session, messenger, task=task, key_prefix=_prefix(ref), step=f"returned-{n}", kind="returned",
-        context=message_context(prog, ref.py, ref.mi, task, "returned", reason=reason), at=at,
+        session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref), step=f"returned-{n}",
+        kind=V.RETURNED, at=at, params={"reason": reason},
     )
 
 
@@ -144,19 +146,36 @@ def accept(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reaso
     task.accepted_at, task.accepted_by = at, actor
 
 
-def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime, actor: str, reason: str) -> None:
-    """Move one participant's due date. Reminders follow the new date (their keys carry it)."""
+def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime, actor: str, reason: str,
+           messenger: Messenger | None = None, cal: WorkdayCalendar | None = None) -> None:
+    """Move one participant's due date. Reminders queued for the old date are dropped and
+    later ones follow the new date (their keys carry it); the bureau is told the new date
+    (截止日期调整). With ``cal``, a new date that is not a working day is refused."""
     if not reason.strip():
         raise NotAllowed("say why the extension is granted (--reason)")
     task = ref.task
     if task.state in (S.SUBMITTED, S.EXEMPTED):
         raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to extend")
     old = task.due
+    if new_due == old:
+        raise NotAllowed(f"{task.participant}'s {ref.mi.milestone} is already due {old}")
+    if cal is not None and not cal.is_workday(new_due):
+        nxt = cal.on_or_after(new_due)
+        raise NotAllowed(f"{new_due} is not a working day; the next working day is {nxt}")
     S.record_event(session, task, at=at, actor=actor, reason=f"extension: due {old} → {new_due}: {reason}",
                    details={"old_due": str(old), "new_due": str(new_due)})
     task.due = new_due
     if task.state == S.OVERDUE and new_due >= at.astimezone(TZ).date():
         S.change_state(session, task, S.OPEN, at=at, actor=actor, reason=f"extended to {new_due}")
+    session.flush()
+    pending = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.task_id == task.id,
+                                                                  OutboxMessage.state == V.PENDING)))
+    if pending:
+        skip_obsolete(session, pending)  # reminders of the old date: superseded, never sent
+    if messenger is not None:
+        queue_message(session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref),
+                      step=f"due-changed@{new_due}", kind=V.DUE_CHANGED, at=at,
+                      params={"old_due": old.isoformat(), "reason": reason})
 
 
 def exempt(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reason: str) -> None:

@@ -117,7 +117,10 @@ class OutboxMessage(Base):
 
     ``key`` is deterministic (programme/year/milestone/participant/step/recipient/channel/address),
     so queueing the same reminder twice inserts nothing. A sender claims a row
-    (pending → sending, conditional UPDATE) before it sends."""
+    (pending → sending, a conditional UPDATE that also checks the task still awaits it)
+    and renders ``subject``/``body`` from the task as it is at that moment; they stay
+    empty until then. ``params`` holds the facts fixed when the message was queued (a
+    chaser's number, the role escalated to, a return's reason, a target's figures)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -128,6 +131,9 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)  # None: about a target
+    programme: Mapped[str | None] = mapped_column(Id, comment="the programme the message is about (rendered by its calendar)")
+    for_due: Mapped[dt.date | None] = mapped_column(Date, comment="the task due date a reminder was queued for")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="facts fixed at queue time")
     kind: Mapped[str] = mapped_column(String(20))
     step: Mapped[str] = mapped_column(String(80))
     recipient: Mapped[str] = mapped_column(Id)
@@ -159,8 +165,9 @@ class Delivery(Base):
     target: Mapped[str | None] = mapped_column(Text, comment="masked address")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(20), comment="started | sent | failed | failed_permanent")
-    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20), comment="models.vocabulary.DELIVERY_OUTCOMES")
+    code: Mapped[int | None] = mapped_column(Integer, comment="the server's reply code (SMTP 250, 451, 550, HTTP status)")
+    error: Mapped[str | None] = mapped_column(Text, comment="the reply text or the failure, for an ops screen")
 
 
 class RollupValue(Base):

@@ -89,6 +89,7 @@ class YearView:
     participants: list[tuple[str, str]]  # (id, name), calendar order
     cells: dict[tuple[str, str], Cell]  # (participant, milestone)
     rollup: Rollup
+    cal: WorkdayCalendar | None = field(default=None, repr=False, compare=False)  # to say why a date surprises
 
     def lights(self) -> dict[str, int]:
         out: dict[str, int] = {k: 0 for k in LIGHTS}
@@ -158,4 +159,5 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         participants=[(p, names.get(p, p)) for p in order],
         cells=cells,
         rollup=compute_rollup(session, prog, py, at, rows),
+        cal=cal,
     )

@@ -1,6 +1,5 @@
 """The engine's view of notifications: who can be reached how, message text, when held
-messages may go, and sending one outbox row. Implements ``models.engine.Messenger`` and
-``Sender``."""
+messages may go, and sending one outbox row. Implements ``models.outbox.Messenger``."""
 
 from __future__ import annotations
 
@@ -11,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from models import links
+from models.outbox import Envelope, Receipt
 from models.timeline import TZ, ProgrammeFile, WorkdayCalendar
+from models.vocabulary import LINK_KINDS
 
 from .contacts import Contacts, load_contacts, routes
 from .hold import release_time
@@ -28,7 +29,6 @@ def load_contacts_from_env(path: Path | None) -> Contacts:
 ENV_LINK_SECRET = "YEARWHEEL_LINK_SECRET"
 ENV_INTAKE_URL = "YEARWHEEL_INTAKE_URL"
 ENV_LINK_DAYS = "YEARWHEEL_LINK_DAYS"
-LINK_KINDS = ("opened", "upcoming", "due_today", "overdue", "returned")  # messages to the bureau that owes the form
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,22 @@ class ContactsMessenger:
     def render(self, context: dict[str, Any], channel: str) -> tuple[str, str]:
         if self.intake and context.get("kind") in LINK_KINDS and context.get("task_id") is not None:
             context = {**context, "link": self.intake.url(context["task_id"], context["participant_id"], context["due"])}
-        return render(MessageContext(**context), channel)
+        return render(MessageContext(**context), channel, self.cal)
 
     def release_time(self, channel: str, at: dt.datetime) -> dt.datetime:
         return release_time(channel, at, self.cal, self.contacts.quiet_hours)
 
-    def send(self, recipient: str, audience: str, channel: str, address: str, subject: str, body: str) -> str:
-        found = [t for t in targets(self.contacts, recipient, audience, channel) if t.address == address]
+    def send(self, envelope: Envelope) -> Receipt:
+        e = envelope
+        found = [t for t in targets(self.contacts, e.recipient, e.audience, e.channel) if t.address == e.address]
         if not found:
             raise TransportError(
-                f"the {channel} address this message was queued for is no longer in the contacts file for {recipient}",
+                f"the {e.channel} address this message was queued for is no longer in the contacts file for {e.recipient}",
                 permanent=True,
             )
-        deliver(found[0], subject, body)
-        return found[0].display
+        message_id = None
+        if e.channel == "email" and self.contacts.email is not None:
+            domain = self.contacts.email.sender.rsplit("@", 1)[-1].strip(" >") or "yearwheel.invalid"
+            message_id = f"<{e.message_key}@{domain}>"
+        done = deliver(found[0], e.subject, e.body, deadline=e.deadline, message_id=message_id, sent_at=e.sent_at)
+        return Receipt(found[0].display, done.code, done.reply)

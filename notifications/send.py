@@ -4,29 +4,51 @@ A fresh ``Apprise`` object per call: one shared object throttles ~5.5 s between 
 ``body_format=TEXT`` keeps line breaks. apprise returns a result object — its
 truthiness is the outcome (never compare it with ``False``); the reason for a failure
 is taken from apprise's log.
+
+Email needs more than apprise's email plugin exposes, so the plugin is given an
+``smtplib`` whose SMTP classes (subclasses of the real ones) add, for the thread that is
+sending:
+
+* a **hard deadline** for the whole conversation: a watchdog shuts the socket down when
+  it passes, however slowly the server trickles (socket timeouts are per read), and the
+  final reply is waited for until then rather than apprise's 15 s — a slow server that
+  answers after 20 s is not sent the message twice;
+* the server's **reply code and text** (451 is transient, 550 permanent);
+* whether the message had been handed over when the connection failed (**ambiguous**:
+  the server may have taken it, RFC 1047);
+* the **Message-ID** (from the outbox key: stable across retries, so a receiving system
+  can recognise a second copy) and the **Date** (+08:00, the instant it was sent — the
+  simulated one in a simulation) in place of the ones apprise makes up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
+import smtplib
+import socket
 import ssl
 import threading
+import time
 import types
 from dataclasses import dataclass
+from email.utils import format_datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 import apprise
 from apprise.plugins.email import base as _email_plugin
 
+from models.outbox import DeliveryError
+from models.timeline import TZ
+
 from .contacts import Contacts, SecretMissing, _ref, address_id, resolve
 
+log = logging.getLogger("yearwheel.send")
 
-class TransportError(Exception):
-    """A delivery failed. ``permanent``: retrying cannot help (no contact, no secret)."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
+class TransportError(DeliveryError):
+    """A delivery failed (``models.outbox.DeliveryError``: permanent, code, ambiguous)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,102 @@ class _SslForApprise(types.ModuleType):
 _email_plugin.ssl = _SslForApprise("ssl")
 
 
+class _Attempt:
+    """What the SMTP conversation of one send did. The sending thread finds its own through
+    ``_current()``; the watchdog, in another thread, holds it directly."""
+
+    def __init__(self, *, deadline: float | None = None, message_id: str | None = None, date: str | None = None) -> None:
+        self.deadline = deadline  # time.monotonic() by which it must end
+        self.message_id, self.date = message_id, date
+        self.failure: tuple[int, str] | None = None  # the first 4xx/5xx reply
+        self.last: tuple[int, str] | None = None  # the last reply
+        self.handed_over = False  # the message's final "." was sent
+        self.answered: tuple[int, str] | None = None  # … and the server's reply to it
+        self.aborted = False  # the watchdog ended it
+        self.sock: socket.socket | None = None
+
+    def abort(self) -> None:
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked read in the sending thread
+            except OSError:
+                pass
+
+
+_local = threading.local()
+_IDLE = _Attempt()
+
+
+def _current() -> _Attempt:
+    return getattr(_local, "attempt", None) or _IDLE
+_HEADER = {name: re.compile(rf"^{name}:.*(?:\n[ \t].*)*$", re.M | re.I) for name in ("Message-ID", "Date")}
+
+
+class _Conversation:
+    """Mixed into smtplib.SMTP and SMTP_SSL for apprise's email plugin (see the module doc)."""
+
+    def _get_socket(self, host, port, timeout):  # noqa: ANN001, ANN202
+        att = _current()
+        if att.deadline is not None:
+            timeout = max(0.1, att.deadline - time.monotonic())
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        att.sock = sock
+        if att.deadline is not None:
+            sock.settimeout(max(0.1, att.deadline - time.monotonic()))  # the watchdog bounds the whole
+        return sock
+
+    def getreply(self):  # noqa: ANN201
+        code, msg = super().getreply()  # type: ignore[misc]
+        att = _current()
+        att.last = (code, msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg))
+        if att.handed_over and att.answered is None:
+            att.answered = att.last
+        if code >= 400 and att.failure is None:
+            att.failure = att.last
+        return code, msg
+
+    def send(self, s):  # noqa: ANN001, ANN201
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, (bytes, bytearray)) and s.endswith(b"\r\n.\r\n"):
+            _current().handed_over = True
+
+    def sendmail(self, from_addr, to_addrs, msg, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        att = _current()
+        if isinstance(msg, str) and (att.message_id or att.date):
+            head, sep, body = msg.partition("\n\n")
+            for name, value in (("Message-ID", att.message_id), ("Date", att.date)):
+                if value:
+                    line = f"{name}: {value}"
+                    head, n = _HEADER[name].subn(lambda _m, line=line: line, head, count=1)
+                    if not n:
+                        head += "\n" + line
+            msg = head + sep + body
+        return super().sendmail(from_addr, to_addrs, msg, *args, **kwargs)  # type: ignore[misc]
+
+
+class _SMTP(_Conversation, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Conversation, smtplib.SMTP_SSL):  # noqa: N801
+    pass
+
+
+class _SmtplibForApprise(types.ModuleType):
+    """``smtplib`` as apprise's email plugin sees it: the same module, our SMTP classes."""
+
+    SMTP = _SMTP
+    SMTP_SSL = _SMTP_SSL
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(smtplib, name)
+
+
+_email_plugin.smtplib = _SmtplibForApprise("smtplib")
+
+
 class _Capture(logging.Handler):
     """Collects apprise's warnings for the thread that is sending."""
 
@@ -167,16 +285,56 @@ _capture = _Capture()
 logging.getLogger("apprise").addHandler(_capture)
 
 
-def deliver(target: Target, subject: str, body: str) -> None:
-    """Send one message to one target; TransportError (not permanent) when it fails."""
+@dataclass(frozen=True)
+class Delivered:
+    code: int | None
+    reply: str | None
+
+
+def _http_code(reasons: list[str]) -> int | None:
+    for r in reasons:
+        m = re.search(r"error=(\d{3})", r)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def deliver(
+    target: Target, subject: str, body: str, *, deadline: float = 60.0, message_id: str | None = None,
+    sent_at: dt.datetime | None = None,
+) -> Delivered:
+    """Send one message to one target within ``deadline`` seconds; TransportError when it
+    fails (``permanent`` for SMTP 5xx and HTTP 4xx other than 408/429; ``ambiguous`` when
+    the server may have taken it)."""
     app = apprise.Apprise()
     if not app.add(target.url):
         raise TransportError(f"{target.display}: apprise does not accept this address", permanent=True)
+    att = _local.attempt = _Attempt(deadline=time.monotonic() + deadline, message_id=message_id,
+                                     date=format_datetime((sent_at or dt.datetime.now(TZ)).astimezone(TZ)))
+    watchdog = threading.Timer(deadline, att.abort)
+    watchdog.daemon = True
     _capture.local.lines = []
+    watchdog.start()
     try:
         ok = app.notify(title=subject, body=body, body_format=apprise.NotifyFormat.TEXT)
     finally:
+        watchdog.cancel()
         reasons, _capture.local.lines = _capture.local.lines, None
-    if not ok:
-        reason = "; ".join(dict.fromkeys(r for r in reasons if r))[:500] or "the server did not accept the message"
-        raise TransportError(f"{target.display}: {reason}")
+        failure, handed_over, answered, aborted = att.failure, att.handed_over, att.answered, att.aborted
+        _local.attempt = None
+    if ok:
+        return Delivered(*(answered if target.channel == "email" and answered else (None, None)))
+    said = "; ".join(dict.fromkeys(r for r in reasons if r))[:500] or "the server did not accept the message"
+    if aborted:
+        raise TransportError(f"{target.display}: no answer within {deadline:g} s; the server may have taken the message",
+                             ambiguous=handed_over or target.channel != "email")
+    if failure is not None:
+        code, text = failure
+        raise TransportError(f"{target.display}: the server answered {code} {text}"[:500], permanent=code >= 500, code=code)
+    if handed_over and answered is None:
+        raise TransportError(f"{target.display}: the connection was lost after the message was handed over; "
+                             "the server may have taken it", ambiguous=True)
+    code = _http_code(reasons)
+    if code is not None:
+        raise TransportError(f"{target.display}: {said}", code=code, permanent=400 <= code < 500 and code not in (408, 429))
+    raise TransportError(f"{target.display}: {said}")

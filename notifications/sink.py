@@ -31,14 +31,20 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
         if address in self.sink.reject:
             return "550 5.1.1 mailbox unavailable"
+        if address in self.sink.defer:
+            return "451 4.3.0 mailbox temporarily unavailable, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 — aiosmtpd's hook
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
+        if self.sink.data_reply:
+            return self.sink.data_reply
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.sink._keep(msg, envelope.content, list(envelope.rcpt_tos))
+        if self.sink.drop_after_data:
+            server.transport.close()  # took the message, never says so (RFC 1047's ambiguous case)
         return "250 Message accepted for delivery"
 
 
@@ -55,7 +61,10 @@ class SmtpSink:
         self.tls_context = tls_context
         self.fixed_port = port
         self.delay = delay
-        self.reject: set[str] = set()  # recipients answered with 550 (tests of failed deliveries)
+        self.reject: set[str] = set()  # recipients answered with 550 (permanent: tests of failed deliveries)
+        self.defer: set[str] = set()  # recipients answered with 451 (transient: tried again later)
+        self.data_reply: str | None = None  # answer the message itself with this instead of taking it ("451 …", "554 …")
+        self.drop_after_data = False  # keep the message, then close the connection without answering
         self.port = 0
         self.outbox_dir = Path(outbox_dir) if outbox_dir else None
         self._lock = threading.Lock()

@@ -1,7 +1,9 @@
 """Message text (zh-CN): Jinja2 templates in ``notifications/templates/``, one per kind.
 
-Every date is written out in full with its weekday (2023年12月25日（星期一）) so that a
-bureau never has to work a deadline out; SMS and chat get one short paragraph.
+Every date is written out in full with its weekday, and why it surprises where it does
+(2023年4月23日（星期日，调休上班）), so that a bureau never has to work a deadline out
+(``models.timeline.zhdate``, given the working-day calendar); SMS and chat get one short
+paragraph.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
-from models.timeline import TZ
+from models.timeline.zhdate import DayNotes, zh_date, zh_date_short, zh_datetime
+from models.vocabulary import KINDS
 
-KINDS = ("opened", "upcoming", "due_today", "overdue", "escalation", "acknowledgement", "returned", "target_behind")
 SHORT_LIMIT = 200
-WEEKDAYS = "一二三四五六日"
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,17 @@ class MessageContext:
     target_expected: float | None = None
     target_goal: float | None = None
     target_unit: str | None = None
+    old_due: dt.date | None = None  # due_changed: the date that no longer holds
 
 
-def cn_date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日（星期{WEEKDAYS[d.weekday()]}）"
+@pass_context
+def _cn_date(ctx, d: dt.date) -> str:  # noqa: ANN001
+    return zh_date(d, ctx.get("_cal"))
 
 
-def cn_date_short(d: dt.date) -> str:
-    return f"{d.month}月{d.day}日"
-
-
-def cn_datetime(t: dt.datetime) -> str:
-    local = t.astimezone(TZ)
-    return f"{cn_date(local.date())}{local:%H:%M}"
+@pass_context
+def _cn_datetime(ctx, t: dt.datetime) -> str:  # noqa: ANN001
+    return zh_datetime(t, ctx.get("_cal"))
 
 
 _env = Environment(
@@ -69,16 +68,18 @@ _env = Environment(
     autoescape=False,  # plain text; nothing here is rendered as HTML
     keep_trailing_newline=False,
 )
-_env.filters.update(cn_date=cn_date, cn_date_short=cn_date_short, cn_datetime=cn_datetime)
+_env.filters.update(cn_date=_cn_date, cn_date_short=zh_date_short, cn_datetime=_cn_datetime)
 
 
-def render(ctx: MessageContext, channel: str) -> tuple[str, str]:
+def render(ctx: MessageContext, channel: str, cal: DayNotes | None = None) -> tuple[str, str]:
     """(subject, body) of the message for ``channel``: a letter for email, one short
-    paragraph (at most 200 characters) for SMS and chat."""
+    paragraph (at most 200 characters) for SMS and chat. With ``cal`` (the working-day
+    calendar), dates say when they are an adjusted working day or inside a break."""
     if ctx.kind not in KINDS:
         raise ValueError(f"unknown message kind {ctx.kind!r}; known: {', '.join(KINDS)}")
     tmpl = _env.get_template(f"{ctx.kind}.j2")
     values = {k: getattr(ctx, k) for k in ctx.__dataclass_fields__}
+    values["_cal"] = cal
     subject = " ".join(tmpl.render(values, part="subject").split())
     if channel == "email":
         body = tmpl.render(values, part="email").strip() + "\n"

@@ -13,9 +13,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from models.timeline import TZ
+from models.timeline.zhdate import zh_date as _zh_date
 from models.yearview import LIGHTS, YearView
 
-WEEKDAYS = "一二三四五六日"
 KIND_ZH = {"announcement": "发布", "submission": "报送", "window": "时段", "meeting": "会议", "review": "评审"}
 
 _env = Environment(
@@ -27,8 +27,9 @@ _env = Environment(
 )
 
 
-def zh_date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日（周{WEEKDAYS[d.weekday()]}）"
+def zh_date(d: dt.date, cal=None) -> str:  # noqa: ANN001
+    """The report's dates: 2023年4月23日（周日，调休上班）."""
+    return _zh_date(d, cal, long=False)
 
 
 @dataclass
@@ -78,8 +79,8 @@ def render_year_report(view: YearView) -> str:
         gantt=Gantt(view),
         lights=LIGHTS,
         counts=view.lights(),
-        as_of=f"{zh_date(as_of.date())} {as_of:%H:%M}",
-        zh_date=zh_date,
+        as_of=f"{zh_date(as_of.date(), view.cal)} {as_of:%H:%M}",
+        zh_date=lambda d: zh_date(d, view.cal),
         local=lambda t: t.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
         kind_zh=KIND_ZH,
         pct=lambda x: "—" if x is None else f"{x:.0%}",

@@ -135,3 +135,28 @@ def smtp_server(tmp_path):
 def _report_dir(tmp_path, monkeypatch):
     """The flows write HTML year reports; in tests, into the test's own folder."""
     monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "reports-out"))
+
+
+# --------------------------------------------------------------------------- hang guards
+#
+# Speed is measured in benchmarks/, never asserted here. What a test may bound is a hang:
+# a generous limit, apart from the property being tested (hypothesis runs with
+# deadline=None; a case that has not finished in ``seconds`` fails with a clear message).
+
+import contextlib
+import signal
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: float = 30.0, what: str = "the case"):
+    """Fail (TimeoutError) if the block runs longer than ``seconds`` — main thread only."""
+    def expired(signum, frame):  # noqa: ANN001
+        raise TimeoutError(f"{what} ran for more than {seconds:g} s: a hang, not slowness")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

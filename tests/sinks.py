@@ -53,3 +53,76 @@ class HttpSink:
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self._server.shutdown()
         self._server.server_close()
+
+
+class TricklingSmtp:
+    """An SMTP server on loopback that takes the message and then never finishes its
+    reply: it sends a continuation line ``250-…`` every ``every`` seconds, forever — so
+    every socket read of the client succeeds and only an overall deadline ends the send.
+    ``received`` counts the messages whose data it read to the end."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        import socket
+
+        self.every = every
+        self.received = 0
+        self._stop = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> TricklingSmtp:
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            t = threading.Thread(target=self._talk, args=(conn,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _talk(self, conn) -> None:  # noqa: ANN001
+        f = conn.makefile("rb")
+        try:
+            conn.sendall(b"220 trickle.example ESMTP\r\n")
+            in_data = False
+            while not self._stop.is_set():
+                line = f.readline()
+                if not line:
+                    return
+                if in_data:
+                    if line == b".\r\n":
+                        self.received += 1
+                        while not self._stop.is_set():  # the reply that never ends
+                            conn.sendall(b"250-still thinking\r\n")
+                            self._stop.wait(self.every)
+                        return
+                    continue
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 trickle.example\r\n")
+                elif verb == b"DATA":
+                    in_data = True
+                    conn.sendall(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def __exit__(self, *exc) -> None:  # noqa: ANN002
+        self._stop.set()
+        self._sock.close()

@@ -24,12 +24,21 @@ adjusted_workdays: [2027-04-25]
 """
 
 
-def test_console_script_exits_2_naming_the_missing_year_and_file():
-    out = subprocess.run([YEARWHEEL, "plan", JILIN_ID, "--year", "2027", "--json"], capture_output=True, text=True, cwd=ROOT)
+def test_console_script_exits_2_naming_the_missing_year_and_file(jilin_to_2027):
+    out = subprocess.run([YEARWHEEL, "plan", JILIN_ID, "--year", "2027", "--json", "--calendar-dir", str(jilin_to_2027.parent)],
+                         capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2
     assert out.stdout == ""  # nothing half-planned on stdout
     assert "no working-day data for 2027" in out.stderr and "cn-2027.yaml" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_year_outside_the_programme_is_said_first():
+    # no working-day file would help: the decisive fact comes first
+    out = subprocess.run([YEARWHEEL, "plan", JILIN_ID, "--year", "2027"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1
+    assert "jilin-quality-2022-2024 runs 2022–2024; 2027 is not one of its years" in out.stderr
+    assert "working-day" not in out.stderr
 
 
 @pytest.fixture

@@ -44,22 +44,30 @@ email:
 
 
 class World:
-    def __init__(self, root: Path, database_url: str, smtp):
+    """A calendar folder (the engine demo, or ``calendar`` text of another programme), a
+    contacts file pointing at the loopback SMTP server, and a ledger."""
+
+    def __init__(self, root: Path, database_url: str, smtp, *, calendar: str | None = None, programme: str = PROGRAMME,
+                 contacts: str | None = None):
         self.root = root
         self.database_url = database_url
         self.smtp = smtp
+        self.programme = programme
         self.calendar_dir = root / "calendar"
-        self.calendar_dir.mkdir()
-        shutil.copy(HERE / "engine-demo.yaml", self.calendar_dir / "engine-demo.yaml")
+        self.calendar_dir.mkdir(exist_ok=True)
+        if calendar is None:
+            shutil.copy(HERE / "engine-demo.yaml", self.calendar_dir / "engine-demo.yaml")
+        else:
+            (self.calendar_dir / f"{programme}.yaml").write_text(calendar, encoding="utf-8")
         self.contacts = root / "contacts.yaml"
-        self.write_contacts(contacts_yaml(smtp.port))
+        self.write_contacts(contacts or contacts_yaml(smtp.port))
         self._runtimes: list[R.Runtime] = []
 
     def write_contacts(self, text: str) -> None:
         self.contacts.write_text(text, encoding="utf-8")
 
     def runtime(self) -> R.Runtime:
-        rt = R.open_runtime(calendar_dir=self.calendar_dir, programme=PROGRAMME, contacts=self.contacts,
+        rt = R.open_runtime(calendar_dir=self.calendar_dir, programme=self.programme, contacts=self.contacts,
                             database=self.database_url)
         self._runtimes.append(rt)
         return rt
@@ -97,7 +105,7 @@ def submit(world: World, when: str, participant: str, payload: dict, milestone: 
             sub = submit_case(s, rt.programme(PROGRAMME), ref, payload, at=at(when), actor=participant, source="test",
                               messenger=rt.messenger, cal=rt.cal)
             result = (sub.version, sub.on_time)
-        R.E.dispatch(rt.sessions, rt.messenger, at=at(when))
+        rt.dispatch(at(when))
         return result
     finally:
         rt.close()
@@ -114,10 +122,11 @@ def coordinator(world: World, action: str, when: str, participant: str, **kw):
                 U.return_for_revision(s, rt.programme(PROGRAMME), ref, at=at(when), actor="coordinator",
                                       reason=kw["reason"], messenger=rt.messenger)
             elif action == "extend":
-                U.extend(s, ref, kw["to"], at=at(when), actor="coordinator", reason=kw["reason"])
+                U.extend(s, ref, kw["to"], at=at(when), actor="coordinator", reason=kw["reason"], messenger=rt.messenger,
+                         cal=rt.cal)
             else:
                 U.exempt(s, ref, at=at(when), actor="coordinator", reason=kw["reason"])
-        R.E.dispatch(rt.sessions, rt.messenger, at=at(when))
+        rt.dispatch(at(when))
     finally:
         rt.close()
 
@@ -129,3 +138,23 @@ def ledger(world: World):
     engine = make_engine(world.database_url)
     world._runtimes.append(type("E", (), {"close": lambda self: engine.dispose()})())
     return make_sessionmaker(engine)()
+
+
+def dispatch(rt: R.Runtime, when: dt.datetime, *, messenger=None, **kw):  # noqa: ANN001
+    """The outbox dispatcher on ``rt``'s programmes, with another messenger (a faulty
+    sender) or other options when a test needs them."""
+    from models import outbox as O
+
+    return O.dispatch(rt.sessions, messenger or rt.messenger, programmes={p.id: p for p in rt.programmes}, cal=rt.cal,
+                      at=when, **kw)
+
+
+def tasks_of(year: int = 2023, participant: str | None = None):  # noqa: ANN201
+    """``select(Task)`` of one programme year (the next year is compiled from December 1st,
+    so a test looking at 2023 must say so)."""
+    from sqlalchemy import select
+
+    from models.tables import ProgrammeYear, Task
+
+    q = select(Task).join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id).where(ProgrammeYear.year == year)
+    return q.where(Task.participant == participant) if participant else q

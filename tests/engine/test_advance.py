@@ -8,9 +8,10 @@ import threading
 
 from sqlalchemy import select
 
+from flows import runtime as R
 from models.queries import list_task_status
 from models.tables import OutboxMessage, StatusChange, Submission, Task
-from tests.engine.conftest import PROGRAMME, coordinator, ledger, submit
+from tests.engine.conftest import PROGRAMME, coordinator, ledger, submit, tasks_of
 
 PUNCTUAL = "office@punctual.example.gov.cn"
 LATE = "office@late.example.gov.cn"
@@ -60,7 +61,9 @@ def test_a_year_for_three_personas(world):
     assert subjects_to(world, "coordinator@province.example.gov.cn") == []
 
     with ledger(world) as s:
-        py_id = s.scalar(select(Task.programme_year_id).limit(1))
+        from models.tables import ProgrammeYear
+
+        py_id = s.scalar(select(ProgrammeYear.id).where(ProgrammeYear.year == 2023))
         rows = {r["participant"]: r for r in list_task_status(s, py_id)}
         assert {p: r["state"] for p, r in rows.items()} == {
             "punctual-city": "submitted", "late-city": "submitted", "exempt-city": "exempted"
@@ -68,7 +71,7 @@ def test_a_year_for_three_personas(world):
         assert rows["punctual-city"]["reminders_sent"] == 1
         assert rows["late-city"]["reminders_sent"] == 5  # opened, before-5, before-1, due, overdue-1
         assert rows["late-city"]["submitted_at"].startswith("2023-12-29T10:00")
-        late_id = s.scalar(select(Task.id).where(Task.participant == "late-city"))
+        late_id = s.scalar(tasks_of(2023, "late-city").with_only_columns(Task.id))
         trail = s.execute(
             select(StatusChange.from_state, StatusChange.to_state).where(StatusChange.task_id == late_id).order_by(StatusChange.id)
         ).all()
@@ -106,14 +109,20 @@ def test_catch_up_after_downtime_sends_no_stale_burst(world):
 def test_an_extension_moves_the_reminders(world):
     world.advance("2023-12-01T09:00")
     coordinator(world, "extend", "2023-12-20T10:00", "late-city", to=dt.date(2024, 1, 5), reason="疫情影响，延期至1月5日")
+    # the bureau is told the new date at once, with the old one and the reason
+    assert subjects_to(world, LATE) == ["【工作提醒】提交年度提升成效表已启动，请于12月25日前完成",
+                                        "【截止日期调整】提交年度提升成效表：截止日期调整为1月5日"]
+    notice = [m for m in world.smtp.messages if m["To"] == LATE][-1].get_body().get_content()
+    assert "由2023年12月25日（星期一）调整为2024年1月5日（星期五）" in notice and "疫情影响" in notice
     world.advance("2023-12-25T09:00")
-    assert len(subjects_to(world, LATE)) == 1  # no due-today: its due date is 2024-01-05 now
+    assert len(subjects_to(world, LATE)) == 2  # no due-today: its due date is 2024-01-05 now
     r = world.advance("2023-12-26T00:05")
     assert r.reconcile.overdue == 2  # punctual and exempt cities (nobody submitted), not the late one
     world.advance("2023-12-29T09:00")  # 5 working days before 2024-01-05
-    assert len(subjects_to(world, LATE)) == 2
+    assert len(subjects_to(world, LATE)) == 3
+    assert "2024年1月5日" in [m for m in world.smtp.messages if m["To"] == LATE][-1].get_body().get_content()
     with ledger(world) as s:
-        t = s.scalars(select(Task).where(Task.participant == "late-city")).one()
+        t = s.scalars(tasks_of(2023, "late-city")).one()
         assert (t.state, t.due, t.original_due) == ("open", dt.date(2024, 1, 5), dt.date(2023, 12, 25))
         reasons = s.scalars(select(StatusChange.reason).where(StatusChange.task_id == t.id)).all()
         assert any("extension: due 2023-12-25 → 2024-01-05" in r and "疫情影响" in r for r in reasons)
@@ -127,7 +136,7 @@ def test_returned_submission_reopens_and_keeps_history(world):
     assert "服务企业数与名单不符" in returned.get_body().get_content()
     assert submit(world, "2023-12-12T10:00", "punctual-city", GOOD | {"enterprises_served": 11}) == (2, True)
     with ledger(world) as s:
-        t = s.scalars(select(Task).where(Task.participant == "punctual-city")).one()
+        t = s.scalars(tasks_of(2023, "punctual-city")).one()
         versions = s.execute(select(Submission.version, Submission.payload).where(Submission.task_id == t.id).order_by(Submission.version)).all()
         assert [(v, p["enterprises_served"]) for v, p in versions] == [(1, 12), (2, 11)]
         trail = s.execute(select(StatusChange.to_state).where(StatusChange.task_id == t.id).order_by(StatusChange.id)).scalars().all()
@@ -253,20 +262,22 @@ def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
 
     from sqlalchemy import update
 
-    from models import engine as E
+    from models import outbox as O
     from tests.engine.conftest import at
 
     rt = world.runtime()
-    with rt.sessions.begin() as s:
-        E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at("2023-12-01T09:00"))
+    R.advance(rt, at("2023-12-01T09:00"), send=False)
+    progs = {p.id: p for p in rt.programmes}
     real_now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
     with rt.sessions.begin() as s:  # a sender claimed every row, then died
         s.execute(update(OutboxMessage).values(state="sending", claimed_by="dead-sender", claimed_at=real_now, attempts=1))
     # a run replaying a later instant, a minute later: the claims are still alive
-    r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-05T09:00"), clock=lambda: real_now + dt.timedelta(minutes=1))
+    r = O.dispatch(rt.sessions, rt.messenger, programmes=progs, cal=rt.cal, at=at("2023-12-05T09:00"),
+                   lease_clock=lambda: real_now + dt.timedelta(minutes=1))
     assert (r.reclaimed, r.sent) == (0, 0) and world.smtp.messages == []
     # eleven minutes later the lease has expired: the rows go back to the queue and out
-    r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-05T09:00"), clock=lambda: real_now + dt.timedelta(minutes=11))
+    r = O.dispatch(rt.sessions, rt.messenger, programmes=progs, cal=rt.cal, at=at("2023-12-05T09:00"),
+                   lease_clock=lambda: real_now + dt.timedelta(minutes=11))
     assert (r.reclaimed, r.sent) == (3, 3) and len(world.smtp.messages) == 3
     with ledger(world) as s:
         assert {m.attempts for m in s.scalars(select(OutboxMessage))} == {2}
@@ -277,10 +288,10 @@ def test_each_address_is_its_own_message_so_a_retry_never_doubles_another(world)
 
     world.write_contacts(contacts_yaml(world.smtp.port).replace(
         "    email: [office@punctual.example.gov.cn]", "    email: [office@punctual.example.gov.cn, backup@punctual.example.gov.cn]"))
-    world.smtp.reject.add("backup@punctual.example.gov.cn")
+    world.smtp.defer.add("backup@punctual.example.gov.cn")  # 451: try again later
     r = world.advance("2023-12-01T09:00")
     assert (r.dispatch.sent, r.dispatch.failed) == (3, 1)
-    world.smtp.reject.clear()
+    world.smtp.defer.clear()
     r = world.advance("2023-12-01T09:30")  # after the backoff: only the failed address is retried
     assert (r.dispatch.sent, r.dispatch.failed) == (1, 0)
     assert world.recipients().count(PUNCTUAL) == 1
@@ -295,9 +306,10 @@ def test_a_calendar_edited_mid_year_moves_awaiting_tasks_and_keeps_history(world
     (world.calendar_dir / "engine-demo.yaml").write_text(
         text.replace("due: {rule: fixed, month: 12, day: 25}", "due: {rule: fixed, month: 12, day: 29}"), encoding="utf-8")
     r = world.advance("2023-12-26T09:00")
-    assert r.reconcile.compiled == [f"{PROGRAMME}/2023"]
+    # both years in the ledger (2024 was compiled on December 1st) follow the edited calendar
+    assert r.reconcile.compiled == [f"{PROGRAMME}/2023", f"{PROGRAMME}/2024"]
     with ledger(world) as s:
-        tasks = {t.participant: t for t in s.scalars(select(Task))}
+        tasks = {t.participant: t for t in s.scalars(tasks_of(2023))}
         assert {p: (t.state, t.due) for p, t in tasks.items()} == {
             "punctual-city": ("submitted", dt.date(2023, 12, 25)),  # what was submitted keeps its date
             "late-city": ("open", dt.date(2023, 12, 29)),

@@ -20,7 +20,8 @@ from sqlalchemy import func, select, update
 
 from models.tables import Delivery, OutboxMessage
 from notifications.sink import SmtpSink
-from tests.engine.conftest import World, at, contacts_yaml, ledger
+from flows import runtime as R
+from tests.engine.conftest import World, at, contacts_yaml, dispatch, ledger
 from tests.pg import free_port
 
 YEARWHEEL = Path(sys.executable).parent / "yearwheel"
@@ -37,6 +38,21 @@ def widen(world: World, cities: int) -> list[str]:
     extra = "".join(f"  {c}:\n    email: [office@{c}.example.gov.cn]\n" for c in ids)
     world.write_contacts(contacts_yaml(world.smtp.port, extra=extra))
     return [f"office@{c}.example.gov.cn" for c in ids]
+
+
+def settled(count, quiet: float = 1.0, guard: float = 60.0) -> int:  # noqa: ANN001
+    """``count()`` once it has stopped changing for ``quiet`` seconds (a hang guard of
+    ``guard`` seconds) — instead of sleeping a fixed time and hoping."""
+    end = time.monotonic() + guard
+    last, since = count(), time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+    raise AssertionError(f"still changing after {guard} s")
 
 
 class StopsAfter:
@@ -56,14 +72,11 @@ class StopsAfter:
 
 
 def test_mail_server_down_for_part_of_a_batch_loses_nothing_and_doubles_nothing(world):
-    from models import engine as E
-
     addresses = widen(world, 17)  # 20 cities: 20 opening notices
     rt = world.runtime()
-    with rt.sessions.begin() as s:
-        E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at("2023-12-01T09:00"))
+    R.advance(rt, at("2023-12-01T09:00"), send=False)
     sender = StopsAfter(rt.messenger, world.smtp, 8)
-    r = E.dispatch(rt.sessions, sender, at=at("2023-12-01T09:00"), workers=1)
+    r = dispatch(rt, at("2023-12-01T09:00"), messenger=sender, workers=1)
     assert (r.sent, r.failed, r.dead) == (8, 12, 0)
     assert len(world.smtp.messages) == 8
     with ledger(world) as s:
@@ -74,9 +87,9 @@ def test_mail_server_down_for_part_of_a_batch_loses_nothing_and_doubles_nothing(
 
     # The server comes back on the same port; a run before the backoff sends nothing, after it the rest.
     with SmtpSink(port=world.smtp.port) as back:
-        r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-01T09:01"), workers=4)
+        r = dispatch(rt, at("2023-12-01T09:01"), workers=4)
         assert r.sent == 0 and back.messages == []
-        r = E.dispatch(rt.sessions, rt.messenger, at=at("2023-12-01T09:10"), workers=4)
+        r = dispatch(rt, at("2023-12-01T09:10"), workers=4)
         assert (r.sent, r.failed) == (12, 0)
         everyone = [m["To"] for m in world.smtp.messages] + [m["To"] for m in back.messages]
     assert Counter(everyone) == Counter(addresses + ["office@punctual.example.gov.cn", "office@late.example.gov.cn",
@@ -104,8 +117,7 @@ def test_a_sender_killed_mid_dispatch_is_finished_by_the_next_run(world, tmp_pat
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        time.sleep(0.3)  # let messages already handed to the server land
-        got_before = len(slow.messages)
+        got_before = settled(lambda: len(slow.messages))  # messages already handed to the server land
         assert 10 <= got_before < 60
         with ledger(world) as s:
             in_flight = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "sending"))
@@ -160,13 +172,13 @@ def test_database_going_away_mid_run_leaves_no_partial_state(world, pg_server):
     """A reconcile is one transaction: a connection dropped before commit leaves the ledger as it was."""
     from sqlalchemy import text
 
-    from models import engine as E
+    from models.reconcile import reconcile
     from models.tables import Task
 
     rt = world.runtime()
     with pytest.raises(Exception):  # noqa: B017 — whichever error the driver raises
         with rt.sessions.begin() as s:
-            E.reconcile(s, rt.programmes, rt.cal, rt.messenger, at("2023-12-01T09:00"))
+            reconcile(s, rt.programmes[0], rt.cal, rt.messenger, at("2023-12-01T09:00"))
             name = world.database_url.rsplit("/", 1)[1]
             with pg_server.admin.connect() as c:  # the server drops this session
                 c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))

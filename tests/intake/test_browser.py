@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models.tables import Submission, Task
-from tests.engine.conftest import ledger
+from tests.engine.conftest import ledger, tasks_of
 from tests.intake.test_web import SECRET, Clock, at, serve
 from tests.pg import free_port
 
@@ -50,7 +50,7 @@ def test_from_the_email_link_to_a_closed_task(world, tmp_path, monkeypatch, visi
         # the re-rendered form with problems is a 422 (on purpose), which Chromium logs
         assert [e for e in v.errors if "status of 422" not in e] == []
     with ledger(world) as s:
-        task = s.scalars(select(Task).where(Task.participant == "late-city")).one()
+        task = s.scalars(tasks_of(2023, "late-city")).one()
         sub = s.scalars(select(Submission).where(Submission.task_id == task.id)).one()
     assert (task.state, task.on_time) == ("submitted", True)
     assert sub.payload == {"enterprises_served": 20, "summary": "走访企业<b>20</b>家"}

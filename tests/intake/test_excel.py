@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from models.tables import StatusChange, Submission, Task
-from tests.engine.conftest import PROGRAMME, ledger
+from tests.engine.conftest import PROGRAMME, ledger, tasks_of
 
 ARGS = ("--year", "2023", "--milestone", "results-submitted")
 
@@ -66,7 +66,7 @@ def test_export_fill_import_round_trip(cli, world, tmp_path):
         (sub,) = s.scalars(select(Submission))
         assert sub.payload == {"enterprises_served": 14, "summary": "全年走访企业14家。\n第二段。", "inspected": 120, "passed": 118}
         assert sub.source == str(path) and sub.actor == "punctual-city (Excel)"
-        assert s.scalars(select(Task.state).where(Task.participant == "punctual-city")).one() == "submitted"
+        assert s.scalars(tasks_of(2023, "punctual-city").with_only_columns(Task.state)).one() == "submitted"
     assert world.smtp.messages[-1]["To"] == "office@punctual.example.gov.cn"  # the acknowledgement
 
 
@@ -100,7 +100,7 @@ def test_wrong_cells_are_named_and_nothing_is_recorded(cli, world, tmp_path):
     assert f"{path}: 3 problem(s); nothing recorded from this file" in err
     assert "recorded punctual-city" in r.stdout  # the good file in the same batch is recorded
     with ledger(world) as s:
-        assert [t for t in s.scalars(select(Task.state).where(Task.participant == "late-city"))] == ["open"]
+        assert [t for t in s.scalars(tasks_of(2023, "late-city").with_only_columns(Task.state))] == ["open"]
     assert counts(world) == (1, 1)
 
 

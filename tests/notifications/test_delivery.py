@@ -161,3 +161,88 @@ def test_starttls_still_verifies_the_server_certificate(tmp_path, monkeypatch):
         deliver(t, "加密送达", "正文")
         (msg,) = sink.messages
         assert msg["Subject"] == "加密送达"
+
+
+# --------------------------------------------------------------------------- SMTP replies, deadlines, headers
+
+
+def _email_target(port: int):
+    (t,) = targets(contacts(email=email_server(port)), "cc", "self", "email")
+    return t
+
+
+def test_a_refused_address_is_permanent_and_keeps_the_servers_reply(smtp_server):
+    smtp_server.reject.add("office@cc.example.gov.cn")
+    with pytest.raises(TransportError) as info:
+        deliver(_email_target(smtp_server.port), "s", "b")
+    assert (info.value.permanent, info.value.code, info.value.ambiguous) == (True, 550, False)
+    assert "550" in str(info.value) and "mailbox unavailable" in str(info.value)
+
+
+def test_a_busy_mailbox_is_transient_and_keeps_the_servers_reply(smtp_server):
+    smtp_server.defer.add("office@cc.example.gov.cn")
+    with pytest.raises(TransportError) as info:
+        deliver(_email_target(smtp_server.port), "s", "b")
+    assert (info.value.permanent, info.value.code) == (False, 451)
+    assert "try again later" in str(info.value)
+
+
+@pytest.mark.parametrize(("reply", "permanent"), [("452 4.3.1 insufficient storage", False), ("554 5.7.1 rejected as spam", True)])
+def test_the_reply_to_the_message_itself_decides(smtp_server, reply, permanent):
+    smtp_server.data_reply = reply
+    with pytest.raises(TransportError) as info:
+        deliver(_email_target(smtp_server.port), "s", "b")
+    assert (info.value.permanent, info.value.code) == (permanent, int(reply[:3]))
+    assert smtp_server.messages == []
+
+
+def test_message_id_and_date_are_the_ones_given(smtp_server):
+    import datetime as dt
+
+    from models.timeline import TZ
+
+    when = dt.datetime(2023, 12, 25, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
+    done = deliver(_email_target(smtp_server.port), "s", "b", message_id="<abc123@example.gov.cn>", sent_at=when)
+    (msg,) = smtp_server.messages
+    assert msg.get_all("Message-ID") == ["<abc123@example.gov.cn>"]  # exactly one, ours
+    assert msg.get_all("Date") == ["Mon, 25 Dec 2023 09:00:00 +0800"]
+    assert done.code == 250
+    assert when.astimezone(TZ).hour == 9
+
+
+def test_a_reply_that_never_ends_is_cut_at_the_deadline_and_called_ambiguous():
+    import threading
+
+    from tests.sinks import TricklingSmtp
+
+    with TricklingSmtp(every=0.3) as server:
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                deliver(_email_target(server.port), "s", "b", deadline=2.0)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        t = threading.Thread(target=send)
+        t.start()
+        t.join(60)  # a hang guard, not a timing assertion: without the deadline this never returns
+        assert not t.is_alive(), "the send outlived its deadline"
+    (exc,) = errors
+    assert isinstance(exc, TransportError) and exc.ambiguous and not exc.permanent
+    assert "may have taken" in str(exc) and server.received == 1
+
+
+def test_a_server_that_drops_the_connection_after_the_data_is_ambiguous(smtp_server):
+    smtp_server.drop_after_data = True
+    with pytest.raises(TransportError) as info:
+        deliver(_email_target(smtp_server.port), "s", "b")
+    assert info.value.ambiguous and not info.value.permanent
+    assert len(smtp_server.messages) == 1  # it did take it
+
+
+def test_a_slow_final_reply_is_waited_for_rather_than_sent_twice(smtp_server):
+    # apprise's own socket timeout is 15 s; a server answering after 16 s still gets one copy
+    smtp_server.delay = 16.5
+    done = deliver(_email_target(smtp_server.port), "s", "b", deadline=40)
+    assert done.code == 250 and len(smtp_server.messages) == 1

@@ -1,0 +1,445 @@
+"""The outbox: queue messages, claim them, send them, record what happened.
+
+A row is one message to one address. Queueing is a set-based insert of rows with a
+deterministic key (``insert_ignore``: a second run inserts nothing). Sending is
+``dispatch``:
+
+1. **Claim** (one transaction per batch): lock due rows (``SKIP LOCKED`` on PostgreSQL;
+   SQLite serialises writers), lock their tasks for share (a concurrent submission or
+   exemption commits first or waits), drop rows the task no longer needs — submitted,
+   exempted, no longer (or not yet) late, or moved to another due date by an extension
+   — and mark the rest ``sending`` with a claim token, in an UPDATE that re-checks the
+   same conditions. The text is rendered now, from the task as it is, and stored.
+2. **Send** each claimed row with a hard deadline shorter than the claim's lease; a
+   ``deliveries`` row is written before the call.
+3. **Record** the outcome only if the claim is still this sender's (``claimed_by`` =
+   its token and the row still ``sending``): a send that outlived its lease cannot undo
+   another sender's delivery.
+
+Outcomes: accepted → ``sent``; permanent failure (SMTP 5xx, no contact) → ``dead`` at
+once; transient failure (SMTP 4xx, refused connection, no answer in time) → back to
+``pending`` after a backoff, for as long as the message is worth sending (its
+``stale_at``; a week for messages that never go stale), then ``dead``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from sqlalchemy import and_, exists, not_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import states as S
+from . import vocabulary as V
+from .ledger import LoadedProgramme
+from .messages import claim_time_context, target_context
+from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
+from .timeline import TZ, WorkdayCalendar, now
+
+log = logging.getLogger("yearwheel.outbox")
+
+LEASE = dt.timedelta(minutes=10)  # a claim older than this belongs to a sender that died
+SEND_DEADLINE = dt.timedelta(seconds=60)  # every send ends within this, well inside the lease
+GIVE_UP_AFTER = dt.timedelta(days=7)  # transient failures of a message that never goes stale
+BACKOFF_FIRST, BACKOFF_MAX = dt.timedelta(minutes=5), dt.timedelta(hours=1)
+
+
+class DeliveryError(Exception):
+    """A send failed. ``permanent``: retrying cannot help (SMTP 5xx, no contact, no
+    secret). ``ambiguous``: the server may have taken the message (no answer before the
+    deadline, connection lost after the data). ``code``: the server's reply code."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None, ambiguous: bool = False):
+        super().__init__(message)
+        self.permanent, self.code, self.ambiguous = permanent, code, ambiguous
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a sender needs for one row: where, what, and the headers that identify it."""
+
+    recipient: str
+    audience: str
+    channel: str
+    address: str | None
+    subject: str
+    body: str
+    message_key: str  # sha256 of the outbox key: a stable Message-ID across retries
+    sent_at: dt.datetime  # the Date of the message
+    deadline: float  # seconds: the send must end by then, answered or not
+
+
+@dataclass(frozen=True)
+class Receipt:
+    target: str  # the address, masked
+    code: int | None = None  # the server's reply code
+    reply: str | None = None
+
+
+class Messenger(Protocol):
+    """Who can be reached how, the text, when held messages may go, and sending."""
+
+    def routes(self, participant: str, audience: str) -> tuple[tuple[str, str], ...]:
+        """(channel, address id) for every address of the recipient."""
+
+    def render(self, context: dict[str, Any], channel: str) -> tuple[str, str]: ...
+
+    def release_time(self, channel: str, at: dt.datetime) -> dt.datetime: ...
+
+    def send(self, envelope: Envelope) -> Receipt: ...
+
+
+# --------------------------------------------------------------------------- queueing
+
+
+def message_rows(
+    messenger: Messenger,
+    *,
+    key: str,
+    programme: str,
+    task_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    audience: str,
+    at: dt.datetime,
+    due_at: dt.datetime,
+    stale_at: dt.datetime | None,
+    for_due: dt.date | None = None,
+    params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One outbox row per address of ``recipient`` (a failure at one address is retried
+    without sending to the others again); [] when the recipient has no contact at all."""
+    out = []
+    for channel, address in messenger.routes(recipient, audience):
+        out.append({
+            "key": f"{key}/{channel}/{address}", "programme": programme, "task_id": task_id, "kind": kind, "step": step,
+            "recipient": recipient, "audience": audience, "channel": channel, "address": address, "subject": "",
+            "body": "", "state": V.PENDING, "created_at": at, "due_at": due_at, "stale_at": stale_at, "for_due": for_due,
+            "params": params, "attempts": 0, "not_before": messenger.release_time(channel, max(due_at, at)),
+        })
+    return out
+
+
+def skipped_row(*, key: str, programme: str, task_id: int | None, kind: str, step: str, recipient: str, at: dt.datetime,
+                due_at: dt.datetime, stale_at: dt.datetime | None, for_due: dt.date | None, why: str) -> dict[str, Any]:
+    """A step recorded as not sent (too late to be worth it), so it is never queued again."""
+    return {
+        "key": f"{key}/-/skipped", "programme": programme, "task_id": task_id, "kind": kind, "step": step,
+        "recipient": recipient, "audience": "self", "channel": "-", "address": None, "subject": "", "body": "",
+        "state": V.SKIPPED, "created_at": at, "due_at": due_at, "stale_at": stale_at, "for_due": for_due, "params": None,
+        "attempts": 0, "not_before": at, "last_error": why,
+    }
+
+
+def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows; a row whose key exists (another run queued it) is left alone."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    for i in range(0, len(rows), 2000):
+        session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
+
+
+def queue_message(
+    session: Session,
+    messenger: Messenger,
+    *,
+    task: Task,
+    programme: str,
+    key_prefix: str,
+    step: str,
+    kind: str,
+    at: dt.datetime,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """Queue a one-off message to the task's participant (acknowledgement, returned, due
+    changed); its text is rendered when it is sent. Returns the rows queued."""
+    rows = message_rows(
+        messenger, key=f"{key_prefix}/{step}/{task.participant}", programme=programme, task_id=task.id, kind=kind,
+        step=step, recipient=task.participant, audience="self", at=at, due_at=at, stale_at=None,
+        for_due=task.due if kind in V.FOLLOWS_DUE_KINDS else None, params=params,
+    )
+    insert_ignore(session, rows)
+    return len(rows)
+
+
+# --------------------------------------------------------------------------- claim conditions
+
+
+def _claimable():
+    """True for a row whose task (if any) still wants it — as a SQL condition on the row."""
+    o, t = OutboxMessage, Task
+    state_ok = or_(
+        and_(o.kind.in_(V.PRE_DUE_KINDS), t.state.in_((S.OPEN, S.RETURNED))),
+        and_(o.kind.in_(V.LATE_KINDS), t.state == S.OVERDUE),
+        and_(o.kind.in_(V.AWAITING_KINDS), t.state.in_(S.AWAITING)),
+        o.kind.not_in(V.PRE_DUE_KINDS + V.LATE_KINDS + V.AWAITING_KINDS),
+    )
+    due_ok = or_(o.kind.not_in(V.FOLLOWS_DUE_KINDS), o.for_due.is_(None), t.due == o.for_due)
+    return or_(o.task_id.is_(None), exists().where(t.id == o.task_id, state_ok, due_ok))
+
+
+def _due_moved():
+    o, t = OutboxMessage, Task
+    return and_(o.kind.in_(V.FOLLOWS_DUE_KINDS), o.for_due.is_not(None), exists().where(t.id == o.task_id, t.due != o.for_due))
+
+
+def skip_obsolete(session: Session, ids: list[int] | None = None) -> int:
+    """Mark pending rows that their task no longer wants as skipped, with the reason."""
+    scope = [OutboxMessage.state == V.PENDING]
+    if ids is not None:
+        scope.append(OutboxMessage.id.in_(ids))
+    n = session.execute(
+        update(OutboxMessage).where(*scope, _due_moved())
+        .values(state=V.SKIPPED, last_error="not sent: the due date moved (an extension or a calendar change); reminders follow the new date")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    n += session.execute(
+        update(OutboxMessage).where(*scope, not_(_claimable()))
+        .values(state=V.SKIPPED, last_error="not sent: the task no longer awaits it (submitted, exempted, or its lateness changed)")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return n
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    failed: int = 0  # transient; will be retried
+    dead: int = 0  # permanent, or transient until the message went stale
+    skipped: int = 0  # stale, or the task no longer awaits it
+    reclaimed: int = 0  # claims of a crashed sender returned to the queue
+    claim_lost: int = 0  # sends that finished after their claim expired (outcome not recorded)
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("sent", "failed", "dead", "skipped", "reclaimed", "claim_lost", "errors")}
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 min, 10, 20, 40, then hourly."""
+    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def dispatch(
+    sessions: sessionmaker,
+    messenger: Messenger,
+    *,
+    programmes: dict[str, LoadedProgramme],
+    cal: WorkdayCalendar,
+    at: dt.datetime,
+    workers: int = 8,
+    runner: str | None = None,
+    lease_clock: Callable[[], dt.datetime] = now,
+    stamp_clock: Callable[[], dt.datetime] | None = None,
+) -> DispatchReport:
+    """Send every outbox row of ``programmes`` that is due by ``at``.
+
+    Claims are stamped with ``lease_clock`` — the real clock, even when ``at`` replays
+    another instant: a lease is about whether a sender process is alive. Deliveries and
+    messages are stamped with ``stamp_clock`` (default the real clock; the simulation
+    passes its simulated instant so its mail reads as the year it simulates)."""
+    runner = runner or f"dispatch-{uuid.uuid4().hex[:12]}"
+    stamp = stamp_clock or lease_clock
+    report = DispatchReport()
+    ids_scope = OutboxMessage.programme.in_(list(programmes))
+    with sessions.begin() as s:
+        expired = list(s.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.state == V.SENDING, OutboxMessage.claimed_at < lease_clock() - LEASE)
+            .values(state=V.PENDING, claimed_by=None, last_error="claim expired: the sender stopped mid-send")
+            .returning(OutboxMessage.id)
+        ))
+        report.reclaimed = len(expired)
+        if expired:
+            log.warning("reclaimed %d message(s) whose sender stopped mid-send (lease %s): ids %s", len(expired), LEASE,
+                        expired[:20])
+        report.skipped += skip_obsolete(s)
+        report.skipped += s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None), OutboxMessage.stale_at <= at)
+            .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
+        ).rowcount
+    deadline = min(SEND_DEADLINE, LEASE / 2).total_seconds()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while True:
+            token = f"{runner}/{uuid.uuid4().hex[:8]}"
+            claimed, skipped = _claim(sessions, messenger, programmes, cal, ids_scope, at, workers, token, lease_clock())
+            report.skipped += skipped
+            if not claimed:
+                if skipped:
+                    continue
+                break
+            log.info("claimed %d message(s) as %s", len(claimed), token)
+            for outcome, error in pool.map(lambda row: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed):
+                if outcome == V.SENT:
+                    report.sent += 1
+                elif outcome == V.DEAD:
+                    report.dead += 1
+                    report.errors.append(error)
+                elif outcome == V.CLAIM_LOST:
+                    report.claim_lost += 1
+                else:
+                    report.failed += 1
+                    report.errors.append(error)
+    return report
+
+
+def _claim(
+    sessions: sessionmaker, messenger: Messenger, programmes: dict[str, LoadedProgramme], cal: WorkdayCalendar,
+    scope: Any, at: dt.datetime, batch: int, token: str, claimed_at: dt.datetime,
+) -> tuple[list[dict[str, Any]], int]:
+    with sessions.begin() as s:
+        picked = s.execute(
+            select(OutboxMessage.id, OutboxMessage.task_id)
+            .where(OutboxMessage.state == V.PENDING, OutboxMessage.not_before <= at, scope)
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(batch)
+            # PostgreSQL: a concurrent dispatcher skips the rows this one is claiming
+            # and takes the next ones instead of queueing behind them (SQLite ignores it).
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not picked:
+            return [], 0
+        ids = [i for i, _ in picked]
+        task_ids = sorted({t for _, t in picked if t is not None})
+        if task_ids:
+            # A submission or exemption of these tasks that is under way commits first (or
+            # waits for this claim): what is checked below is what is true when it is sent.
+            s.execute(select(Task.id).where(Task.id.in_(task_ids)).with_for_update(read=True)).all()
+        skipped = skip_obsolete(s, ids)
+        skipped += s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None),
+                   OutboxMessage.stale_at <= at)
+            .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
+        ).rowcount
+        # The state condition makes the claim safe against a concurrent dispatcher: on
+        # PostgreSQL the second UPDATE waits for the first to commit, re-checks the row and
+        # finds it no longer pending; on SQLite writers are serialised (BEGIN IMMEDIATE).
+        # The task condition is checked again in the same statement.
+        rows = [dict(r) for r in s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, _claimable())
+            .values(state=V.SENDING, claimed_by=token, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
+            .returning(
+                OutboxMessage.id, OutboxMessage.key, OutboxMessage.programme, OutboxMessage.task_id, OutboxMessage.kind,
+                OutboxMessage.step, OutboxMessage.recipient, OutboxMessage.audience, OutboxMessage.channel,
+                OutboxMessage.address, OutboxMessage.params, OutboxMessage.attempts, OutboxMessage.stale_at,
+                OutboxMessage.created_at,
+            )
+            .execution_options(synchronize_session=False)
+        ).mappings()]
+        broken = _render(s, rows, messenger, programmes, cal, at)  # counted as of the run's instant
+        if rows:
+            s.execute(update(OutboxMessage), [{"id": r["id"], "subject": r["subject"], "body": r["body"]} for r in rows])
+        if broken:
+            s.execute(update(OutboxMessage), [{"id": i, "state": V.DEAD, "claimed_by": None, "last_error": why}
+                                              for i, why in broken.items()])
+            log.error("could not write %d message(s): %s", len(broken), "; ".join(list(broken.values())[:5]))
+        return [r for r in rows if r["id"] not in broken], skipped + len(broken)
+
+
+def _render(s: Session, rows: list[dict[str, Any]], messenger: Messenger, programmes: dict[str, LoadedProgramme],
+            cal: WorkdayCalendar, at: dt.datetime) -> dict[int, str]:
+    """Write each claimed row's subject and body, from its task as it is now. Returns the
+    rows that could not be written (id → why): they are dead, the others go on."""
+    task_ids = {r["task_id"] for r in rows if r["task_id"] is not None}
+    facts = {
+        t.id: (t, mi, py)
+        for t, mi, py in s.execute(
+            select(Task, MilestoneInstance, ProgrammeYear)
+            .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+            .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
+            .where(Task.id.in_(task_ids))
+        ).tuples()
+    } if task_ids else {}
+    texts: dict[tuple, tuple[str, str] | str] = {}  # the text, or why it could not be written
+    broken: dict[int, str] = {}
+    for r in rows:
+        same = (r["task_id"], r["kind"], r["step"], r["recipient"], r["audience"], r["channel"], r["programme"])
+        if same not in texts:
+            try:
+                if r["task_id"] is None:
+                    ctx = target_context(r["params"] or {})
+                else:
+                    task, mi, py = facts[r["task_id"]]
+                    ctx = claim_time_context(programmes[py.programme], py, mi, task, r["kind"], r["params"], cal=cal, at=at)
+                texts[same] = messenger.render(ctx, r["channel"])
+            except Exception as exc:  # noqa: BLE001 — one bad message must not stop the others
+                texts[same] = f"not sent: its text could not be written ({type(exc).__name__}: {exc})"
+        text = texts[same]
+        if isinstance(text, str):
+            broken[r["id"]] = text
+            r["subject"] = r["body"] = ""
+        else:
+            r["subject"], r["body"] = text
+    return broken
+
+
+def _send_one(
+    sessions: sessionmaker, messenger: Messenger, row: dict[str, Any], token: str, at: dt.datetime, deadline: float,
+    stamp: Callable[[], dt.datetime],
+) -> tuple[str, str]:
+    with sessions.begin() as s:
+        delivery = Delivery(outbox_id=row["id"], channel=row["channel"], started_at=stamp(), outcome=V.STARTED)
+        s.add(delivery)
+        s.flush()
+        delivery_id = delivery.id
+    envelope = Envelope(
+        recipient=row["recipient"], audience=row["audience"], channel=row["channel"], address=row["address"],
+        subject=row["subject"], body=row["body"], message_key=hashlib.sha256(row["key"].encode()).hexdigest()[:40],
+        sent_at=stamp(), deadline=deadline,
+    )
+    mine = (OutboxMessage.id == row["id"], OutboxMessage.state == V.SENDING, OutboxMessage.claimed_by == token)
+    try:
+        receipt = messenger.send(envelope)
+    except Exception as exc:  # noqa: BLE001 — every failure is recorded, none lost
+        permanent = bool(getattr(exc, "permanent", False))
+        ambiguous = bool(getattr(exc, "ambiguous", False))
+        reason = str(exc) if isinstance(exc, DeliveryError) or hasattr(exc, "permanent") else f"{type(exc).__name__}: {exc}"
+        finished = stamp()
+        # retries are scheduled on the run's clock (``at``), like everything the queue decides
+        retry_at = at + backoff(row["attempts"])
+        give_up_at = row["stale_at"] or (row["created_at"] + GIVE_UP_AFTER)
+        dead = permanent or retry_at >= give_up_at
+        outcome = V.FAILED_PERMANENT if permanent else V.TIMED_OUT if ambiguous else V.FAILED
+        note = reason if not dead or permanent else f"{reason} — gave up: it would no longer be worth sending at the next try"
+        with sessions.begin() as s:
+            won = s.execute(
+                update(OutboxMessage).where(*mine)
+                .values(state=V.DEAD if dead else V.PENDING, last_error=note, claimed_by=None, not_before=retry_at)
+            ).rowcount
+            s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+                finished_at=finished, outcome=outcome if won else V.CLAIM_LOST, error=reason,
+                code=getattr(exc, "code", None)))
+        who = f"{row['recipient']} {row['channel']}"
+        if not won:
+            log.warning("%s: failed after its claim expired (another sender owns it now): %s", who, reason)
+            return V.CLAIM_LOST, f"{who}: {reason}"
+        log.warning("%s: %s%s", who, "permanent: " if permanent else "will retry: " if not dead else "gave up: ", reason)
+        return (V.DEAD if dead else V.FAILED), f"{who}: {reason}"
+    finished = stamp()
+    with sessions.begin() as s:
+        won = s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)).rowcount
+        s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+            finished_at=finished, outcome=V.DELIVERED if won else V.CLAIM_LOST, target=receipt.target, code=receipt.code,
+            error=None if won else "sent after this sender's claim had expired"))
+    if not won:
+        log.warning("%s %s: sent after its claim expired (another sender may send it too)", row["recipient"], row["channel"])
+        return V.CLAIM_LOST, ""
+    return V.SENT, ""

@@ -1,0 +1,276 @@
+"""The level-triggered reconcile: make one programme's ledger match its calendar as of an
+instant.
+
+``reconcile`` compiles the years that are due (the current one, and next year from its
+compile lead — December 1st by default — or as soon as one of its steps falls due), opens
+tasks whose time has come, marks late ones overdue, and queues the notices, reminders,
+chasers and escalations that are due into the outbox. It is safe to run again for the
+same instant (nothing changes) and after downtime (stale steps are recorded as skipped
+instead of sent in a burst; see ``timeline.chase``). It works on one programme at a time:
+the caller runs each in its own transaction, so one broken calendar stops only itself.
+
+Rows are queued without text: the sender renders each when it claims it (``outbox``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from . import vocabulary as V
+from .ledger import LoadedProgramme, compile_year
+from .messages import local_day
+from .outbox import Messenger, insert_ignore, message_rows, skipped_row
+from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
+from .timeline import TZ, WorkdayCalendar
+from .timeline.chase import Step, task_steps
+from .timeline.plan import PlanInconsistent, plan_year
+from .timeline.workdays import MissingWorkdayData
+
+
+@dataclass
+class AdvanceReport:
+    at: dt.datetime
+    compiled: list[str] = field(default_factory=list)
+    opened: int = 0
+    overdue: int = 0
+    queued: Counter = field(default_factory=Counter)  # kind → messages queued
+    skipped_stale: int = 0  # reminder steps too late to be worth sending
+    undeliverable: int = 0  # messages not queued: the recipient has no contact at all
+    unreachable: set[str] = field(default_factory=set)  # who lacks a contact
+    missing_years: set[int] = field(default_factory=set)  # working-day data needed to date later chasers
+    waiting: dict[str, str] = field(default_factory=dict)  # "programme/year" → why it is not compiled yet
+    failures: dict[str, str] = field(default_factory=dict)  # programme → why it stopped (the others went on)
+
+    def merge(self, other: AdvanceReport) -> None:
+        self.compiled += other.compiled
+        self.opened += other.opened
+        self.overdue += other.overdue
+        self.queued.update(other.queued)
+        self.skipped_stale += other.skipped_stale
+        self.undeliverable += other.undeliverable
+        self.unreachable |= other.unreachable
+        self.missing_years |= other.missing_years
+        self.waiting.update(other.waiting)
+        self.failures.update(other.failures)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(), "compiled": self.compiled, "opened": self.opened, "overdue": self.overdue,
+            "queued": dict(self.queued), "skipped_stale": self.skipped_stale, "undeliverable": self.undeliverable,
+            "unreachable": sorted(self.unreachable), "missing_workday_years": sorted(self.missing_years),
+            "waiting": dict(sorted(self.waiting.items())), "failures": dict(sorted(self.failures.items())),
+        }
+
+
+def programme_years(session: Session, programmes: list[str]) -> list[ProgrammeYear]:
+    return list(session.scalars(select(ProgrammeYear).where(ProgrammeYear.programme.in_(programmes))))
+
+
+def compile_from(prog: LoadedProgramme, year: int) -> dt.datetime:
+    """The compile lead: from this instant ``year`` is compiled into the ledger whatever
+    its steps (default December 1st of the year before)."""
+    lead = prog.spec.programme.defaults.compile_lead_days
+    return dt.datetime.combine(dt.date(year, 1, 1) - dt.timedelta(days=lead), dt.time(0), TZ)
+
+
+def first_step(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> dt.datetime | None:
+    """The earliest instant anything of ``year`` is sent (an opening notice, a reminder)."""
+    plan = plan_year(prog.spec, year, cal)
+    instants = [s.at for m in plan.milestones for s in m.steps]
+    return min(instants) if instants else None
+
+
+def compile_due_years(
+    session: Session, prog: LoadedProgramme, cal: WorkdayCalendar, at: dt.datetime, report: AdvanceReport,
+    only_year: int | None = None,
+) -> None:
+    """Compile the years of ``prog`` that are due at ``at``, and recompile years already in
+    the ledger whose calendar or working days changed."""
+    today = local_day(at)
+    r = prog.spec.programme.years
+    years = {py.year for py in programme_years(session, [prog.id])}
+    if only_year is not None:
+        years = {only_year} if only_year in r else set()
+    elif today.year in r:
+        years.add(today.year)
+    upcoming = today.year + 1
+    if only_year is None and upcoming in r and upcoming not in years:
+        if at >= compile_from(prog, upcoming):
+            try:
+                cal.require(upcoming)
+                cal.require(today.year)
+                years.add(upcoming)
+            except MissingWorkdayData as exc:
+                # Not yet a failure: this year's work goes on. Every run says what to add,
+                # and from January 1st it stops this programme until it is added.
+                report.waiting[f"{prog.id}/{upcoming}"] = str(exc)
+        elif cal.covers(upcoming) and cal.covers(today.year):
+            try:
+                first = first_step(prog, upcoming, cal)
+            except (MissingWorkdayData, PlanInconsistent):
+                first = None  # said by validate, and by the run that must compile it
+            if first is not None and first <= at:
+                years.add(upcoming)
+    for year in sorted(years):
+        _, changed = compile_year(session, prog, year, cal, at=at)
+        if changed:
+            report.compiled.append(f"{prog.id}/{year}")
+
+
+def open_and_mark(session: Session, py_ids: list[int], at: dt.datetime, report: AdvanceReport) -> None:
+    today = local_day(at)
+    to_open = list(
+        session.scalars(
+            select(Task.id).where(
+                Task.programme_year_id.in_(py_ids), Task.state == S.WAITING, or_(Task.opens.is_(None), Task.opens <= today)
+            )
+        )
+    )
+    report.opened += len(S.change_states(session, to_open, S.OPEN, at=at, reason="the milestone opened"))
+    late = list(
+        session.scalars(
+            select(Task.id).where(
+                Task.programme_year_id.in_(py_ids), Task.state.in_((S.OPEN, S.RETURNED)), Task.due < today
+            )
+        )
+    )
+    report.overdue += len(S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed"))
+
+
+@dataclass(frozen=True)
+class _TaskFacts:
+    """The columns of a task that reminders need — plain values, not ORM objects: loading
+    14,000 entities cost more than everything else a no-op run does."""
+
+    id: int
+    participant: str
+    state: str
+    opens: dt.date | None
+    due: dt.date
+
+
+def queue_reminders(
+    session: Session,
+    prog: LoadedProgramme,
+    py_ids: list[int],
+    cal: WorkdayCalendar,
+    messenger: Messenger,
+    at: dt.datetime,
+    report: AdvanceReport,
+    *,
+    task_ids: list[int] | None = None,
+) -> None:
+    """Queue every step of ``prog``'s awaiting tasks that is due by ``at`` and not yet
+    queued (or skipped)."""
+    if not py_ids:
+        return
+    awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
+    q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id).where(*awaiting)
+    if task_ids is not None:
+        q = q.where(Task.id.in_(task_ids))
+    facts = session.execute(q).all()
+    if not facts:
+        return
+    mis = {mi.id: mi for mi in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id.in_(py_ids)))}
+    pys = {py.id: py for py in session.scalars(select(ProgrammeYear).where(ProgrammeYear.id.in_(py_ids)))}
+    done: set[tuple[int, str]] = set()
+    if task_ids is None:  # one statement, whatever the number of tasks
+        done.update((t, k) for t, k in session.execute(
+            select(OutboxMessage.task_id, OutboxMessage.step).join(Task, Task.id == OutboxMessage.task_id).where(*awaiting).distinct()
+        ))
+    else:
+        for i in range(0, len(task_ids), 5000):
+            done.update((t, k) for t, k in session.execute(
+                select(OutboxMessage.task_id, OutboxMessage.step).where(OutboxMessage.task_id.in_(task_ids[i : i + 5000])).distinct()
+            ))
+
+    groups: dict[tuple, list[_TaskFacts]] = defaultdict(list)
+    for i, p, st, op, du, m in facts:
+        groups[(m, op, du)].append(_TaskFacts(i, p, st, op, du))
+
+    policies = {p.id: p for p in prog.spec.reminder_policies}
+    roles = {x.id: x for x in prog.spec.roles}
+    new_rows: list[dict[str, Any]] = []
+    for (mi_id, opens, due), members in groups.items():
+        mi = mis[mi_id]
+        py = pys[mi.programme_year_id]
+        start = max(dt.date(py.year, 1, 1), prog.spec.programme.in_force_from or dt.date.min)
+        policy = policies.get(mi.reminder_policy) if mi.reminder_policy else None
+        for step in task_steps(policy, opens=opens, due=due, cal=cal, year_start=start, missing=report.missing_years):
+            if step.at > at:
+                break
+            for task in members:
+                if (task.id, step.key) in done:
+                    continue
+                stale = step.stale_at is not None and at >= step.stale_at
+                if not stale and not _applies(step, task):
+                    continue  # e.g. a chaser for a task that is not late (yet)
+                new_rows.extend(_step_rows(prog, py, mi, task, step, roles, messenger, at, report))
+    insert_ignore(session, new_rows)
+
+
+def _applies(step: Step, task: _TaskFacts) -> bool:
+    late = task.state == S.OVERDUE
+    return late if step.kind in V.LATE_KINDS else not late
+
+
+def _step_rows(
+    prog: LoadedProgramme, py: ProgrammeYear, mi: MilestoneInstance, task: _TaskFacts, step: Step, roles: dict,
+    messenger: Messenger, at: dt.datetime, report: AdvanceReport,
+) -> list[dict[str, Any]]:
+    base_key = f"{py.programme}/{py.year}/{mi.milestone}/{task.participant}/{step.key}"
+    common = {"programme": py.programme, "task_id": task.id, "kind": step.kind, "step": step.key, "at": at,
+              "due_at": step.at, "stale_at": step.stale_at, "for_due": task.due}
+    if step.stale_at is not None and at >= step.stale_at:
+        report.skipped_stale += 1
+        return [skipped_row(key=base_key, recipient=task.participant, **common,
+                            why=f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, "
+                                "when a later step superseded it")]
+    recipients: list[tuple[str, str, str | None]] = []  # (participant, audience, role title)
+    if step.kind == V.ESCALATION:
+        for role_id in step.roles:
+            role = roles[role_id]
+            recipients.append((role.holder, "self", role.title) if role.holder else (task.participant, "head", role.title))
+    else:
+        recipients.append((task.participant, "self", None))
+    out: list[dict[str, Any]] = []
+    for recipient, audience, role_title in recipients:
+        params = {k: v for k, v in (("chaser_number", step.number), ("escalated_to", role_title)) if v is not None}
+        rows = message_rows(messenger, key=f"{base_key}/{recipient}", recipient=recipient, audience=audience,
+                            params=params or None, **common)
+        if not rows:
+            # Nothing is written: the step stays due, so the run after the contacts file is
+            # fixed sends it (if it is still worth sending). Every run reports who is missing.
+            report.undeliverable += 1
+            report.unreachable.add(f"{recipient} ({audience})" if audience != "self" else recipient)
+        out.extend(rows)
+    report.queued[step.kind] += len(out)
+    return out
+
+
+def reconcile(
+    session: Session,
+    prog: LoadedProgramme,
+    cal: WorkdayCalendar,
+    messenger: Messenger,
+    at: dt.datetime,
+    *,
+    only_year: int | None = None,
+) -> AdvanceReport:
+    """Everything ``advance`` does for one programme before sending, in one transaction
+    owned by the caller. ``only_year`` restricts the work to one year (the simulator's)."""
+    if at.tzinfo is None:
+        raise ValueError("advance needs a timezone-aware instant")
+    report = AdvanceReport(at)
+    compile_due_years(session, prog, cal, at, report, only_year)
+    py_ids = [py.id for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]
+    open_and_mark(session, py_ids, at, report)
+    queue_reminders(session, prog, py_ids, cal, messenger, at, report)
+    return report
