@@ -8,16 +8,23 @@ ourselves from the node tree so that we also:
   booleans, null, dates) and refuse every other tag (``!!python/object`` …);
 * refuse aliases (``*x``) and merge keys (``<<``): they are how "billion laughs"
   bombs are built, and a calendar gains nothing from them;
-* refuse duplicate keys, which plain PyYAML silently overwrites.
+* refuse duplicate keys, which plain PyYAML silently overwrites;
+* name the typing slip behind a syntax error (a full-width colon, an ideographic space, a
+  Chinese comma, full-width brackets, an unclosed ``{``) at the character itself, not where
+  PyYAML noticed it a line later, and refuse the slips PyYAML silently reads as text
+  (``{month：3}`` is the key 'month：3').
 """
 
 from __future__ import annotations
+
 
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .yamlslips import culprit_after_failure, sure_culprit
 
 Path = tuple[str | int, ...]
 
@@ -154,6 +161,9 @@ def load(text: str) -> tuple[Any, SourceMap]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
+        culprit = culprit_after_failure(text, exc)
+        if culprit is not None:
+            raise YamlError(culprit.message, Mark(culprit.line, culprit.column)) from None
         m = exc.problem_mark or exc.context_mark
         mark = Mark(m.line + 1, m.column + 1) if m else Mark(1, 1)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -165,6 +175,9 @@ def load(text: str) -> tuple[Any, SourceMap]:
         raise YamlError("not valid YAML: nesting is too deep", Mark(1, 1)) from None
     if node is None:
         raise YamlError("the file is empty", Mark(1, 1))
+    culprit = sure_culprit(text)
+    if culprit is not None:
+        raise YamlError(culprit.message, Mark(culprit.line, culprit.column))
     builder = _Builder()
     try:
         data = builder.build(node, ())
