@@ -26,7 +26,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from flows import runtime as R
-    from models import engine as E
+    from models.outbox import dispatch
+    from models.reconcile import reconcile
     from models.ledger import LoadedProgramme
     import subprocess
     import sys
@@ -52,7 +53,7 @@ def main() -> None:
         try:
             when = at("2023-03-20T09:00")
             with rt.sessions.begin() as s:
-                E.reconcile(s, rt.programmes, rt.cal, rt.messenger, when)
+                reconcile(s, rt.programmes[0], rt.cal, rt.messenger, when)
             with rt.sessions() as s:
                 queued = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending"))
             for workers in [int(w) for w in args.workers.split(",")]:
@@ -61,7 +62,8 @@ def main() -> None:
                     s.execute(update(OutboxMessage).where(OutboxMessage.state == "sent").values(
                         state="pending", attempts=0, sent_at=None, claimed_by=None, claimed_at=None))
                 with Statements(rt.engine) as st, Timer() as t:
-                    report = E.dispatch(rt.sessions, rt.messenger, at=when, workers=workers)
+                    report = dispatch(rt.sessions, rt.messenger, programmes={p.id: p for p in rt.programmes}, cal=rt.cal,
+                                      at=when, workers=workers)
                 assert report.sent == queued and not report.errors, (report.as_json(), queued)
                 sent_total += report.sent
                 rows.append([args.backend, workers, f"{report.sent:,}", f"{t.seconds:.2f}", f"{report.sent / t.seconds:.0f}/s",

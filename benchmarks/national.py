@@ -88,7 +88,8 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b != "postgresql" or postgres_available()]
 
     from flows import runtime as R
-    from models import engine as E
+    from models.reconcile import AdvanceReport
+    from models.reconcile import reconcile as reconcile_programme
     from models.ledger import LoadedProgramme, compile_year
     from models.timeline import WorkdayCalendar
     from sqlalchemy import func, select
@@ -119,10 +120,10 @@ def main() -> None:
                 compile_rows.append([backend, f"{n_tasks:,}", f"{raw_t.seconds:.2f}", f"{ours_t.seconds:.2f}",
                                      f"{ours_t.seconds / raw_t.seconds:.2f}×", st.n])
 
-                def reconcile(instant: dt.datetime, rt: R.Runtime = rt) -> tuple[E.AdvanceReport, float, int]:
+                def reconcile(instant: dt.datetime, rt: R.Runtime = rt) -> tuple[AdvanceReport, float, int]:
                     with Statements(rt.engine) as st, Timer() as t:
                         with rt.sessions.begin() as s:
-                            report = E.reconcile(s, rt.programmes, rt.cal, rt.messenger, instant)
+                            report = reconcile_programme(s, rt.programmes[0], rt.cal, rt.messenger, instant)
                     return report, t.seconds, st.n
 
                 warm, w_s, w_n = reconcile(at(args.warm_at))

@@ -20,13 +20,35 @@ from typing import Any
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_progress_artifact, create_table_artifact
 
 from models.timeline import TZ
+from models.vocabulary import KINDS
 from models.yearview import LIGHTS, YearView
 from reports.html import write_year_report
 
 from . import runtime as R
 
-KIND_ZH = {"opened": "开启通知", "upcoming": "截止前提醒", "due_today": "当日提醒", "overdue": "逾期催报", "escalation": "逾期上报",
-           "acknowledgement": "收件回执", "returned": "退回通知"}
+KIND_ZH = {k: v.zh for k, v in KINDS.items()}
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>&~")
+
+
+def md(text: Any) -> str:
+    """Text from a calendar, a contacts file or an error, safe inside Prefect's markdown:
+    every markdown and HTML metacharacter escaped, line breaks flattened — a milestone
+    titled ``<img src=x onerror=…>`` or ``**[click](http://…)**`` reads as typed."""
+    out = []
+    for ch in str(text).replace("\r", " ").replace("\n", " "):
+        if ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch == "&":
+            out.append("&amp;")
+        elif ch in _MD_SPECIAL:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def key(*parts: Any) -> str:
@@ -50,14 +72,14 @@ def status_description(view: YearView) -> str:
     legend = " ".join(f"{mark} {label}" for label, mark in LIGHTS.values())
     counts = view.lights()
     lines = [
-        f"**{view.title} — {view.year}年** 截至 {view.as_of.astimezone(TZ):%Y-%m-%d %H:%M}",
+        f"**{md(view.title)} — {view.year}年** 截至 {view.as_of.astimezone(TZ):%Y-%m-%d %H:%M}",
         "",
         legend,
         "",
         "逾期未报 **{}** · 临近截止 **{}** · 正常推进 **{}** · 已报送 **{}**（其中逾期报送 {}）".format(
             counts["overdue"], counts["due_soon"], counts["on_track"], counts["on_time"] + counts["late"], counts["late"]),
         "",
-        "节点: " + "; ".join(f"#{i} {m.title}（{m.due:%m-%d}）" for i, m in enumerate(view.milestones, start=1)),
+        "节点: " + "; ".join(f"#{i} {md(m.title)}（{m.due:%m-%d}）" for i, m in enumerate(view.milestones, start=1)),
     ]
     return "\n".join(lines)
 
@@ -72,9 +94,9 @@ def publish_year(view: YearView) -> str:
             create_progress_artifact(
                 m.progress,
                 key=key("progress", view.programme, view.year, m.id),
-                description=f"{m.title}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}",
+                description=f"{md(m.title)}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}",
             )
-    create_link_artifact(link, link_text=f"{view.title} {view.year}年度报告", key=key("report", view.programme, view.year),
+    create_link_artifact(link, link_text=f"{md(view.title)} {view.year}年度报告", key=key("report", view.programme, view.year),
                          description="自包含 HTML 年度报告：甘特图、热力图、目标进度、逾期清单")
     return link
 
@@ -95,7 +117,7 @@ def targets_markdown(view: YearView) -> list[str]:
             value = f"{ok}/{len(t.by_participant)} 个单位达标"
         paced = {"ahead": "🟢 超前", "on_pace": "正常", "behind": "🔴 滞后"}.get(t.pace, "—")
         expected = "—" if t.expected is None else f"{t.expected:g}{t.unit or ''}"
-        lines.append(f"| {t.title} | {value} | {expected} | {paced} | {want}{t.unit or ''} | {state} |")
+        lines.append(f"| {md(t.title)} | {md(value)} | {md(expected)} | {paced} | {md(want + (t.unit or ''))} | {state} |")
     return lines if view.rollup.targets else ["（无量化目标）"]
 
 
@@ -111,20 +133,26 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
         + ("（" + "，".join(f"{KIND_ZH.get(k, k)} {n}" for k, n in sorted(queued.items())) + "）" if queued else ""),
         f"- 发送成功 **{d['sent']}**，暂时失败待重试 **{d['failed']}**，放弃 **{d['dead']}**，过时跳过 **{d['skipped']}**",
     ]
+    if out.get("failures"):
+        lines += ["", "### ❌ 未能推进的计划（其余计划已正常推进）", ""]
+        lines += [f"- **{md(p)}**：{md(why)}" for p, why in out["failures"].items()]
+        lines.append("")
+    if out.get("waiting"):
+        lines += [f"- ⚠️ 尚未编入台账 {md(w)}：{md(why)}" for w, why in out["waiting"].items()]
     if out.get("compiled"):
-        lines.append(f"- 编入台账: {', '.join(out['compiled'])}")
+        lines.append(f"- 编入台账: {md(', '.join(out['compiled']))}")
     if out.get("unreachable"):
-        lines.append(f"- ⚠️ 无联系方式、无法送达: {', '.join(out['unreachable'])}（请在联系人文件中补充）")
+        lines.append(f"- ⚠️ 无联系方式、无法送达: {md(', '.join(out['unreachable']))}（请在联系人文件中补充）")
     if out.get("missing_workday_years"):
         lines.append(f"- ⚠️ 缺少工作日数据的年份: {', '.join(map(str, out['missing_workday_years']))}")
     if d["errors"]:
-        lines += ["", "### 投递失败", ""] + [f"- `{e}`" for e in d["errors"][:50]]
+        lines += ["", "### 投递失败", ""] + [f"- {md(e)}" for e in d["errors"][:50]]
         if len(d["errors"]) > 50:
             lines.append(f"- …另有 {len(d['errors']) - 50} 条，见 `yearwheel outbox --state dead --state pending`")
     for view, link in views:
         c = view.lights()
         lines += [
-            "", f"### {view.title} {view.year}年", "",
+            "", f"### {md(view.title)} {view.year}年", "",
             f"🔴 逾期未报 {c['overdue']} · 🟡 临近截止 {c['due_soon']} · 🟢 正常推进 {c['on_track']} · ✅ 按时报送 {c['on_time']} · 🟠 逾期报送 {c['late']}",
             "", f"[年度报告（HTML）]({link})", "", *targets_markdown(view),
         ]

@@ -7,6 +7,8 @@ year); 2 missing working-day data for a year that must be planned (or a usage er
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -33,6 +35,29 @@ app = typer.Typer(
 
 EXIT_INPUT = 1
 EXIT_NO_WORKDAYS = 2
+
+
+class _Stderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the
+    moment the handler was made)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        except Exception:  # noqa: BLE001 — logging must never break a command
+            self.handleError(record)
+
+
+@app.callback()
+def _logging() -> None:
+    """The commands print what the user needs; the engine's log records (``yearwheel.*``)
+    reach the terminal only when ``$YEARWHEEL_LOG_LEVEL`` asks (e.g. INFO, WARNING)."""
+    logger = logging.getLogger("yearwheel")
+    logger.propagate = False
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+    level = os.environ.get("YEARWHEEL_LOG_LEVEL", "").upper()
+    logger.setLevel(getattr(logging, level, logging.CRITICAL + 1) if level else logging.CRITICAL + 1)
 
 CalendarDirOpt = Annotated[
     Optional[Path],

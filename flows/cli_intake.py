@@ -25,9 +25,8 @@ def serve(
 ) -> None:
     """Serve the form behind each reminder's signed link, and the coordinator's actions
     (accept, return, extend, exempt) behind $YEARWHEEL_COORDINATOR_TOKEN."""
-    import uvicorn
-
     from intake.app import Settings, create_app
+    from intake.server import serve as serve_http
 
     try:
         settings = Settings.from_env()
@@ -38,4 +37,4 @@ def serve(
     with runtime(calendar_dir, contacts) as rt:
         print(f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
               + ("enabled" if settings.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"), flush=True)
-        uvicorn.run(create_app(rt, settings), host=host, port=port, log_level="warning", proxy_headers=False)
+        serve_http(create_app(rt, settings), host=host, port=port)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
@@ -24,7 +24,7 @@ from models.ledger import LoadedProgramme, find_programme_year
 from models.migrate import current_revision, head_revision
 from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
-from models.tables import Submission
+from models.tables import Submission, Task
 from models.target_alerts import queue_target_escalations
 from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, WorkdayCalendar, catalog, to_instant
 from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_from_env
@@ -254,6 +254,9 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
         if not ids:
             raise LookupError(f"milestone {milestone!r} has no tasks in {programme} {year}")
         report.opened = len(S.change_states(s, ids, S.OPEN, at=at, reason="opened by hand (open_milestone)"))
+        # opened today, whatever the calendar said: the opening notice goes now, reminders count from today
+        today = at.astimezone(TZ).date()
+        s.execute(update(Task).where(Task.id.in_(ids), or_(Task.opens.is_(None), Task.opens > today)).values(opens=today))
         RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
     return AdvanceResult(report, rt.dispatch(at), [])
 

@@ -7,12 +7,25 @@ coordinator's actions behind a separate token.
     POST /api/coordinator/{accept|return|extend|exempt}
                                JSON {programme, year, milestone, participant, actor, reason, to?},
                                header "Authorization: Bearer $YEARWHEEL_COORDINATOR_TOKEN"
-    GET  /healthz
+    GET  /healthz              200 when the ledger answers, 503 when it does not
 
-A wrong, tampered or expired link gets the same 403 page, whatever the reason (the reason
-goes to the log). A link reaches exactly one task: the task id and participant are in the
-signed claims, never in a parameter. Requests are size-limited (413) and rate-limited
-per link (429). Everything rendered back is escaped by Jinja2's autoescape.
+Every request is treated as hostile until shown otherwise:
+
+* a wrong, tampered, re-spelled or expired link gets the same 403 page (the reason goes
+  to the log); the task comes from the verified claims only;
+* every input is bounded by the form's own limits before any work (fields, rows,
+  name length, sizes: ``models.formtext.bounded_flat``), the body by a byte limit (413);
+* requests are counted per verified link and per client in the ledger database (429),
+  so a restart or a second process does not reset them;
+* no blocking work runs on the event loop: database calls, rendering and file writes run
+  in the thread pool, and messages are only queued — a background sender delivers them;
+* lock waits are time-boxed (``Settings.lock_timeout``): a busy ledger gets a "busy, try
+  again" page that keeps what was typed; an unreachable one a Chinese page likewise;
+* evidence files are checked by their structure (``intake.uploads``), written to a
+  staging name and moved into place only after the submission is committed;
+* a cross-site POST (an Origin or Referer that is not this service) is refused;
+* every response carries the security headers (no framing, no referrer, no sniffing,
+  a CSP with no external source), 404s and the API included.
 """
 
 from __future__ import annotations
@@ -22,41 +35,53 @@ import hashlib
 import hmac
 import logging
 import os
+import shutil
 import threading
-import time
-from collections import defaultdict, deque
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlsplit
 
-from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from flows import runtime as R
 from models import links
+from models import ratelimit
 from models import submissions as U
+from models.db import make_engine, make_sessionmaker
 from models.forms import PayloadInvalid, find_form
-from models.formtext import payload_from_flat, zh_message
+from models.formtext import bounded_flat, max_inputs, payload_from_flat, row_limit, zh_message
 from models.tables import MilestoneInstance, ProgrammeYear, Submission, Task
 from models.timeline import TZ
+from models.timeline.zhdate import zh_date
+
+from .uploads import TYPE_ZH, check_upload, safe_display_name
 
 log = logging.getLogger("yearwheel.intake")
 
 ENV_COORDINATOR_TOKEN = "YEARWHEEL_COORDINATOR_TOKEN"
 ENV_ATTACHMENT_DIR = "YEARWHEEL_ATTACHMENT_DIR"
+ENV_INTAKE_URL = "YEARWHEEL_INTAKE_URL"
 
-# Evidence files: what is accepted, recognised by content, not by the name or declared type.
-ALLOWED_TYPES = {
-    "application/pdf": (b"%PDF-",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK\x03\x04",),
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
-TYPE_ZH = "PDF、PNG、JPEG、Word（.docx）、Excel（.xlsx）"
-WEEKDAYS = "一二三四五六日"
+BUSY = "系统繁忙（数据库正忙），本次提交未保存。请稍后点击“提交”重试，已填写的内容保留在下方。"
+DOWN = "系统暂时无法连接数据库，本次提交未保存。请稍后重试，已填写的内容保留在下方；如持续出现，请联系省厅牵头处室。"
 
 
 @dataclass
@@ -67,9 +92,15 @@ class Settings:
     max_body: int = 12 * 1024 * 1024  # the whole request
     max_file: int = 5 * 1024 * 1024  # one evidence file
     max_files: int = 5
+    max_field_bytes: int = 256 * 1024  # one text input
+    max_api_body: int = 64 * 1024  # a coordinator API call
     rate: int = 20  # requests per link …
     per_seconds: float = 600.0  # … per this window
-    clock: Any = field(default=lambda: dt.datetime.now(dt.timezone.utc))
+    api_rate: int = 60  # coordinator API calls per client per minute
+    api_failures: int = 10  # wrong tokens per client per 10 minutes
+    lock_timeout: float = 3.0  # seconds a request waits for a database lock before "busy, try again"
+    public_url: str | None = None  # the address bureaus use ($YEARWHEEL_INTAKE_URL): its origin may POST
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,85 +109,130 @@ class Settings:
         secret = os.environ.get(ENV_LINK_SECRET)
         if not secret:
             raise ValueError(f"{ENV_LINK_SECRET} is not set: the intake signs and checks links with it")
-        return cls(links.check_secret(secret.encode()), os.environ.get(ENV_COORDINATOR_TOKEN) or None,
-                   Path(os.environ.get(ENV_ATTACHMENT_DIR) or "attachments"))
+        token = os.environ.get(ENV_COORDINATOR_TOKEN) or None
+        if token is not None and len(token) < 24:
+            raise ValueError(f"{ENV_COORDINATOR_TOKEN} is too short (at least 24 characters); "
+                             "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return cls(links.check_secret(secret.encode()), token, Path(os.environ.get(ENV_ATTACHMENT_DIR) or "attachments"),
+                   public_url=os.environ.get(ENV_INTAKE_URL) or None)
 
 
-class RateLimit:
-    """A sliding window per key (a link's hash, or a client address for bad links)."""
+class Outbound:
+    """The service's own sender: queued messages (acknowledgements, returns) go out in
+    this thread, never inside a request. Woken after each action; also every minute."""
 
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit, self.seconds = limit, seconds
-        self.hits: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
+    def __init__(self, rt: R.Runtime, clock: Callable[[], dt.datetime]) -> None:
+        self.rt, self.clock = rt, clock
+        self.wake, self.stopping = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="yearwheel-intake-sender", daemon=True)
+        self.idle = threading.Event()
 
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            q = self.hits[key]
-            while q and q[0] <= now - self.seconds:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False
-            q.append(now)
-            return True
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join(timeout=90)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.wait(60)
+            self.wake.clear()
+            if self.stopping.is_set():
+                break
+            self.idle.clear()
+            try:
+                self.rt.dispatch(self.clock())
+            except Exception:  # noqa: BLE001 — the sender keeps running; the next wake tries again
+                log.exception("sending queued messages failed")
+            finally:
+                self.idle.set()
 
 
-def zh_date(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日（星期{WEEKDAYS[d.weekday()]}）"
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
-def sniff(data: bytes, declared: str) -> str | None:
-    """The allowed content type this file really is (None: refused)."""
-    declared = (declared or "").split(";")[0].strip().lower()
-    magic = ALLOWED_TYPES.get(declared)
-    if magic and any(data.startswith(m) for m in magic):
-        return declared
-    return None
+def create_app(rt: R.Runtime, settings: Settings, *, send: bool = True) -> FastAPI:
+    """The service on ``rt``'s programmes. ``send``: run the background sender."""
+    outbound = Outbound(rt, settings.clock) if send else None
 
+    from contextlib import asynccontextmanager
 
-def create_app(rt: R.Runtime, settings: Settings) -> FastAPI:
-    app = FastAPI(title="Yearwheel intake", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app):  # noqa: ANN001, ANN202
+        if outbound:
+            outbound.start()
+        yield
+        if outbound:
+            await run_in_threadpool(outbound.stop)
+
+    app = FastAPI(title="Yearwheel intake", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.outbound = outbound
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                       autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
-    limiter = RateLimit(settings.rate, settings.per_seconds)
-    bad_link_limiter = RateLimit(settings.rate * 3, settings.per_seconds)
+    engine = make_engine(rt.engine.url.render_as_string(hide_password=False), lock_timeout=settings.lock_timeout)
+    web: sessionmaker = make_sessionmaker(engine)
+    own_origins = {o for o in (_origin(settings.public_url),) if o}
+    window = dt.timedelta(seconds=settings.per_seconds)
+
+    def wake() -> None:
+        if outbound:
+            outbound.wake.set()
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(zh_date=zh_date, **ctx), status_code=status,
-                            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-                                     "Referrer-Policy": "no-referrer"})
+        return HTMLResponse(env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), **ctx), status_code=status)
 
-    def denied() -> HTMLResponse:
-        return page("denied.html.j2", 403)
+    def message(status: int, text_: str) -> HTMLResponse:
+        return page("error.html.j2", status, message=text_)
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body):
-            return page("error.html.j2", 413, message=f"提交内容过大（上限 {settings.max_body // (1024 * 1024)} MB）。")
-        if request.method == "POST" and declared is None:
+        api = request.url.path.startswith("/api/")
+        limit = settings.max_api_body if api else settings.max_body
+        if declared is not None and (not declared.isdigit() or len(declared) > 12 or int(declared) > limit):
+            response: Response = message(413, f"提交内容过大（上限 {max(limit // (1024 * 1024), 1)} MB）。")
+        elif request.method == "POST" and not api and not _same_site(request, own_origins):
+            log.warning("refused a cross-site POST to %s from %s (origin %s)", request.url.path, _client(request),
+                        (request.headers.get("origin") or request.headers.get("referer") or "")[:200])
+            response = message(403, "请通过填报页面提交。")
+        elif request.method == "POST" and declared is None:
             body = b""
             async for chunk in request.stream():
                 body += chunk
-                if len(body) > settings.max_body:
-                    return page("error.html.j2", 413, message=f"提交内容过大（上限 {settings.max_body // (1024 * 1024)} MB）。")
-            request._body = body  # noqa: SLF001 — read once, within the limit
-        return await call_next(request)
+                if len(body) > limit:
+                    break
+            if len(body) > limit:
+                response = message(413, f"提交内容过大（上限 {max(limit // (1024 * 1024), 1)} MB）。")
+            else:
+                request._body = body  # noqa: SLF001 — read once, within the limit
+                response = await call_next(request)
+        else:
+            response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    # ---------------------------------------------------------------- the link and its task
+
+    def allowed(key: str, limit: int, per: dt.timedelta) -> bool:
+        with web.begin() as s:
+            return ratelimit.hit(s, key, limit=limit, window=per, now=settings.clock())
 
     def task_for(token: str, client: str) -> tuple[links.Claims, dict] | Response:
-        tid = links.token_id(token)
+        """The verified task of a link (or the page to answer with). Runs in the thread pool."""
         try:
             claims = links.verify(settings.secret, token, now=settings.clock())
         except links.LinkInvalid as exc:
-            log.warning("refused link %s from %s: %s", tid, client, exc.why)
-            if not bad_link_limiter.allow(f"bad:{client}"):
-                return page("error.html.j2", 429, message="请求过于频繁，请稍后再试。")
-            return denied()
-        if not limiter.allow(tid):
-            return page("error.html.j2", 429, message="请求过于频繁，请稍后再试。")
-        with rt.sessions() as s:
+            log.warning("refused link %s from %s: %s", links.token_id(token), client, exc.why)
+            if not allowed(f"bad:{client}", settings.rate * 3, window):
+                return message(429, "请求过于频繁，请稍后再试。")
+            return page("denied.html.j2", 403)
+        if not allowed(links.claims_key(claims), settings.rate, window):
+            return message(429, "请求过于频繁，请稍后再试。")
+        with web() as s:
             row = s.execute(
                 select(Task, MilestoneInstance, ProgrammeYear)
                 .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
@@ -164,8 +240,8 @@ def create_app(rt: R.Runtime, settings: Settings) -> FastAPI:
                 .where(Task.id == claims.task_id)
             ).one_or_none()
             if row is None or row[0].participant != claims.participant:
-                log.warning("link %s names task %s of %s: not in the ledger", tid, claims.task_id, claims.participant)
-                return denied()
+                log.warning("link for task %s of %s: not in the ledger", claims.task_id, claims.participant)
+                return page("denied.html.j2", 403)
             task, mi, py = row
             versions = s.scalar(select(func.count()).select_from(Submission).where(Submission.task_id == task.id))
             info = {"task_id": task.id, "participant": task.participant, "state": task.state, "due": task.due,
@@ -174,9 +250,10 @@ def create_app(rt: R.Runtime, settings: Settings) -> FastAPI:
         try:
             prog = rt.programme(info["programme"])
         except LookupError:
-            return denied()
+            return page("denied.html.j2", 403)
         info["participant_name"] = prog.names.get(task.participant, task.participant)
         info["form_spec"] = find_form(prog.spec, info["form"]) if info["form"] else None
+        info["param"] = prog.spec.parameter_value
         return claims, info
 
     def can_submit(info: dict) -> str | None:
@@ -186,142 +263,252 @@ def create_app(rt: R.Runtime, settings: Settings) -> FastAPI:
             return "本项填报已被审核通过；如需修改，请联系牵头处室退回。"
         return None
 
+    def rows_for(info: dict):  # noqa: ANN202
+        """How many rows a table field shows: its minimum (at least 3), or as many as were
+        sent, plus ``extra`` — never more than the field allows."""
+        param = info["param"]
+
+        def rows(f, values: dict, extra: int) -> int:  # noqa: ANN001
+            sent = {int(k.split(".")[1]) for k in values if k.startswith(f.id + ".") and k.split(".")[1].isdigit()}
+            least = param(f.min_rows) or 0
+            return min(max(int(least), 3, (max(sent) + 1) if sent else 0) + extra, row_limit(f, param))
+
+        return rows
+
+    def form_page(info: dict, status: int = 200, *, values: dict | None = None, problems: dict | None = None,
+                  closed: str | None = None, notice: str | None = None, extra_rows: int = 0) -> HTMLResponse:
+        return page("form.html.j2", status, t=info, values=values or {}, problems=problems or {}, closed=closed, notice=notice,
+                    extra_rows=extra_rows, rows_for=rows_for(info), types=TYPE_ZH,
+                    max_file_mb=settings.max_file // (1024 * 1024), max_files=settings.max_files)
+
+    def on_database_trouble(exc: DBAPIError, info: dict | None, flat: dict) -> HTMLResponse:
+        busy = isinstance(exc, OperationalError) and _is_lock_wait(exc)
+        log.warning("database %s during a request: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
+        text_ = BUSY if busy else DOWN
+        if info is None:
+            return message(503, text_)
+        return form_page(info, 503, values=flat, notice=text_)
+
+    # ---------------------------------------------------------------- pages
+
     @app.get("/healthz")
-    def healthz() -> dict:
-        return {"ok": True}
+    def healthz() -> Response:
+        try:
+            raw = engine.raw_connection()  # a read outside any transaction: no write lock on SQLite
+            try:
+                cur = raw.cursor()
+                cur.execute("SELECT 1")
+                cur.close()
+            finally:
+                raw.close()
+        except Exception as exc:  # noqa: BLE001 — whatever the driver raises, the ledger does not answer
+            log.warning("health check: the database does not answer: %s", str(getattr(exc, "orig", exc))[:200])
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
+        return JSONResponse({"ok": True, "database": "ok"})
 
     @app.get("/t/{token}")
     def show(token: str, request: Request, rows: int = 0) -> Response:
-        found = task_for(token, request.client.host if request.client else "?")
+        try:
+            found = task_for(token, _client(request))
+        except DBAPIError as exc:
+            return on_database_trouble(exc, None, {})
         if isinstance(found, Response):
             return found
         _, info = found
-        return page("form.html.j2", t=info, values={}, problems={}, closed=can_submit(info), extra_rows=min(max(rows, 0), 50),
-                    rows_for=rows_for(rt, info),
-                    types=TYPE_ZH, max_file_mb=settings.max_file // (1024 * 1024), max_files=settings.max_files)
+        return form_page(info, closed=can_submit(info), extra_rows=min(max(rows, 0), 50))
+
+    async def typed_values(request: Request) -> list[tuple[str, str]]:
+        """What was typed, read without the form's own bounds (they need the ledger): at
+        most 2,000 inputs of ``max_field_bytes`` each, files left out."""
+        try:
+            form = await request.form(max_files=settings.max_files + 1, max_fields=2000, max_part_size=settings.max_field_bytes)
+        except Exception:  # noqa: BLE001
+            return []
+        return [(k[2:], v) for k, v in form.multi_items() if isinstance(v, str) and k.startswith("f.")][:2000]
 
     @app.post("/t/{token}")
-    async def submit(token: str, request: Request, background: BackgroundTasks) -> Response:
-        found = task_for(token, request.client.host if request.client else "?")
+    async def submit(token: str, request: Request) -> Response:
+        client = _client(request)
+        try:
+            found = await run_in_threadpool(task_for, token, client)
+        except DBAPIError as exc:
+            # the ledger is busy or gone before the task could be read: keep what was typed on a page
+            # that can send it again
+            busy = isinstance(exc, OperationalError) and _is_lock_wait(exc)
+            log.warning("database %s before a submission: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
+            return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=await typed_values(request))
         if isinstance(found, Response):
             return found
         claims, info = found
-        ctx = {"t": info, "types": TYPE_ZH, "max_file_mb": settings.max_file // (1024 * 1024), "max_files": settings.max_files,
-               "extra_rows": 0, "rows_for": rows_for(rt, info)}
         closed = can_submit(info)
         if closed:
-            return page("form.html.j2", 409, values={}, problems={}, closed=closed, **ctx)
+            return form_page(info, 409, closed=closed)
         ctype = request.headers.get("content-type", "")
         if not (ctype.startswith("multipart/form-data") or ctype.startswith("application/x-www-form-urlencoded")):
-            return page("error.html.j2", 415, message="请通过填报页面提交。")
+            return message(415, "请通过填报页面提交。")
+        spec = info["form_spec"]
+        inputs = max_inputs(spec, info["param"]) if spec else 0
         try:
-            form = await request.form(max_files=settings.max_files + 1, max_fields=2000)
-        except Exception:  # noqa: BLE001 — a malformed body: the sender's fault
-            return page("error.html.j2", 400, message="提交内容无法识别，请通过填报页面重新提交。")
-        flat: dict[str, Any] = {}
+            form = await request.form(max_files=settings.max_files + 1, max_fields=inputs + 20,
+                                      max_part_size=settings.max_field_bytes)
+        except Exception:  # noqa: BLE001 — a malformed or oversized body: the sender's fault
+            return message(400, "提交内容无法识别或超出表单的范围，请通过填报页面重新提交。")
+        raw: list[tuple[str, str]] = []
         files = []
         for key, value in form.multi_items():
             if key == "evidence":
                 if getattr(value, "filename", None):
                     files.append(value)
             elif isinstance(value, str) and key.startswith("f."):
-                flat[key[2:]] = value
-        problems: dict[str, list[str]] = {}
-        stored: list[dict[str, Any]] = []
+                raw.append((key[2:], value))
+        flat, refused = bounded_flat(spec, raw, info["param"]) if spec else ({}, ["表单中没有此项"] if raw else [])
+        problems: dict[str, list[str]] = {"_form": refused} if refused else {}
         if len(files) > settings.max_files:
             problems["evidence"] = [f"最多上传 {settings.max_files} 个附件"]
+        stored: list[dict[str, Any]] = []
         for up in files[: settings.max_files]:
             data = await up.read(settings.max_file + 1)
-            name = Path(up.filename or "附件").name[:200]
+            name = safe_display_name(up.filename or "")
             if len(data) > settings.max_file:
                 problems.setdefault("evidence", []).append(f"“{name}”超过 {settings.max_file // (1024 * 1024)} MB")
                 continue
-            kind = sniff(data, up.content_type or "")
-            if kind is None:
-                problems.setdefault("evidence", []).append(f"“{name}”的文件类型不允许（仅限 {TYPE_ZH}）")
+            verdict = await run_in_threadpool(check_upload, data, up.content_type or "", up.filename or "")
+            if not verdict.ok:
+                log.warning("refused an upload for task %s from %s: %s", info["task_id"], client, verdict.reason_log)
+                problems.setdefault("evidence", []).append(f"“{name}”：{verdict.reason_zh}")
                 continue
-            stored.append({"name": name, "content_type": kind, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                           "_data": data})
+            stored.append({"name": name, "content_type": verdict.content_type, "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest(), "_data": data})
+        if problems:
+            return form_page(info, 422, values=flat, problems=problems)
+        return await run_in_threadpool(record_page, info, flat, stored, client)
+
+    def record_page(info: dict, flat: dict, stored: list[dict], client: str) -> Response:
         spec = info["form_spec"]
         payload = payload_from_flat(spec, flat) if spec else {}
-        if not problems:
-            try:
-                version = _record(rt, settings, info, payload, stored, request)
-            except PayloadInvalid as exc:
-                for p in exc.problems:
-                    problems.setdefault(p.path or "_form", []).append(f"{p.label}：{zh_message(p)}" if p.label else zh_message(p))
-            except U.NotAllowed as exc:
-                return page("form.html.j2", 409, values=flat, problems={}, closed=str(exc), **ctx)
-            else:
-                background.add_task(rt.dispatch, settings.clock())
-                return page("done.html.j2", t=info, version=version, files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
-                            at=settings.clock().astimezone(TZ))
-        return page("form.html.j2", 422, values=flat, problems=problems, closed=None, **ctx)
+        try:
+            version = _record(rt, web, settings, info, payload, stored, client)
+        except PayloadInvalid as exc:
+            problems: dict[str, list[str]] = {}
+            for p in exc.problems:
+                problems.setdefault(p.path or "_form", []).append(f"{p.label}：{zh_message(p)}" if p.label else zh_message(p))
+            return form_page(info, 422, values=flat, problems=problems)
+        except U.NotAllowed as exc:
+            return form_page(info, 409, values=flat, closed=str(exc))
+        except DBAPIError as exc:
+            return on_database_trouble(exc, info, flat)
+        wake()
+        return page("done.html.j2", t=info, version=version, files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
+                    at=settings.clock().astimezone(TZ))
+
+    # ---------------------------------------------------------------- the coordinator's API
 
     @app.post("/api/coordinator/{action}")
     async def coordinator(action: str, request: Request) -> Response:
+        client = _client(request)
         token = settings.coordinator_token
         given = request.headers.get("authorization", "")
-        if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return JSONResponse({"error": "forbidden"}, status_code=403)
+        try:
+            if not await run_in_threadpool(allowed, f"api:{client}", settings.api_rate, dt.timedelta(minutes=1)):
+                return JSONResponse({"error": "too many requests; try again in a minute"}, status_code=429)
+            if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                ok = await run_in_threadpool(allowed, f"api-denied:{client}", settings.api_failures, dt.timedelta(minutes=10))
+                log.warning("refused a coordinator call from %s", client)
+                return JSONResponse({"error": "forbidden"}, status_code=403 if ok else 429)
+        except DBAPIError:
+            return JSONResponse({"error": "the ledger database is busy or unreachable; try again"}, status_code=503)
         if action not in ("accept", "return", "extend", "exempt"):
-            return JSONResponse({"error": f"unknown action {action!r}: accept, return, extend or exempt"}, status_code=404)
+            return JSONResponse({"error": f"unknown action {action[:40]!r}: accept, return, extend or exempt"}, status_code=404)
         try:
             body = await request.json()
             args = {k: body[k] for k in ("programme", "year", "milestone", "participant", "actor", "reason")}
-            if not all(isinstance(args[k], str) and args[k].strip() for k in ("programme", "milestone", "participant", "actor", "reason")):
+            if not all(isinstance(args[k], str) and 0 < len(args[k].strip()) <= 2000
+                       for k in ("programme", "milestone", "participant", "actor", "reason")):
                 raise ValueError
-            year = int(args.pop("year"))
+            if not isinstance(args["year"], int) or isinstance(args["year"], bool):
+                raise ValueError
+            year = args.pop("year")
             new_due = dt.date.fromisoformat(body["to"]) if action == "extend" else None
         except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": "expected JSON {programme, year, milestone, participant, actor, reason"
+            return JSONResponse({"error": "expected JSON {programme, year (a number), milestone, participant, actor, reason"
                                  + (", to (YYYY-MM-DD)" if action == "extend" else "") + "}"}, status_code=422)
         from models.states import TransitionRefused
 
-        try:
-            done = R.coordinator_action(rt, action, args["programme"], year, args["milestone"], args["participant"],
+        def act() -> dict:
+            return R.coordinator_action(rt, action, args["programme"], year, args["milestone"], args["participant"],
                                         actor=args["actor"], reason=args["reason"], at=settings.clock(), new_due=new_due)
+
+        try:
+            done = await run_in_threadpool(act)
         except U.NotFound as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         except (U.NotAllowed, TransitionRefused, LookupError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
+        except DBAPIError:
+            return JSONResponse({"error": "the ledger database is busy or unreachable; nothing was changed, try again"},
+                                status_code=503)
+        wake()  # the bureau's message (returned, due changed) goes out from the sender thread
         return JSONResponse(done)
 
     return app
 
 
-def rows_for(rt: R.Runtime, info: dict):  # noqa: ANN201
-    """How many rows a table field shows: its minimum (at least 3), or as many as were sent."""
-    spec = rt.programme(info["programme"]).spec
-
-    def rows(f, values: dict, extra: int) -> int:  # noqa: ANN001
-        sent = {int(k.split(".")[1]) for k in values if k.startswith(f.id + ".") and k.split(".")[1].isdigit()}
-        least = spec.parameter_value(f.min_rows) or 0
-        return max(int(least), 3, (max(sent) + 1) if sent else 0) + extra
-
-    return rows
+def _origin(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
 
 
-def _record(rt: R.Runtime, settings: Settings, info: dict, payload: dict, stored: list[dict], request: Request) -> int:
-    """Validate and record one submission; evidence files are written only once it is valid."""
+def _same_site(request: Request, own: set[str]) -> bool:
+    """A POST from this service's own pages: its Origin (or, failing that, its Referer) is
+    this host or the configured public address. ``Origin: null`` is what a browser sends
+    for our own form under ``Referrer-Policy: no-referrer``, so it passes; neither header
+    is not a browser's cross-site form either. What is refused is a page of another site
+    posting here. (The credential is the signed link itself — no cookie rides along — so
+    this is a second line, not the first.)"""
+    sent = (request.headers.get("origin") or request.headers.get("referer") or "").strip()
+    if not sent or sent.lower() == "null":
+        return True
+    origin = _origin(sent)
+    if origin is None:
+        return False
+    host = request.headers.get("host", "").lower()
+    return origin in own or origin in {f"http://{host}", f"https://{host}"}
+
+
+def _is_lock_wait(exc: OperationalError) -> bool:
+    text_ = str(exc.orig).lower()
+    return "locked" in text_ or "lock timeout" in text_ or "lock_timeout" in text_ or "canceling statement" in text_
+
+
+def _record(rt: R.Runtime, web: sessionmaker, settings: Settings, info: dict, payload: dict, stored: list[dict],
+            client: str) -> int:
+    """Validate and record one submission. Evidence is written to a staging folder inside
+    the transaction and moved into place only once it is committed; on any failure the
+    staging folder goes, so no orphan file is left behind."""
     from models.submissions import find_task, submit
 
     prog = rt.programme(info["programme"])
     at = settings.clock()
-    with rt.sessions.begin() as s:
-        ref = find_task(s, info["programme"], info["year"], info["milestone"], info["participant"])
-        folder = settings.attachment_dir / str(ref.task.id)
-        meta = []
-        for f in stored:
-            meta.append({k: v for k, v in f.items() if k != "_data"} | {"path": str(folder / f["sha256"])})
-        client = request.client.host if request.client else "?"
-        sub = submit(s, prog, ref, payload, at=at, actor=f"{info['participant']} (web form)",
-                     source=f"web intake from {client}", messenger=rt.messenger, cal=rt.cal, attachments=meta)
-        for f in stored:  # inside the transaction: a failed write records nothing
+    staging = settings.attachment_dir / ".staging" / uuid.uuid4().hex
+    try:
+        with web.begin() as s:
+            ref = find_task(s, info["programme"], info["year"], info["milestone"], info["participant"])
+            folder = settings.attachment_dir / str(ref.task.id)
+            meta = [{k: v for k, v in f.items() if k != "_data"} | {"path": str(folder / f["sha256"])} for f in stored]
+            sub = submit(s, prog, ref, payload, at=at, actor=f"{info['participant']} (web form)",
+                         source=f"web intake from {client}", messenger=rt.messenger, cal=rt.cal, attachments=meta)
+            version = sub.version
+            if stored:
+                staging.mkdir(parents=True, exist_ok=True)
+                for f in stored:
+                    (staging / f["sha256"]).write_bytes(f["_data"])
+        for f in stored:  # committed: now the files go where the ledger says they are
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f["sha256"]
             if not target.exists():
-                tmp = target.with_suffix(".part")
-                tmp.write_bytes(f["_data"])
-                tmp.replace(target)
-        return sub.version
+                os.replace(staging / f["sha256"], target)
+        return version
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -80,10 +80,13 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | None = None, **kw) -> Engine:
+def make_engine(url: str | None = None, *, lock_timeout: float = 30.0, **kw) -> Engine:
+    """An engine that waits at most ``lock_timeout`` seconds for a lock (SQLite's write
+    lock, a PostgreSQL row lock) before failing — the web service answers "busy, try
+    again" after a few seconds instead of stalling a request."""
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kw)
+        engine = create_engine(url, connect_args={"timeout": lock_timeout}, **kw)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -94,7 +97,7 @@ def make_engine(url: str | None = None, **kw) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -102,7 +105,10 @@ def make_engine(url: str | None = None, **kw) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)
+    args = kw.pop("connect_args", {})
+    if url.startswith("postgresql"):
+        args = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}", **args}
+    return create_engine(url, pool_pre_ping=True, connect_args=args, **kw)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

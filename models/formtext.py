@@ -138,3 +138,62 @@ def zh_message(problem: FieldProblem) -> str:
         if m:
             return say(m)
     return problem.message
+
+
+# --------------------------------------------------------------------------- bounds for text that arrives from outside
+
+DEFAULT_MAX_ROWS = 200  # a table field without max_rows takes at most this many rows from a web form or a sheet
+MAX_NAME = 120  # characters in a flat name
+MAX_UNKNOWN = 20  # unknown names reported (the rest are counted, not kept)
+_ROW_NAME = re.compile(r"(\d{1,12})\.([a-z][a-z0-9_]{0,63})")
+
+
+def row_limit(form_field: FormField, param_value) -> int:  # noqa: ANN001 — ProgrammeFile.parameter_value
+    """How many rows a table field may take: its max_rows, or DEFAULT_MAX_ROWS."""
+    limit = param_value(form_field.max_rows) if form_field.max_rows is not None else None
+    return int(limit) if limit is not None else DEFAULT_MAX_ROWS
+
+
+def max_inputs(form: Form, param_value) -> int:  # noqa: ANN001
+    """Every input a filled form can have: its fields, every cell of every table at its row limit."""
+    n = 0
+    for f in form.fields:
+        n += row_limit(f, param_value) * len(f.columns or []) if f.type == "table" else 1
+    return n
+
+
+def bounded_flat(form: Form, items, param_value) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+    """Keep only names the form can have, within its bounds, before any other work: a
+    field id, or ``table.row.column`` with a row below the table's limit and a real
+    column. Returns the flat values and what was refused (in Chinese, for the bureau).
+    ``items``: (name without the ``f.`` prefix, text) pairs."""
+    fields = {f.id: f for f in form.fields}
+    flat: dict[str, Any] = {}
+    refused: list[str] = []
+    unknown = 0
+    for name, value in items:
+        if len(name) > MAX_NAME:
+            unknown += 1
+            continue
+        head, dot, rest = name.partition(".")
+        f = fields.get(head)
+        if f is None or (dot and f.type != "table") or (f.type == "table" and not dot):
+            unknown += 1
+            continue
+        if f.type == "table":
+            m = _ROW_NAME.fullmatch(rest)
+            if not m or m.group(2) not in {c.id for c in f.columns or []}:
+                unknown += 1
+                continue
+            limit = row_limit(f, param_value)
+            row = int(m.group(1)) if len(m.group(1)) <= 6 else limit  # a 12-digit row is past any limit
+            if row >= limit:
+                msg = f"{f.label}：最多填写 {limit} 行"
+                if msg not in refused:
+                    refused.append(msg)
+                continue
+            name = f"{head}.{row}.{m.group(2)}"  # canonical: no leading zeros
+        flat[name] = value
+    if unknown:
+        refused.append(f"表单中没有此项（{unknown} 项）")
+    return flat, refused

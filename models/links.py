@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 
 DOMAIN = b"yearwheel-link/v1."
@@ -49,8 +50,19 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64 = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: only the canonical unpadded base64url text of some bytes is accepted. The
+    lenient decoder also takes padding, stray characters and non-zero trailing bits, so a
+    link could be varied at will and still verify (and dodge a rate limit keyed on it)."""
+    if not _B64.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # non-zero padding bits: another spelling of the same bytes
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def sign(secret: bytes, task_id: int, participant: str, expires: dt.datetime, purpose: str = SUBMIT) -> str:
@@ -86,5 +98,10 @@ def verify(secret: bytes, token: str, *, now: dt.datetime, purpose: str = SUBMIT
 
 
 def token_id(token: str) -> str:
-    """A short stable id of a token, for rate limits and logs (never the token itself)."""
+    """A short stable id of a token, for logs (never the token itself)."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def claims_key(claims: Claims) -> str:
+    """What a per-link rate limit counts: the verified claims, not the token's spelling."""
+    return f"link:{claims.purpose}:{claims.task_id}:{claims.participant}"

@@ -183,3 +183,15 @@ class RollupValue(Base):
     numerator: Mapped[float | None] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class RateLimitWindow(Base):
+    """Requests counted per key (a verified link, a client address) per fixed window — in
+    the database, so a restart of the web service does not reset them and several
+    processes behind a balancer count together."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    hits: Mapped[int] = mapped_column(Integer)

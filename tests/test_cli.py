@@ -103,3 +103,18 @@ def test_plan_2022_lists_what_is_not_held(cli):
 
 def test_plan_is_deterministic(cli):
     assert plan_json(cli, 2024) == plan_json(cli, 2024)
+
+
+def test_the_plan_table_says_what_is_not_held_and_dates_outside_the_year_in_full(cli, tmp_path):
+    from tests.engine.test_promises import CALENDAR, PROMISE
+
+    cal = tmp_path / "calendar"
+    cal.mkdir()
+    (cal / f"{PROMISE}.yaml").write_text(CALENDAR, encoding="utf-8")
+    r = cli("plan", PROMISE, "--year", "2025", "--calendar-dir", cal)
+    assert r.exit_code == 0, r.stderr
+    assert "2024-12-18" in r.stdout and "2024-12-04" in r.stdout  # December reminders and opening of a January deadline
+    assert "festival-return: before_due 0 and 1 fall on the same working day 2025-01-27: one reminder is sent" in r.stdout
+    r = cli("plan", JILIN_ID, "--year", "2022")
+    assert "not held in 2022: policy-website-update — held only in 2023, 2024" in r.stdout
+    assert "not held in 2022: clinic-industries-announced — due 2022-03-31 is before the programme came into force" in r.stdout

@@ -65,9 +65,12 @@ def test_moved_dates_show_nominal_and_effective(cli, tmp_path, visit, monkeypatc
     v = visit(out.as_uri())
     assert v.errors == []
     page = v.page
-    moved = page.locator("#milestones tr", has_text="顺延")
+    moved = page.locator("#milestones tr", has_text=re.compile("顺延|提前"))
     assert moved.count() == page.locator("#gantt path.nominal").count() > 0
     # 2023-04-30 (Sun, Labour Day holiday starts) moves to Thu 2023-05-04
-    assert "2023年5月4日（周四）" in page.inner_text("#milestones")
+    table = page.inner_text("#milestones")
+    assert "2023年5月4日（周四）" in table
+    assert "2023年4月30日（周日，劳动节假期）" in table  # the document's date, and why it moved
+    assert "2023年4月23日（周日，调休上班）" in table  # a Sunday deadline that is a working day says so
     assert page.locator("#heatmap tr[data-participant]").count() == 22
     v.screenshot("report-jilin-2023.png")

@@ -188,3 +188,45 @@ def test_database_going_away_mid_run_leaves_no_partial_state(world, pg_server):
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     r = world.advance("2023-12-01T09:00")  # and the next run does it all
     assert (r.reconcile.opened, r.dispatch.sent) == (3, 3)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_advance_says_one_line_when_the_database_goes_away_mid_run(world, pg_server):
+    """The database stops accepting connections while `advance` is sending: the command
+    ends with one line naming the database, exit 1, no traceback — and what it had not
+    finished is still in the outbox for the next run."""
+    from sqlalchemy import text
+
+    world.smtp.delay = 0.3
+    addresses = widen(world, 17)
+    env = {**os.environ, "YEARWHEEL_DATABASE_URL": world.database_url}
+    proc = subprocess.Popen(_advance_cmd(world, "2023-12-01T09:00")[:-1] + [str(world.contacts)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not world.smtp.messages and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    name = world.database_url.rsplit("/", 1)[1]
+    with pg_server.admin.connect() as c:
+        c.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with pg_server.admin.connect() as c:
+            c.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+    assert proc.returncode == 1, err
+    assert "Traceback" not in out + err
+    assert "error: the database" in err and "failed mid-run" in err
+    world.smtp.delay = 0
+    with ledger(world) as s:  # the claims of the dead run age past the lease, as 10 minutes would
+        s.execute(update(OutboxMessage).where(OutboxMessage.state == "sending")
+                  .values(claimed_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11)))
+        s.commit()
+    r = world.advance("2023-12-01T09:00")
+    assert r.reconcile.failures == {}
+    with ledger(world) as s:
+        states = Counter(s.scalars(select(OutboxMessage.state)))
+    assert states == {"sent": 20}  # nothing lost
+    got = Counter(m["To"] for m in world.smtp.messages)
+    assert set(got) == set(addresses) | {"office@punctual.example.gov.cn", "office@late.example.gov.cn",
+                                         "office@exempt.example.gov.cn"}

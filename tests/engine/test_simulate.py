@@ -40,3 +40,46 @@ def test_personas_behave_as_named():
     late_share = sum(s.at.date() > due[s.milestone] for s in by_persona[LATE]) / len(by_persona[LATE])
     assert late_share > 0.6
     assert all(cal.is_workday(s.at.date()) for s in subs)
+
+
+def test_the_simulated_mail_reads_as_the_year_it_simulates(cli, tmp_path):
+    import email
+    import email.policy
+    import email.utils
+    import sqlite3
+
+    out = tmp_path / "eml"
+    r = cli("simulate", "city-product-quality-2023-2025", "--year", "2024", "--no-prefect", "--workdir", tmp_path,
+            "--outbox", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    files = sorted(out.glob("*.eml"))
+    assert files
+    for f in files:
+        msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
+        when = email.utils.parsedate_to_datetime(msg["Date"])
+        assert when.utcoffset().total_seconds() == 8 * 3600  # +0800
+        assert when.year in (2024, 2025), (f.name, msg["Date"])  # chasers may reach into the next January
+    db = next(tmp_path.rglob("ledger.db"))
+    with sqlite3.connect(db) as c:
+        years = {row[0][:4] for row in c.execute("SELECT sent_at FROM outbox WHERE state = 'sent'")}
+        started = {row[0][:4] for row in c.execute("SELECT started_at FROM deliveries")}
+    assert years <= {"2024", "2025"} and started <= {"2024", "2025"}
+
+
+def test_a_late_submission_in_a_year_without_working_days_is_left_out_and_said(cli, tmp_path):
+    # a programme running to 2026: late bureaus would submit in January 2027, which has no working-day data
+    from tests.engine.conftest import HERE
+
+    cal = tmp_path / "calendar"
+    cal.mkdir()
+    text = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("years: {first: 2023, last: 2024}",
+                                                                          "years: {first: 2026, last: 2026}")
+    (cal / "engine-demo.yaml").write_text(text, encoding="utf-8")
+    outcomes = set()
+    for seed in range(1, 12):
+        r = cli("simulate", "engine-demo", "--year", "2026", "--seed", str(seed), "--no-prefect", "--workdir", tmp_path / str(seed),
+                "--calendar-dir", cal)
+        assert "Traceback" not in r.stdout + r.stderr
+        assert r.exit_code == 0, r.stderr
+        outcomes.add("left out of the simulation" in r.stderr)
+    assert True in outcomes  # some seed made a bureau late past the year's end, and it was said

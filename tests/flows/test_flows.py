@@ -129,3 +129,60 @@ def test_progress_artifact_for_an_open_milestone(world, tmp_path, monkeypatch):
     # 0 of 3 after opening, 1 of 3 after punctual-city's submission: both versions kept under the key
     assert values == [0.0, 33.3]
     assert "提交年度提升成效表：已报送 1/3，截止 2023-12-25" in {a.description for a in found}
+
+
+@pytest.mark.parametrize("naive", [True, False], ids=["naive", "aware"])
+def test_every_flow_takes_a_naive_or_an_aware_instant(world, naive):
+    """A naive instant is Asia/Shanghai time in every entry point (one conversion:
+    models.timeline.to_instant) — it used to fail inside SQL for chase, open and rollup."""
+    import datetime as dt
+
+    from flows.advance import advance
+    from flows.chase import chase
+    from flows.open_milestone import open_milestone
+    from flows.rollup import rollup
+
+    def when(text: str) -> dt.datetime:
+        aware = at(text)
+        return aware.replace(tzinfo=None) if naive else aware.astimezone(dt.timezone.utc)
+
+    common = {"calendar_dir": str(world.calendar_dir), "contacts": str(world.contacts)}
+    opened = open_milestone(programme=PROGRAMME, year=2023, milestone="results-submitted", at=when("2023-11-20T10:00"), **common)
+    assert opened["opened"] == 3
+    chased = chase(programme=PROGRAMME, year=2023, at=when("2023-12-18T09:00"), **common)
+    assert chased["queued"] == {"upcoming": 3}  # 5 working days before 12-25, read as Shanghai time either way
+    rolled = rollup(programme=PROGRAMME, year=2023, at=when("2023-12-18T10:00"), calendar_dir=str(world.calendar_dir))
+    assert rolled[0]["milestones"][0]["awaiting"] == 3
+    out = advance(at=when("2023-12-26T00:05"), programme=PROGRAMME, **common)
+    assert out["overdue"] == 3 and dt.datetime.fromisoformat(out["at"]) == at("2023-12-26T00:05")
+
+
+def test_a_broken_calendar_is_one_failed_task_run_and_the_others_advance(world, prefect_server):
+    """In the flow, each programme is its own task run: the broken one fails (named, with
+    its file and line), the good one completes, and the flow run ends Failed saying which."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.advance import advance
+    from tests.engine.conftest import HERE
+
+    text = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("id: engine-demo", "id: broken-demo", 1)
+    (world.calendar_dir / "broken-demo.yaml").write_text(text.replace("before_due: [5, 1, 0]", "before_due: [5, 1, zero]"),
+                                                         encoding="utf-8")
+    state = advance(at=at("2023-12-01T09:00"), calendar_dir=str(world.calendar_dir), contacts=str(world.contacts),
+                    return_state=True)
+    assert state.is_failed() and "broken-demo" in state.message and "1 programme(s) stopped" in state.message
+    out = state.result(raise_on_failure=False)
+    assert out["opened"] == 3 and out["dispatch"]["sent"] == 3 and list(out["failures"]) == ["broken-demo"]
+    assert len(world.smtp.messages) == 3
+
+    import asyncio
+
+    async def task_runs():  # noqa: ANN202
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+            return {r.name: r.state.type.value for r in runs}
+
+    runs = asyncio.run(task_runs())
+    assert runs["advance engine-demo"] == "COMPLETED"
+    assert runs["calendar broken-demo.yaml is invalid"] == "FAILED"

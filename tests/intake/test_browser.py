@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models.tables import Submission, Task
+from tests.intake.test_uploads import make_pdf
 from tests.engine.conftest import ledger, tasks_of
 from tests.intake.test_web import SECRET, Clock, at, serve
 from tests.pg import free_port
@@ -26,7 +27,7 @@ def test_from_the_email_link_to_a_closed_task(world, tmp_path, monkeypatch, visi
     assert url.startswith(f"http://127.0.0.1:{port}/t/")
 
     evidence = tmp_path / "走访记录.pdf"
-    evidence.write_bytes(b"%PDF-1.4\n% evidence\n%%EOF\n")
+    evidence.write_bytes(make_pdf())
     with serve(world, Clock(at("2023-12-20T16:00")), tmp_path, port=port):
         v = visit(url)
         page = v.page

@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from models import links
 from models.tables import StatusChange, Submission, Task
 from tests.engine.conftest import PROGRAMME, World, ledger, tasks_of
+from tests.intake.test_uploads import make_pdf
 from tests.pg import free_port
 
 SECRET = b"s" * 40
 COORDINATOR = "coordinator-token-for-tests-0123456789"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = make_pdf()  # a real, minimal PDF (structure checked by intake.uploads)
 
 
 class Clock:
@@ -174,8 +175,8 @@ def test_size_type_and_rate_limits(world, tmp_path):
         # a file over the per-file limit, and files whose content is not what they claim
         for name, data, ctype, why in [
             ("big.pdf", PDF + b"0" * 60_000, "application/pdf", "超过"),
-            ("x.pdf", b"MZ\x90\x00 an executable", "application/pdf", "文件类型不允许"),
-            ("page.html", b"<html><script>alert(1)</script>", "text/html", "文件类型不允许"),
+            ("x.pdf", b"MZ\x90\x00 an executable", "application/pdf", "可执行程序"),
+            ("page.html", b"<html><script>alert(1)</script>", "text/html", "不予接收"),
         ]:
             r = httpx.post(f"{base}/t/{token}", data=GOOD, files={"evidence": (name, data, ctype)})
             assert r.status_code == 422 and why in r.text, (name, r.status_code)

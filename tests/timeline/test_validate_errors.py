@@ -163,3 +163,33 @@ def test_validate_a_directory_includes_workday_files(cli, jilin_text, calendar_c
     result = cli("validate", path.parent)
     assert result.exit_code == 1
     assert result.stdout.startswith(f"{wd / 'cn-2027.yaml'}:") and "2027-01-04 is a weekday" in result.stdout
+
+
+def test_counting_from_a_milestone_not_held_is_refused_whatever_the_reason(cli, jilin_text, calendar_copy):
+    # in force from April 10th 2022: the end-of-March announcement is not held in 2022, but the
+    # recommendations due 15 working days after it (04-22) would be — counted from nothing
+    text = jilin_text.replace("in_force_from: 2022-05-26", "in_force_from: 2022-04-10")
+    assert text != jilin_text
+    path = calendar_copy(text)
+    result = cli("validate", path)
+    assert result.exit_code == 1
+    lines = [line for line in result.stdout.splitlines() if "clinic-recommendations" in line]
+    assert lines, result.stdout
+    assert "counts from 'clinic-industries-announced', which is not held in 2022" in lines[0]
+    assert "before the programme came into force on 2022-04-10" in lines[0]
+    rule_line = next(i for i, line in enumerate(text.splitlines(), start=1)
+                     if "due: {rule: working_days_after, milestone: clinic-industries-announced, days: 15}" in line)
+    assert any(line.startswith(f"{path}:{rule_line}:") for line in lines)  # at the rule that counts from it
+
+
+def test_a_year_file_problem_is_reported_once_at_its_date(cli, jilin_text, calendar_copy):
+    path = calendar_copy(jilin_text)
+    wd = path.parent / "workdays"
+    wd.mkdir()
+    (wd / "cn-2027.yaml").write_text("version: 1\nyear: 2027\nsource: x\nholidays:\n  - {name: 元旦, first: 2027-01-01, last: 2027-01-01}\n"
+                                     "adjusted_workdays:\n  - 2027-01-09\n  - 2027-01-04\n", encoding="utf-8")
+    result = cli("validate", path.parent)
+    assert result.exit_code == 1
+    problems = result.stdout.splitlines()
+    assert problems == [f"{wd / 'cn-2027.yaml'}:8:5: adjusted_workdays[1]: adjusted working day 2027-01-04 is a weekday; "
+                        "list only weekend days that become working days"]
