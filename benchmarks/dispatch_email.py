@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--backend", default="sqlite")
     args = ap.parse_args()
 
-    from flows import runtime as R
+    from yearwheel import usecases as R
     from models.outbox import dispatch
     from models.reconcile import reconcile
     from models.ledger import LoadedProgramme

@@ -87,7 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b != "postgresql" or postgres_available()]
 
-    from flows import runtime as R
+    from yearwheel import usecases as R
     from models.reconcile import AdvanceReport
     from models.reconcile import reconcile as reconcile_programme
     from models.ledger import LoadedProgramme, compile_year

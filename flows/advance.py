@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from flows import runtime as R
+from yearwheel import usecases as R
 
 
 def _run_name() -> str:

@@ -22,9 +22,9 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from models.timeline import TZ
 from models.vocabulary import KINDS
 from models.yearview import LIGHTS, YearView
-from reports.html import write_year_report
+from yearwheel.reports.html import write_year_report
 
-from . import runtime as R
+from yearwheel import usecases as R
 
 KIND_ZH = {k: v.zh for k, v in KINDS.items()}
 

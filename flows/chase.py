@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from prefect import flow
 
-from flows import runtime as R
+from yearwheel import usecases as R
 
 
 @flow(name="chase", flow_run_name="chase {programme} {year}")

@@ -3,42 +3,12 @@ markdown artifact (``expert-draw-<programme>-<year>-<milestone>``) besides the f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
 from prefect import flow
 
-from flows import runtime as R
-from models.timeline import catalog
-
-
-def library_path(calendar_dir: Path, programme: str, explicit: Path | None) -> Path:
-    return explicit or catalog.calendar_dir(calendar_dir) / "experts" / f"{programme}.yaml"
-
-
-def run_draw(rt: R.Runtime, programme: str, year: int, milestone: str, seed: str, library: Path, out: Path):  # noqa: ANN201
-    """Draw from the ledger's recommended enterprises; write ``out`` (JSON) and ``out``.md.
-    Returns (record, markdown)."""
-    from models import experts as X
-
-    prog = rt.programme(programme)
-    lib, lib_sha = X.read_library(library)
-    if lib.programme != programme:
-        raise X.DrawError(f"{library}: the library is for {lib.programme}, not {programme}")
-    cfg = lib.draws.get(milestone)
-    if cfg is None:
-        raise X.DrawError(f"{library}: no draw for milestone {milestone!r}; it has: {', '.join(lib.draws) or 'none'}")
-    with rt.sessions() as s:
-        enterprises = X.ledger_enterprises(s, programme, year, cfg.enterprises_from, cfg.field)
-    rec = X.draw(lib, lib_sha, programme, year, milestone, seed, enterprises)
-    md = X.record_markdown(rec, prog.names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((out, json.dumps(rec.as_json(), ensure_ascii=False, indent=2) + "\n"), (out.with_suffix(".md"), md)):
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return rec, md
+from yearwheel import usecases as R
 
 
 @flow(name="experts-draw", flow_run_name="expert draw {programme} {year} {milestone}")
@@ -60,7 +30,7 @@ def experts_draw(programme: str, year: int, milestone: str, seed: str, output: s
     from flows.artifacts import key
 
     with R.opened(calendar_dir, programme) as rt:
-        lib = library_path(Path(calendar_dir) if calendar_dir else None, programme, Path(library) if library else None)
-        rec, md = run_draw(rt, programme, year, milestone, seed, lib, Path(output))
+        lib = R.expert_library(rt, programme, Path(library) if library else None)
+        rec, md = R.draw_experts(rt, programme, year, milestone, seed, lib, Path(output))
     create_markdown_artifact(md, key=key("expert-draw", programme, year, milestone), description=f"seed {seed}")
     return rec.as_json()

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from prefect import flow
 
-from flows import runtime as R
+from yearwheel import usecases as R
 
 
 def _run_name() -> str:

@@ -1,7 +1,7 @@
 """Database plumbing: the declarative base, a UTC timestamp type, engines and sessions.
 
-``YEARWHEEL_DATABASE_URL`` selects the database; the default is a SQLite file
-``yearwheel.db`` in the working directory. The same code runs on PostgreSQL
+The caller says which database (``yearwheel.settings``: ``YEARWHEEL_DATABASE_URL``); the
+default is a SQLite file ``yearwheel.db`` in the working directory. The same code runs on PostgreSQL
 (``postgresql+psycopg://user@host/db``). The schema is created by Alembic
 (``yearwheel db upgrade``), never by ``create_all`` outside tests.
 """
@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -17,7 +16,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-ENV_URL = "YEARWHEEL_DATABASE_URL"
 DEFAULT_FILE = "yearwheel.db"
 
 # Stable constraint names so that migrations name what they create and drop.
@@ -59,10 +57,8 @@ class UTCDateTime(TypeDecorator):
 
 
 def database_url(explicit: str | None = None) -> str:
-    url = explicit or os.environ.get(ENV_URL)
-    if url:
-        return url
-    return f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+    """``explicit``, else the default SQLite file in the working directory."""
+    return explicit or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
 
 
 def missing_sqlite_file(url: str) -> Path | None:

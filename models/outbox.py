@@ -40,7 +40,7 @@ from . import vocabulary as V
 from .ledger import LoadedProgramme
 from .messages import claim_time_context, target_context
 from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
-from .timeline import TZ, WorkdayCalendar, now
+from .timeline import WorkdayCalendar, now
 
 log = logging.getLogger("yearwheel.outbox")
 

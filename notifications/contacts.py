@@ -24,9 +24,10 @@ sent; a plain string where a secret belongs is refused, so that no secret is com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import datetime as dt
 import hashlib
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -72,10 +73,11 @@ def _secret_ref(v: object) -> object:
 Secret = Annotated[Union[EnvSecret, PrefectSecret], Field(description="{env: NAME} or {prefect_secret: BLOCK}")]
 
 
-def resolve(secret: EnvSecret | PrefectSecret) -> str:
-    """The secret's value; SecretMissing names the variable or block (never a value)."""
+def resolve(secret: EnvSecret | PrefectSecret, environ: Mapping[str, str]) -> str:
+    """The secret's value; SecretMissing names the variable or block (never a value).
+    ``environ``: the environment the composition root hands over (yearwheel.settings)."""
     if isinstance(secret, EnvSecret):
-        value = os.environ.get(secret.env)
+        value = environ.get(secret.env)
         if not value:
             raise SecretMissing(f"environment variable {secret.env} is not set")
         return value

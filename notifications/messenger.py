@@ -4,7 +4,7 @@ messages may go, and sending one outbox row. Implements ``models.outbox.Messenge
 from __future__ import annotations
 
 import datetime as dt
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,10 @@ from .send import TransportError, deliver, targets
 from .templates import MessageContext, render
 
 
-def load_contacts_from_env(path: Path | None) -> Contacts:
+def load_contacts_or_empty(path: Path | None) -> Contacts:
     """The contacts file at ``path``; with none, nobody is reachable (every message is
     recorded as undeliverable rather than silently dropped)."""
     return load_contacts(path) if path else Contacts.empty()
-
-
-ENV_LINK_SECRET = "YEARWHEEL_LINK_SECRET"
-ENV_INTAKE_URL = "YEARWHEEL_INTAKE_URL"
-ENV_LINK_DAYS = "YEARWHEEL_LINK_DAYS"
 
 
 @dataclass(frozen=True)
@@ -44,25 +39,15 @@ class IntakeLinks:
         expires = dt.datetime.combine(due + dt.timedelta(days=self.days), dt.time(23, 59, 59), TZ)
         return f"{self.base_url.rstrip('/')}/t/{links.sign(self.secret, task_id, participant, expires)}"
 
-    @classmethod
-    def from_env(cls) -> IntakeLinks | None:
-        """Both $YEARWHEEL_INTAKE_URL and $YEARWHEEL_LINK_SECRET set: links; neither: none."""
-        url, secret = os.environ.get(ENV_INTAKE_URL), os.environ.get(ENV_LINK_SECRET)
-        if not url and not secret:
-            return None
-        if not url or not secret:
-            missing = ENV_INTAKE_URL if not url else ENV_LINK_SECRET
-            raise ValueError(f"intake links need both {ENV_INTAKE_URL} and {ENV_LINK_SECRET}; {missing} is not set")
-        return cls(links.check_secret(secret.encode()), url, int(os.environ.get(ENV_LINK_DAYS) or 60))
-
 
 class ContactsMessenger:
     def __init__(self, contacts: Contacts, cal: WorkdayCalendar, specs: dict[str, ProgrammeFile] | None = None,
-                 intake: IntakeLinks | None = None):
+                 intake: IntakeLinks | None = None, environ: Mapping[str, str] | None = None):
         self.contacts = contacts
         self.cal = cal
         self.specs = specs or {}
         self.intake = intake
+        self.environ = environ if environ is not None else {}  # for the contacts file's {env: NAME} secrets
 
     def routes(self, participant: str, audience: str) -> tuple[tuple[str, str], ...]:
         return routes(self.contacts, participant, audience)
@@ -77,7 +62,7 @@ class ContactsMessenger:
 
     def send(self, envelope: Envelope) -> Receipt:
         e = envelope
-        found = [t for t in targets(self.contacts, e.recipient, e.audience, e.channel) if t.address == e.address]
+        found = [t for t in targets(self.contacts, e.recipient, e.audience, e.channel, self.environ) if t.address == e.address]
         if not found:
             raise TransportError(
                 f"the {e.channel} address this message was queued for is no longer in the contacts file for {e.recipient}",

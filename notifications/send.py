@@ -32,6 +32,7 @@ import ssl
 import threading
 import time
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
 from urllib.parse import quote, urlencode, urlsplit
@@ -66,14 +67,16 @@ def _mask(value: str) -> str:
     return value[:2] + "…" + value[-2:] if len(value) > 6 else "…"
 
 
-def _secret(ref, what: str) -> str:  # noqa: ANN001
+def _secret(ref, what: str, environ: Mapping[str, str]) -> str:  # noqa: ANN001
     try:
-        return resolve(ref)
+        return resolve(ref, environ)
     except SecretMissing as exc:
         raise TransportError(f"{what}: {exc}", permanent=True) from None
 
 
-def targets(contacts: Contacts, participant: str, audience: str, channel: str) -> list[Target]:
+def targets(contacts: Contacts, participant: str, audience: str, channel: str, environ: Mapping[str, str]) -> list[Target]:
+    """Every address of ``participant`` on ``channel``, as apprise URLs (secrets resolved from
+    ``environ`` — the ``{env: NAME}`` references of the contacts file — or Prefect blocks)."""
     entry = contacts.entry(participant, audience)
     who = participant if audience == "self" else f"{participant} ({audience})"
     if entry is None:
@@ -86,7 +89,7 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
         mode = {"none": "insecure", "starttls": "starttls", "ssl": "ssl"}[server.security]
         auth = ""
         if server.username:
-            password = _secret(server.password, "email password") if server.password else ""
+            password = _secret(server.password, "email password", environ) if server.password else ""
             auth = quote(server.username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
         out = []
         for address in entry.email:
@@ -102,7 +105,7 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
         schema = "jsons" if parts.scheme == "https" else "json"
         extra = {}
         if gw.token is not None:
-            extra["+X-Token"] = _secret(gw.token, "SMS gateway token")
+            extra["+X-Token"] = _secret(gw.token, "SMS gateway token", environ)
         out = []
         for phone in entry.phone:
             query = urlencode({":phone": phone, "format": "text", **extra}, quote_via=quote)
@@ -110,15 +113,15 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str) -
             out.append(Target("sms", url, f"sms {phone[:3]}…{phone[-4:]} via {parts.netloc}", address_id("sms", phone)))
         return out
     if channel == "dingtalk" and getattr(entry, "dingtalk", None):
-        token = _secret(entry.dingtalk.token, "DingTalk token")
-        secret = _secret(entry.dingtalk.secret, "DingTalk secret") if entry.dingtalk.secret else None
+        token = _secret(entry.dingtalk.token, "DingTalk token", environ)
+        secret = _secret(entry.dingtalk.secret, "DingTalk secret", environ) if entry.dingtalk.secret else None
         url = f"dingtalk://{quote(secret, safe='')}@{token}/" if secret else f"dingtalk://{token}/"
         return [Target("dingtalk", url, f"dingtalk {_mask(token)}", address_id("dingtalk", _ref(entry.dingtalk.token)))]
     if channel == "wecom" and getattr(entry, "wecom", None):
-        key = _secret(entry.wecom.key, "WeCom bot key")
+        key = _secret(entry.wecom.key, "WeCom bot key", environ)
         return [Target("wecom", f"wecombot://{key}", f"wecom {_mask(key)}", address_id("wecom", _ref(entry.wecom.key)))]
     if channel == "feishu" and getattr(entry, "feishu", None):
-        token = _secret(entry.feishu.token, "Feishu token")
+        token = _secret(entry.feishu.token, "Feishu token", environ)
         return [Target("feishu", f"feishu://{token}", f"feishu {_mask(token)}", address_id("feishu", _ref(entry.feishu.token)))]
     if channel == "webhook" and getattr(entry, "webhook", None):
         parts = urlsplit(entry.webhook.url)

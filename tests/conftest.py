@@ -16,7 +16,9 @@ JILIN = CALENDARS / f"{JILIN_ID}.yaml"
 @pytest.fixture
 def cli():
     """Run the yearwheel CLI in-process; returns click's Result (stdout and stderr apart)."""
-    from flows.cli import app
+    from yearwheel.cli import build_app
+
+    app = build_app()
 
     runner = CliRunner()
 

@@ -115,7 +115,9 @@ def test_error_paths_end_with_a_message_not_a_traceback(place, monkeypatch, name
     monkeypatch.delenv("YEARWHEEL_LINK_SECRET", raising=False)
     monkeypatch.delenv("YEARWHEEL_INTAKE_URL", raising=False)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    from flows.cli import app
+    from yearwheel.cli import build_app
+
+    app = build_app()
 
     argv = [a.format(**{k: str(v) for k, v in place.items()}) for a in args]
     result = CliRunner().invoke(app, argv, catch_exceptions=False)

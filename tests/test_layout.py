@@ -6,6 +6,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -31,23 +32,88 @@ def test_no_flow_file_shadows_a_module(name):
     assert not (ROOT / "flows" / f"{name}.py").exists()
 
 
-def _imports(package: str) -> set[str]:
-    found = set()
+def _modules(package: str) -> dict[str, set[str]]:
+    """Every module under ``package`` (a folder of the repository) → the dotted names it
+    imports, anywhere in the file (lazy imports inside functions count too)."""
+    out = {}
     for path in (ROOT / package).rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        mod = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        found = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
-                found |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
-    return found
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: resolve against the module's package
+                    base = mod.split(".")[: len(mod.split(".")) - node.level + (1 if rel.name == "__init__" else 0)]
+                    found.add(".".join(base + ([node.module] if node.module else [])))
+                elif node.module:
+                    found.add(node.module)
+        out[mod] = found
+    return out
 
 
-def test_models_import_neither_prefect_nor_apprise_nor_our_outer_layers():
-    assert _imports("models") & {"prefect", "apprise", "flows", "notifications", "intake", "reports", "fastapi", "openpyxl"} == set()
+def _imports(package: str) -> set[str]:
+    """Top-level names ``package`` imports."""
+    return {name.split(".")[0] for names in _modules(package).values() for name in names}
 
 
-def test_notifications_do_not_import_flows():
-    assert "flows" not in _imports("notifications")
+def _violations(package: str, allowed: Callable[[str, str], bool]) -> list[str]:
+    ours = {"models", "notifications", "yearwheel", "flows"}
+    return sorted(f"{mod} imports {name}" for mod, names in _modules(package).items() for name in names
+                  if name.split(".")[0] in ours and not allowed(mod, name))
+
+
+FACES = ("yearwheel.cli", "yearwheel.web")  # entry points inside the application package
+
+
+def _is_face(name: str) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in FACES)
+
+
+def test_the_dependency_rule():
+    """models → nothing of ours; notifications → models; the application package → models,
+    notifications; flows, the CLI and the web service → the application package (and the
+    domain's types). The CLI may start a flow (``--prefect``) and serve the web service."""
+    assert _violations("models", lambda m, n: n.startswith("models")) == []
+    assert _violations("notifications", lambda m, n: n.split(".")[0] in ("models", "notifications")) == []
+    core = lambda m, n: n.split(".")[0] in ("models", "notifications") or (n.startswith("yearwheel") and not _is_face(n))  # noqa: E731
+    assert _violations("yearwheel", lambda m, n: core(m, n) or (_is_face(m) and (
+        n.startswith("flows") and m.startswith("yearwheel.cli") or n.startswith("yearwheel.web") and m.startswith("yearwheel.cli")
+        or n.split(".")[0] == "yearwheel"))) == []
+    assert _violations("flows", lambda m, n: n.split(".")[0] in ("models", "flows") or (n.startswith("yearwheel") and not _is_face(n))) == []
+
+
+def test_the_domain_and_notifications_import_no_framework():
+    frameworks = {"prefect", "apprise", "fastapi", "starlette", "uvicorn", "typer", "rich", "openpyxl", "flows", "yearwheel"}
+    assert _imports("models") & (frameworks | {"notifications"}) == set()
+    # notifications: apprise is its business; Prefect only to read a {prefect_secret: BLOCK} (lazily)
+    assert _imports("notifications") & (frameworks - {"apprise", "prefect"}) == set()
+    assert _imports("yearwheel/reports") & {"prefect", "apprise", "flows", "fastapi"} == set()
+
+
+def test_only_the_settings_read_the_environment():
+    readers = []
+    for package in ("models", "notifications", "yearwheel", "flows"):
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if "os.environ" in text or "os.getenv" in text or "getenv(" in text:
+                readers.append(str(path.relative_to(ROOT)))
+    assert readers == ["yearwheel/settings.py"]
+
+
+def test_our_top_level_names_are_ours_alone_and_resolve_in_the_checkout():
+    """No installed distribution provides (or is shadowed by) models, flows,
+    notifications or yearwheel; each imports from this repository."""
+    import importlib.metadata
+
+    providers = importlib.metadata.packages_distributions()
+    for name in ("models", "flows", "notifications", "yearwheel"):
+        assert set(providers.get(name, ["yearwheel"])) == {"yearwheel"}, (name, providers.get(name))
+        out = subprocess.run([sys.executable, "-c", f"import {name}; print({name}.__file__)"], cwd="/", capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().startswith(str(ROOT / name)), out.stdout
 
 
 def test_no_flow_file_is_named_like_an_installed_module():
@@ -64,5 +130,3 @@ def test_no_flow_file_is_named_like_an_installed_module():
     assert out.stdout.strip() == "", f"flows/ files shadow installed modules: {out.stdout.strip()}"
 
 
-def test_reports_draw_from_the_ledger_without_prefect():
-    assert _imports("reports") & {"prefect", "apprise", "flows", "notifications"} == set()

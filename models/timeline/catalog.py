@@ -10,10 +10,8 @@ Layout of a calendar directory::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-ENV_VAR = "YEARWHEEL_CALENDAR_DIR"
 _SOURCE_TREE_CALENDARS = Path(__file__).resolve().parents[2] / "calendar"
 
 
@@ -22,11 +20,10 @@ class UnknownProgramme(LookupError):
 
 
 def calendar_dir(explicit: Path | None = None) -> Path:
-    """``explicit``, else $YEARWHEEL_CALENDAR_DIR, else ./calendar, else the source tree's calendar/."""
+    """``explicit`` (a command's option, else ``$YEARWHEEL_CALENDAR_DIR`` through the
+    settings), else ./calendar, else the source tree's calendar/."""
     if explicit is not None:
         return explicit
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
     here = Path.cwd() / "calendar"
     if here.is_dir() and any(here.glob("*.yaml")):
         return here

@@ -80,6 +80,11 @@ def parse_model(loaded: Loaded, model: type[BaseModel]) -> Any:
 
 def load_programme_file(file: FsPath | str) -> ProgrammeFile:
     """Parse, validate and cross-check one programme calendar. Raise CalendarInvalid."""
+    return load_programme(file)[0]
+
+
+def load_programme(file: FsPath | str) -> tuple[ProgrammeFile, Loaded]:
+    """``load_programme_file``, with the parsed text to report further problems against."""
     from .checks import check_programme  # checks imports this module
 
     loaded = read(file)
@@ -87,7 +92,7 @@ def load_programme_file(file: FsPath | str) -> ProgrammeFile:
     problems = check_programme(loaded, spec)
     if problems:
         raise CalendarInvalid(problems)
-    return spec
+    return spec, loaded
 
 
 def _workdays_coherence(loaded: Loaded) -> list[Problem]:

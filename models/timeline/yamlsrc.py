@@ -150,16 +150,34 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+# libyaml's parser, when PyYAML has it, composes ~6× faster than the pure-Python one; a
+# text it refuses is parsed again by the pure one, whose messages the slip finder knows.
+_FAST = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str) -> Node | None:
+    if _FAST is not None:
+        try:
+            fast = _FAST(text)
+            try:
+                return fast.get_single_node()
+            finally:
+                fast.dispose()
+        except (yaml.YAMLError, ValueError, RecursionError):
+            pass  # said precisely below
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def load(text: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document; return its data and source map, or raise :class:`YamlError`."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YamlError(f"the file is larger than {MAX_BYTES // 1_000_000} MB; a calendar should be far smaller", Mark(1, 1))
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         culprit = culprit_after_failure(text, exc)
         if culprit is not None:

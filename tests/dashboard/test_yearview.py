@@ -41,7 +41,7 @@ def test_light_of(state, on_time, due, today, expected):
 
 def test_year_view_from_the_ledger(world):
     """punctual-city submits on time, exempt-city is exempted, late-city never submits."""
-    from flows import runtime as R
+    from yearwheel import usecases as R
 
     world.advance("2023-12-01T09:00")
     submit(world, "2023-12-20T10:00", "punctual-city", {"enterprises_served": 12, "summary": "按期完成"})

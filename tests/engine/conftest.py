@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import runtime as R
+from yearwheel import usecases as R
 from models.timeline import TZ
 
 HERE = Path(__file__).parent

@@ -8,7 +8,7 @@ import threading
 
 from sqlalchemy import select
 
-from flows import runtime as R
+from yearwheel import usecases as R
 from models.queries import list_task_status
 from models.tables import OutboxMessage, StatusChange, Submission, Task
 from tests.engine.conftest import PROGRAMME, coordinator, ledger, submit, tasks_of
@@ -78,7 +78,7 @@ def test_a_year_for_three_personas(world):
         assert [tuple(t) for t in trail] == [("waiting", "open"), ("open", "overdue"), ("overdue", "submitted")]
 
     rt = world.runtime()
-    from flows import runtime as R
+    from yearwheel import usecases as R
     from tests.engine.conftest import at
 
     (roll,) = R.rollup_current(rt, at("2024-01-02T10:00"), year=2023)
@@ -240,7 +240,7 @@ def test_two_advance_processes_at_once_deliver_each_message_once(world):
 
 
 def test_rollup_rates_come_from_counts_not_from_averages(world):
-    from flows import runtime as R
+    from yearwheel import usecases as R
     from tests.engine.conftest import at
 
     world.advance("2023-12-01T09:00")

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from models.tables import Delivery, OutboxMessage
 from notifications.sink import SmtpSink
-from flows import runtime as R
+from yearwheel import usecases as R
 from tests.engine.conftest import World, at, contacts_yaml, dispatch, ledger
 from tests.pg import free_port
 

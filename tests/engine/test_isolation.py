@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from flows import runtime as R
+from yearwheel import usecases as R
 from tests.engine.conftest import HERE, PROGRAMME, at
 
 BROKEN = "broken-demo"

@@ -13,7 +13,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from flows import runtime as R
+from yearwheel import usecases as R
 from models import outbox as O
 from models.tables import Delivery, OutboxMessage
 from models.timeline import TZ

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 
 import pytest
@@ -73,12 +75,12 @@ def test_a_secret_can_come_from_a_prefect_secret_block(prefect_server):
     Secret(value="gateway-token-42").save("yw-sms-token", overwrite=True)
     c = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "yw-sms-token"}},
                                  "participants": {"cc": {"phone": ["+8613800000001"]}}})
-    (t,) = targets(c, "cc", "self", "sms")
+    (t,) = targets(c, "cc", "self", "sms", os.environ)
     assert "gateway-token-42" in t.url and "gateway-token-42" not in t.display
     missing = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "no-such-block"}},
                                        "participants": {"cc": {"phone": ["+8613800000001"]}}})
     try:
-        targets(missing, "cc", "self", "sms")
+        targets(missing, "cc", "self", "sms", os.environ)
     except TransportError as exc:
         assert exc.permanent and "no-such-block" in str(exc)
     else:

@@ -3,6 +3,8 @@ gateway and a webhook; failures are TransportErrors that say what to fix."""
 
 from __future__ import annotations
 
+import os
+
 
 import pytest
 
@@ -25,7 +27,7 @@ def email_server(port: int) -> dict:
 
 def test_email_arrives_intact_in_chinese(smtp_server, tmp_path):
     c = contacts(email=email_server(smtp_server.port))
-    (t,) = targets(c, "cc", "self", "email")
+    (t,) = targets(c, "cc", "self", "email", os.environ)
     assert t.display == "email office@cc.example.gov.cn"
     body = "长春市市场监督管理局：\n\n请于2023年12月25日（星期一）前报送。\n第二行"
     deliver(t, "【临期提醒】提交年度提升成效表", body)
@@ -36,13 +38,13 @@ def test_email_arrives_intact_in_chinese(smtp_server, tmp_path):
     assert msg.get_body().get_content().strip().splitlines() == body.splitlines()  # line breaks kept
     (eml,) = (tmp_path / "eml").glob("*.eml")
     assert "office@cc.example.gov.cn" in eml.name
-    (head,) = targets(c, "cc", "head", "email")
+    (head,) = targets(c, "cc", "head", "email", os.environ)
     assert head.display == "email head@cc.example.gov.cn"
 
 
 def test_smtp_server_down_is_a_transient_failure():
     c = contacts(email=email_server(free_port()))
-    (t,) = targets(c, "cc", "self", "email")
+    (t,) = targets(c, "cc", "self", "email", os.environ)
     with pytest.raises(TransportError) as info:
         deliver(t, "s", "b")
     assert info.value.permanent is False
@@ -53,7 +55,7 @@ def test_sms_goes_to_the_gateway_with_phone_and_token(monkeypatch):
     monkeypatch.setenv("YW_TEST_SMS_TOKEN", "s3cret-token")
     with HttpSink() as gw:
         c = contacts(sms={"url": f"{gw.url}/sms/send", "token": {"env": "YW_TEST_SMS_TOKEN"}})
-        (t,) = targets(c, "cc", "self", "sms")
+        (t,) = targets(c, "cc", "self", "sms", os.environ)
         assert "s3cret" not in t.display and "+8613800000001" not in t.display
         deliver(t, "主题", "【质量提升行动】长春市市场监督管理局：请按时报送。")
         (req,) = gw.requests
@@ -71,7 +73,7 @@ def test_webhook_posts_json():
     with HttpSink() as hook:
         c = Contacts.model_validate({"version": 1, "participants": {"cc": {"webhook": {"url": f"{hook.url}/bridge"}}}})
         assert c.channels("cc") == ("webhook",)
-        (t,) = targets(c, "cc", "self", "webhook")
+        (t,) = targets(c, "cc", "self", "webhook", os.environ)
         deliver(t, "【逾期催办】", "正文\n第二行")
         (req,) = hook.requests
         assert req.path == "/bridge" and req.json["title"] == "【逾期催办】" and req.json["message"] == "正文\n第二行"
@@ -81,17 +83,17 @@ def test_a_missing_secret_is_permanent_and_names_the_variable(monkeypatch):
     monkeypatch.delenv("YW_TEST_DINGTALK", raising=False)
     c = Contacts.model_validate({"version": 1, "participants": {"cc": {"dingtalk": {"token": {"env": "YW_TEST_DINGTALK"}}}}})
     with pytest.raises(TransportError) as info:
-        targets(c, "cc", "self", "dingtalk")
+        targets(c, "cc", "self", "dingtalk", os.environ)
     assert info.value.permanent and "YW_TEST_DINGTALK is not set" in str(info.value)
 
 
 def test_unknown_participant_or_channel_is_permanent():
     c = contacts()
     with pytest.raises(TransportError, match="no contact for nobody") as info:
-        targets(c, "nobody", "self", "email")
+        targets(c, "nobody", "self", "email", os.environ)
     assert info.value.permanent
     with pytest.raises(TransportError, match="no email for cc"):
-        targets(c, "cc", "self", "email")  # no SMTP server configured
+        targets(c, "cc", "self", "email", os.environ)  # no SMTP server configured
 
 
 def test_chat_targets_are_built_for_the_public_endpoints_and_masked(monkeypatch):
@@ -108,7 +110,7 @@ def test_chat_targets_are_built_for_the_public_endpoints_and_masked(monkeypatch)
     import apprise
 
     for channel, schema in (("dingtalk", "dingtalk://"), ("wecom", "wecombot://"), ("feishu", "feishu://")):
-        (t,) = targets(c, "cc", "self", channel)
+        (t,) = targets(c, "cc", "self", channel, os.environ)
         assert t.url.startswith(schema)
         assert apprise.Apprise().add(t.url), f"apprise refuses {channel} URL"
         assert "0123456789" not in t.display and "SECabcdef01" not in t.display
@@ -153,7 +155,7 @@ def test_starttls_still_verifies_the_server_certificate(tmp_path, monkeypatch):
     pem, server_ctx = _self_signed(tmp_path)
     with SmtpSink(tls_context=server_ctx) as sink:
         c = contacts(email=email_server(sink.port) | {"security": "starttls"})
-        (t,) = targets(c, "cc", "self", "email")
+        (t,) = targets(c, "cc", "self", "email", os.environ)
         with pytest.raises(TransportError):  # an unknown issuer: refused (the only difference below)
             deliver(t, "不应送达", "b")
         assert sink.messages == []
@@ -167,7 +169,7 @@ def test_starttls_still_verifies_the_server_certificate(tmp_path, monkeypatch):
 
 
 def _email_target(port: int):
-    (t,) = targets(contacts(email=email_server(port)), "cc", "self", "email")
+    (t,) = targets(contacts(email=email_server(port)), "cc", "self", "email", os.environ)
     return t
 
 

@@ -1,77 +1,29 @@
-"""CLI commands that work on the ledger: db, advance, status, rollup, submit, return,
-extend, exempt. Registered on the ``yearwheel`` app by ``flows.cli``.
-
-Exit codes as in ``flows.cli``: 1 for a problem with the input or the database
-(invalid payload, unknown task, schema not migrated), 2 for missing working-day data.
-"""
+"""``yearwheel db | advance | status | rollup | report | submit | accept | return | extend |
+exempt | outbox``: the commands that work on the ledger. Exit codes: ``_common``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from sqlalchemy.exc import DBAPIError
+from models.timeline import TZ
+from yearwheel import usecases as R
 
-from models.db import database_url, describe_url, missing_sqlite_file
-from models.timeline import TZ, InstantInvalid, catalog
-from models.timeline.loader import CalendarInvalid
-from models.timeline.workdays import MissingWorkdayData
+from ._common import (
+    EXIT_INPUT, ActorOpt, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime,
+    settings, use_prefect,
+)
+from ._common import instant as parse_at
 
-from . import runtime as R
-from .cli import EXIT_INPUT, EXIT_NO_WORKDAYS, CalendarDirOpt, _err, _fail, app
-
+app = typer.Typer()
 db_app = typer.Typer(help="The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-ContactsOpt = Annotated[
-    Optional[Path], typer.Option("--contacts", help=f"contacts file (default: ${R.ENV_CONTACTS}); without one nothing can be delivered")
-]
-AtOpt = Annotated[
-    Optional[str], typer.Option("--at", help="the instant to act as of, ISO 8601 (naive = Asia/Shanghai); default now")
-]
-YearOpt = Annotated[int, typer.Option("--year", help="programme year")]
-ActorOpt = Annotated[str, typer.Option("--actor", help="who acts (recorded in the audit trail)")]
-
-
-def _instant(text: str | None) -> dt.datetime:
-    try:
-        return R.to_instant(text)
-    except InstantInvalid as exc:
-        raise _fail(f"--at: {exc}") from None
-
-
-@contextmanager
-def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: str | None = None) -> Iterator[R.Runtime]:
-    try:
-        rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme, contacts=contacts)
-    except R.SchemaNotReady as exc:
-        raise _fail(str(exc)) from None
-    except catalog.UnknownProgramme as exc:
-        raise _fail(str(exc)) from None
-    except R.IntakeMisconfigured as exc:
-        raise _fail(str(exc)) from None
-    except CalendarInvalid as exc:
-        for p in exc.problems:
-            _err(str(p))
-        raise _fail(f"{len(exc.problems)} problem(s) in a calendar or the contacts file") from None
-    try:
-        yield rt
-    except MissingWorkdayData as exc:
-        raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
-    except DBAPIError as exc:
-        # the database went away (or refused) mid-run: the transaction in progress was rolled back
-        raise _fail(f"the database {describe_url(database_url())} failed mid-run, nothing half-done was kept: "
-                    f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
-    finally:
-        rt.close()
 
 
 # --------------------------------------------------------------------------- db
@@ -80,56 +32,54 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    from models.db import database_url, describe_url, missing_sqlite_file
+    from models.db import describe_url
     from models.migrate import upgrade
 
-    url = database_url()
+    url = settings().database()
     try:
         upgrade(url, revision)
     except Exception as exc:  # noqa: BLE001 — alembic raises many kinds; the message is what matters
-        raise _fail(f"migrating {describe_url(url)} failed: {exc}") from None
+        raise fail(f"migrating {describe_url(url)} failed: {exc}") from None
     print(f"{describe_url(url)}: at migration {revision}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. base or -1")]) -> None:
     """Undo migrations down to REVISION."""
-    from models.db import database_url, describe_url, missing_sqlite_file
+    from models.db import describe_url, missing_sqlite_file
     from models.migrate import downgrade
 
-    url = database_url()
+    url = settings().database()
     if missing_sqlite_file(url):
-        raise _fail(f"the database {describe_url(url)} does not exist")
+        raise fail(f"the database {describe_url(url)} does not exist")
     try:
         downgrade(url, revision)
     except Exception as exc:  # noqa: BLE001 — alembic raises many kinds; the message is what matters
-        raise _fail(f"downgrading {describe_url(url)} failed: {exc}") from None
+        raise fail(f"downgrading {describe_url(url)} failed: {exc}") from None
     print(f"{describe_url(url)}: downgraded to {revision}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's migration and the latest one."""
-    from models.db import database_url, describe_url, make_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from models.db import describe_url, make_engine, missing_sqlite_file
     from models.migrate import current_revision, head_revision
 
-    url = database_url()
+    url = settings().database()
     if missing_sqlite_file(url):
-        raise _fail(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
+        raise fail(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
     engine = make_engine(url)
     try:
         print(f"{describe_url(url)}: at {current_revision(engine) or 'no schema'}; latest {head_revision()}")
     except DBAPIError as exc:
-        raise _fail(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
+        raise fail(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
     finally:
         engine.dispose()
 
 
 # --------------------------------------------------------------------------- advance
-
-
-def _use_prefect(flag: bool | None) -> bool:
-    return flag if flag is not None else bool(os.environ.get("PREFECT_API_URL"))
 
 
 @app.command()
@@ -147,15 +97,15 @@ def advance(
     """Reconcile the ledger as of --at: open, mark overdue, queue and send reminders, roll up.
 
     Running it again for the same instant changes nothing and sends nothing."""
-    instant = _instant(at)
-    if _use_prefect(prefect):
-        from .advance import advance as advance_flow
+    instant = parse_at(at)
+    if use_prefect(prefect):
+        from flows.advance import advance as advance_flow
 
         state = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
                              contacts=str(contacts) if contacts else None, return_state=True)
         payload = state.result(raise_on_failure=False)
         if not isinstance(payload, dict):  # the flow itself failed (the database, the Prefect API)
-            raise _fail(f"the advance flow run failed: {state.message or payload}")
+            raise fail(f"the advance flow run failed: {state.message or payload}")
     else:
         with runtime(calendar_dir, contacts, programme) as rt:
             payload = R.advance(rt, instant).as_json()
@@ -171,17 +121,17 @@ def advance(
           f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}")
     print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
     for year in payload["missing_workday_years"]:
-        _err(f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "
+        err(f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "
              f"holiday notice for {year} as calendar/workdays/cn-{year}.yaml (see calendar/workdays/README.md)")
     if payload["unreachable"]:
-        _err("no contact in the contacts file for: " + ", ".join(payload["unreachable"])
+        err("no contact in the contacts file for: " + ", ".join(payload["unreachable"])
              + " — their messages wait until the contacts file lists them")
     for e in d["errors"][:20]:
-        _err(f"delivery failed: {e}")
+        err(f"delivery failed: {e}")
     for where, why in payload["waiting"].items():
-        _err(f"warning: {where} is not compiled yet: {why}")
+        err(f"warning: {where} is not compiled yet: {why}")
     for prog, why in payload["failures"].items():
-        _err(f"error: {prog} was not advanced (the other programmes were): {why}")
+        err(f"error: {prog} was not advanced (the other programmes were): {why}")
     if payload["failures"]:
         raise typer.Exit(EXIT_INPUT)
 
@@ -192,15 +142,6 @@ def advance(
 STATE_ZH = {
     "waiting": "未开始", "open": "进行中", "overdue": "逾期", "submitted": "已提交", "returned": "退回修改", "exempted": "免报",
 }
-
-
-def _programme_year(rt: R.Runtime, s, programme: str, year: int):  # noqa: ANN001
-    from models.ledger import find_programme_year
-
-    py = find_programme_year(s, programme, year)
-    if py is None:
-        raise _fail(f"{programme} {year} is not in the ledger: run `yearwheel advance --at {year}-…` first")
-    return py
 
 
 def matrix_width(rows: list[dict]) -> int:
@@ -250,7 +191,7 @@ def status(
     from models.queries import list_task_status
 
     with runtime(calendar_dir, programme=programme_id) as rt, rt.sessions() as s:
-        py = _programme_year(rt, s, programme_id, year)
+        py = programme_year_or_exit(s, programme_id, year)
         rows = list_task_status(s, py.id)
     if as_json:
         keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
@@ -302,10 +243,10 @@ def rollup(
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """On-time rates per milestone and participant, counts from the forms, target progress."""
-    instant = _instant(at)
+    instant = parse_at(at)
     with runtime(calendar_dir, programme=programme_id) as rt:
         with rt.sessions() as s:
-            _programme_year(rt, s, programme_id, year)
+            programme_year_or_exit(s, programme_id, year)
         (r,) = R.rollup_current(rt, instant, year=year)
     if as_json:
         print(json.dumps(r.as_json(), ensure_ascii=False, indent=2))
@@ -325,18 +266,18 @@ def report(
 ) -> None:
     """The year report: one self-contained HTML page (Gantt of milestones, heat map of
     on-time performance, target progress, late items), in Chinese."""
-    from reports.html import write_year_report
+    from yearwheel.reports.html import write_year_report
 
-    instant = _instant(at)
+    instant = parse_at(at)
     with runtime(calendar_dir, programme=programme_id) as rt:
         view = R.year_view(rt, programme_id, year, instant)
         if view is None:
             with rt.sessions() as s:
-                _programme_year(rt, s, programme_id, year)
+                programme_year_or_exit(s, programme_id, year)
     try:
         write_year_report(view, output)
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror}") from None
+        raise fail(f"cannot write {output}: {exc.strerror}") from None
     counts = view.lights()
     print(f"wrote {output}: {len(view.milestones)} milestones × {len(view.participants)} participants; "
           f"overdue {counts['overdue']}, late {counts['late']}, on time {counts['on_time']}")
@@ -360,32 +301,27 @@ def submit(
 
     On any field problem nothing is stored (exit 1, one line per problem)."""
     from models.forms import PayloadInvalid, load_payload
-    from models.submissions import NotAllowed, NotFound, find_task
-    from models.submissions import submit as submit_case
+    from models.submissions import NotAllowed, NotFound
 
-    instant = _instant(at)
+    instant = parse_at(at)
     try:
         payload = load_payload(file)
     except PayloadInvalid as exc:
         for p in exc.problems:
-            _err(f"{file}: {p}")
+            err(f"{file}: {p}")
         raise typer.Exit(EXIT_INPUT) from None
     with runtime(calendar_dir, contacts, programme_id) as rt:
-        prog = rt.programme(programme_id)
         try:
-            with rt.sessions.begin() as s:
-                ref = find_task(s, programme_id, year, milestone, participant)
-                sub = submit_case(s, prog, ref, payload, at=instant, actor=actor or participant, source=str(file),
-                                  messenger=rt.messenger, cal=rt.cal)
-                version, on_time, due = sub.version, sub.on_time, ref.task.due
+            done = R.submit_form(rt, programme_id, year, milestone, participant, payload, at=instant,
+                                 actor=actor or participant, source=str(file))
         except PayloadInvalid as exc:
             for p in exc.problems:
-                _err(f"{file}: {p}")
-            raise _fail(f"{len(exc.problems)} problem(s); nothing was recorded") from None
+                err(f"{file}: {p}")
+            raise fail(f"{len(exc.problems)} problem(s); nothing was recorded") from None
         except (NotFound, NotAllowed) as exc:
-            raise _fail(str(exc)) from None
-        d = rt.dispatch(instant)
-    print(f"recorded {participant} {milestone} version {version}: {'on time' if on_time else 'late'} (due {due}); "
+            raise fail(str(exc)) from None
+    d = done.dispatch
+    print(f"recorded {participant} {milestone} version {done.version}: {'on time' if done.on_time else 'late'} (due {done.due}); "
           f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}")
 
 
@@ -395,13 +331,13 @@ def _coordinator_action(kind: str, programme_id: str, year: int, milestone: str,
     from models import submissions as U
     from models.states import TransitionRefused
 
-    instant = _instant(at)
+    instant = parse_at(at)
     with runtime(calendar_dir, contacts, programme_id) as rt:
         try:
             done = R.coordinator_action(rt, kind, programme_id, year, milestone, participant, actor=actor, reason=reason,
                                         at=instant, new_due=new_due)
         except (U.NotFound, U.NotAllowed, TransitionRefused) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     print(f"{participant} {milestone}: {done['state']}, due {done['due']} ({done['action']} by {actor}: {reason})")
 
 
@@ -434,7 +370,7 @@ def extend(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milest
     try:
         new_due = dt.date.fromisoformat(to)
     except ValueError:
-        raise _fail(f"--to {to!r}: expected a date YYYY-MM-DD") from None
+        raise fail(f"--to {to!r}: expected a date YYYY-MM-DD") from None
     _coordinator_action("extend", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, new_due)
 
 
@@ -452,13 +388,13 @@ def outbox(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Messages in the outbox, newest first: what was sent, what waits, what failed and why."""
-    from models.db import describe_url, database_url
+    from models.db import describe_url
     from models.queries import list_outbox
 
     try:
-        engine, sessions = R.open_database()
+        engine, sessions = R.open_database(settings().database_url)
     except R.SchemaNotReady as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         with sessions() as s:
             rows = list_outbox(s, states=tuple(state) if state else None, limit=limit)
@@ -467,7 +403,7 @@ def outbox(
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"outbox of {describe_url(database_url())}")
+    table = Table(title=f"outbox of {describe_url(settings().database())}")
     for c in ("id", "state", "tries", "channel", "to", "milestone / participant", "step", "when", "last error"):
         table.add_column(c)
     for r in rows:

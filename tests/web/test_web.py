@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from models import links
 from models.tables import StatusChange, Submission, Task
 from tests.engine.conftest import PROGRAMME, World, ledger, tasks_of
-from tests.intake.test_uploads import make_pdf
+from tests.web.test_uploads import make_pdf
 from tests.pg import free_port
 
 SECRET = b"s" * 40
 COORDINATOR = "coordinator-token-for-tests-0123456789"
-PDF = make_pdf()  # a real, minimal PDF (structure checked by intake.uploads)
+PDF = make_pdf()  # a real, minimal PDF (structure checked by yearwheel.web.uploads)
 
 
 class Clock:
@@ -37,9 +37,9 @@ class Clock:
 def serve(world: World, clock: Clock, tmp_path, port: int | None = None, **overrides):  # noqa: ANN001, ANN003
     import uvicorn
 
-    from intake.app import Settings, create_app
+    from yearwheel.web.app import WebSettings, create_app
 
-    settings = Settings(SECRET, COORDINATOR, tmp_path / "attachments", clock=clock, **overrides)
+    settings = WebSettings(SECRET, COORDINATOR, tmp_path / "attachments", clock=clock, **overrides)
     rt = world.runtime()
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(rt, settings), host="127.0.0.1", port=port, log_level="warning"))

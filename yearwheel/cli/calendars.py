@@ -1,14 +1,9 @@
-"""The ``yearwheel`` command line.
-
-Exit codes: 0 success; 1 a problem in the input (invalid calendar, unknown programme or
-year); 2 missing working-day data for a year that must be planned (or a usage error).
-"""
+"""``yearwheel validate | plan | ics | schema``: the calendars, checked, planned and
+exported — no database, no Prefect."""
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,85 +15,14 @@ from rich.text import Text
 
 from models.timeline import catalog
 from models.timeline.checks import milestone_paths
-from models.timeline.loader import CalendarInvalid, Problem, load_programme_file, load_workdays_file, read
-from models.timeline.plan import PlanInconsistent, YearNotInProgramme, YearPlan, plan_year
+from models.timeline.loader import CalendarInvalid, Problem, load_programme, load_workdays_file
+from models.timeline.plan import PlanInconsistent, YearPlan, plan_year
 from models.timeline.spec import ProgrammeFile
 from models.timeline.workdays import MissingWorkdayData, WorkdayCalendar
 
-app = typer.Typer(
-    name="yearwheel",
-    help="Yearwheel: annual programme calendars compiled into dated milestones, a ledger of tasks, reminders that chase them, and roll-ups.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from ._common import EXIT_INPUT, CalendarDirOpt, calendar_folder, err, fail, load_calendar, plan_or_exit
 
-EXIT_INPUT = 1
-EXIT_NO_WORKDAYS = 2
-
-
-class _Stderr(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is when a record comes (not the stream of the
-    moment the handler was made)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            print(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
-        except Exception:  # noqa: BLE001 — logging must never break a command
-            self.handleError(record)
-
-
-@app.callback()
-def _logging() -> None:
-    """The commands print what the user needs; the engine's log records (``yearwheel.*``)
-    reach the terminal only when ``$YEARWHEEL_LOG_LEVEL`` asks (e.g. INFO, WARNING)."""
-    logger = logging.getLogger("yearwheel")
-    logger.propagate = False
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        logger.addHandler(_Stderr())
-    level = os.environ.get("YEARWHEEL_LOG_LEVEL", "").upper()
-    logger.setLevel(getattr(logging, level, logging.CRITICAL + 1) if level else logging.CRITICAL + 1)
-
-CalendarDirOpt = Annotated[
-    Optional[Path],
-    typer.Option("--calendar-dir", help=f"calendar directory (default: ${catalog.ENV_VAR}, ./calendar, or the shipped one)"),
-]
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
-    _err(f"error: {message}")
-    return typer.Exit(code)
-
-
-def _load(directory: Path, programme_id: str) -> tuple[ProgrammeFile, WorkdayCalendar]:
-    try:
-        spec = load_programme_file(catalog.find_programme(directory, programme_id))
-        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
-    except catalog.UnknownProgramme as exc:
-        raise _fail(str(exc)) from None
-    except CalendarInvalid as exc:
-        for p in exc.problems:
-            _err(str(p))
-        raise _fail(f"the calendar has {len(exc.problems)} problem(s); run 'yearwheel validate'") from None
-    return spec, cal
-
-
-def _plan(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
-    """The year's plan, or the decisive reason there is none: a year outside the programme
-    first (no working-day file would help), then missing working-day data (exit 2)."""
-    years = spec.programme.years
-    if year not in years:
-        raise _fail(f"{spec.programme.id} runs {years.first}–{years.last}; {year} is not one of its years")
-    try:
-        return plan_year(spec, year, cal)
-    except MissingWorkdayData as exc:
-        raise _fail(str(exc), EXIT_NO_WORKDAYS) from None
-    except PlanInconsistent as exc:
-        raise _fail(f"the {year} plan contradicts itself: {exc}") from None
+app = typer.Typer()
 
 
 # --------------------------------------------------------------------------- validate
@@ -111,11 +35,10 @@ def _is_workdays_file(path: Path) -> bool:
 def _validate_programme(path: Path, directory: Path) -> tuple[list[Problem], list[str]]:
     """Problems, and notes (years whose dates could not be checked)."""
     try:
-        spec = load_programme_file(path)
+        spec, loaded = load_programme(path)
     except CalendarInvalid as exc:
         return exc.problems, []
     cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))  # year files are checked on their own
-    loaded = read(path)
     where = {m.id: p for p, m in milestone_paths(spec)}
     problems, notes = [], []
     for year in spec.programme.years:
@@ -135,13 +58,13 @@ def validate(
 ) -> None:
     """Check calendars; print PATH:LINE:COLUMN: message for each problem (exit 1 if any)."""
     targets: list[Path] = []
-    for p in paths or [catalog.calendar_dir(calendar_dir)]:
+    for p in paths or [calendar_folder(calendar_dir)]:
         if p.is_dir():
             targets += catalog.programme_files(p) + catalog.workday_files(p)
         else:
             targets.append(p)
     if not targets:
-        raise _fail("no calendar files found")
+        raise fail("no calendar files found")
     problems: list[Problem] = []
     notes: list[str] = []
     for path in targets:
@@ -157,12 +80,12 @@ def validate(
     for p in sorted(set(problems)):
         print(p)
     for n in notes:
-        _err(f"note: {n}")
+        err(f"note: {n}")
     bad = len({p.file for p in problems})
     if problems:
-        _err(f"{len(problems)} problem(s) in {bad} of {len(targets)} file(s)")
+        err(f"{len(problems)} problem(s) in {bad} of {len(targets)} file(s)")
         raise typer.Exit(EXIT_INPUT)
-    _err(f"{len(targets)} file(s) valid")
+    err(f"{len(targets)} file(s) valid")
 
 
 # --------------------------------------------------------------------------- plan
@@ -248,9 +171,9 @@ def plan(
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """The year's milestones with nominal and effective due dates, assignees and reminders."""
-    directory = catalog.calendar_dir(calendar_dir)
-    spec, cal = _load(directory, programme)
-    result = _plan(spec, year, cal)
+    directory = calendar_folder(calendar_dir)
+    spec, cal = load_calendar(directory, programme)
+    result = plan_or_exit(spec, year, cal)
     if as_json:
         json.dump(result.as_json(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -279,13 +202,13 @@ def ics(
     from models.timeline.clock import now
     from models.timeline.ics import plan_to_ics
 
-    directory = catalog.calendar_dir(calendar_dir)
-    spec, cal = _load(directory, programme)
-    result = _plan(spec, year, cal)
+    directory = calendar_folder(calendar_dir)
+    spec, cal = load_calendar(directory, programme)
+    result = plan_or_exit(spec, year, cal)
     try:
         data = plan_to_ics(spec, result, participant=participant, stamp=now(), cal=cal)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -293,7 +216,7 @@ def ics(
         tmp = output.with_name(output.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(output)  # never leave a half-written calendar where a subscriber reads it
-        _err(f"wrote {output}")
+        err(f"wrote {output}")
 
 
 # --------------------------------------------------------------------------- schema
@@ -307,7 +230,7 @@ def schema(
     """Write the JSON schemas of the calendar formats into <calendar dir>/schema/."""
     from models.timeline.schema import render_schemas
 
-    out_dir = catalog.calendar_dir(calendar_dir) / "schema"
+    out_dir = calendar_folder(calendar_dir) / "schema"
     stale = []
     for name, text in render_schemas().items():
         path = out_dir / name
@@ -319,39 +242,5 @@ def schema(
             out_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     if check and stale:
-        raise _fail("stale: " + ", ".join(map(str, stale)) + " — run 'yearwheel schema'")
-    _err(("wrote " + ", ".join(map(str, stale))) if stale and not check else "schemas up to date")
-
-
-# The ledger commands (db, advance, status, rollup, submit, …) and the simulator register
-# themselves on ``app``; imported last because they import from this module.
-from . import cli_experts, cli_forms, cli_intake, cli_ledger, cli_simulate  # noqa: E402,F401
-
-
-EXIT_BUG = 3
-
-
-def main() -> None:
-    """The console script. A failure the commands foresee ends with its message and exit
-    code; an unforeseen one (a bug) is one line naming a file with the details — never a
-    traceback in the user's terminal."""
-    try:
-        app(standalone_mode=True)
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:
-        _err("interrupted")
-        raise SystemExit(130) from None
-    except Exception as exc:  # noqa: BLE001 — the last line of defence
-        import tempfile
-        import traceback
-
-        fd, path = tempfile.mkstemp(prefix="yearwheel-error-", suffix=".txt")
-        with open(fd, "w", encoding="utf-8") as f:
-            traceback.print_exc(file=f)
-        _err(f"internal error: {type(exc).__name__}: {exc} — this is a bug in Yearwheel; details in {path}")
-        raise SystemExit(EXIT_BUG) from None
-
-
-if __name__ == "__main__":
-    main()
+        raise fail("stale: " + ", ".join(map(str, stale)) + " — run 'yearwheel schema'")
+    err(("wrote " + ", ".join(map(str, stale))) if stale and not check else "schemas up to date")

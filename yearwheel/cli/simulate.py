@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from models.timeline import TZ, catalog
+from models.timeline import TZ
 
-from .cli import CalendarDirOpt, _err, _fail, _load, _plan, app
-from .cli_ledger import matrix_width, rollup_tables, status_matrix
+from ._common import CalendarDirOpt, calendar_folder, err, fail, load_calendar, plan_or_exit
+from .ledger import matrix_width, rollup_tables, status_matrix
+
+app = typer.Typer()
 
 
 @app.command()
@@ -38,12 +40,12 @@ def simulate(
 
     Tasks open, synthetic bureaus submit on time, late or never, reminders and escalations go
     out by email through a loopback SMTP server (each saved as .eml)."""
-    from .simulate import PREPARED, run_events, run_simulation, simulate_flow
+    from yearwheel.simulation import run_events, run_simulation
 
     t_start = time.perf_counter()
-    directory = catalog.calendar_dir(calendar_dir)
-    spec, cal = _load(directory, programme_id)
-    _plan(spec, year, cal)  # reports calendar and working-day problems with their exit codes
+    directory = calendar_folder(calendar_dir)
+    spec, cal = load_calendar(directory, programme_id)
+    plan_or_exit(spec, year, cal)  # reports calendar and working-day problems with their exit codes
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -57,6 +59,8 @@ def simulate(
         def runner(state) -> None:  # noqa: ANN001
             progress.update(bar, total=len(state.events))
             if prefect:
+                from flows.simulate import PREPARED, simulate_flow
+
                 token = uuid.uuid4().hex
                 PREPARED[token] = state
                 try:
@@ -106,13 +110,13 @@ def simulate(
         )
     if result.left_out:
         years = sorted({w.why.split(":")[0] for w in result.left_out})
-        _err(f"note: {len(result.left_out)} late submission(s) would fall after the year's end, where there is no "
+        err(f"note: {len(result.left_out)} late submission(s) would fall after the year's end, where there is no "
              f"working-day data ({'; '.join(years)}): left out of the simulation — add the year's "
              "calendar/workdays/cn-YYYY.yaml to simulate them")
     for e in state.failed[:10]:
-        _err(f"delivery failed: {e}")
+        err(f"delivery failed: {e}")
     if state.failed or received != state.sent:
-        raise _fail(f"{len(state.failed)} deliveries failed; {state.sent} sent but {received} received")
+        raise fail(f"{len(state.failed)} deliveries failed; {state.sent} sent but {received} received")
 
 
 def _run_flow(flow_fn, programme_id: str, year: int, token: str) -> None:  # noqa: ANN001

@@ -1,4 +1,4 @@
-"""Slow and greedy clients against intake.server: the head and body deadlines, the
+"""Slow and greedy clients against yearwheel.web.server: the head and body deadlines, the
 connection caps, and that ordinary clients (keep-alive included) are unaffected.
 
 A real uvicorn server on a background thread (port 0), raw sockets for the misbehaving
@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from intake.server import (
+from yearwheel.web.server import (
     FD_RESERVE,
     RunningServer,
     ServerLimits,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from .cli import CalendarDirOpt, _fail, app
-from .cli_ledger import YearOpt, runtime
+from ._common import CalendarDirOpt, YearOpt, calendar_folder, fail, runtime, use_prefect
 
+app = typer.Typer()
 experts_app = typer.Typer(help="Experts for clinic visits: the reproducible public draw.", no_args_is_help=True)
 app.add_typer(experts_app, name="experts")
 
@@ -30,19 +29,20 @@ def draw(
     city, declared ties), balancing load; the same seed and inputs give the same result."""
     from models.experts import DrawError
 
-    from .experts import experts_draw, library_path, run_draw
+    from yearwheel.usecases import draw_experts, expert_library
 
     out = out or Path(f"expert-draw-{programme_id}-{year}-{milestone}.json")
-    lib = library_path(calendar_dir, programme_id, library)
-    use_prefect = prefect if prefect is not None else bool(os.environ.get("PREFECT_API_URL"))
     try:
-        if use_prefect:
+        if use_prefect(prefect):
+            from flows.experts import experts_draw
+
+            lib = library or calendar_folder(calendar_dir) / "experts" / f"{programme_id}.yaml"
             rec = experts_draw(programme_id, year, milestone, seed, str(out), str(lib), str(calendar_dir) if calendar_dir else None)
             n, loads = len(rec["assignments"]), sorted(rec["load"].values())
         else:
             with runtime(calendar_dir, programme=programme_id) as rt:
-                r, _ = run_draw(rt, programme_id, year, milestone, seed, lib, out)
+                r, _ = draw_experts(rt, programme_id, year, milestone, seed, expert_library(rt, programme_id, library), out)
             n, loads = len(r.assignments), sorted(r.load.values())
     except DrawError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     print(f"wrote {out} and {out.with_suffix('.md')}: {n} enterprises, {len(loads)} experts, load {loads[0]}–{loads[-1]} each")

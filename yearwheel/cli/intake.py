@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import CalendarDirOpt, _fail, app
-from .cli_ledger import ContactsOpt, runtime
+from ._common import CalendarDirOpt, ContactsOpt, fail, runtime, settings
 
+app = typer.Typer()
 intake_app = typer.Typer(help="The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL).",
                          no_args_is_help=True)
 app.add_typer(intake_app, name="intake")
@@ -25,16 +25,16 @@ def serve(
 ) -> None:
     """Serve the form behind each reminder's signed link, and the coordinator's actions
     (accept, return, extend, exempt) behind $YEARWHEEL_COORDINATOR_TOKEN."""
-    from intake.app import Settings, create_app
-    from intake.server import serve as serve_http
+    from yearwheel.web.app import WebSettings, create_app
+    from yearwheel.web.server import serve as serve_http
 
     try:
-        settings = Settings.from_env()
+        web = WebSettings.from_settings(settings())
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if attachments:
-        settings.attachment_dir = attachments
+        web.attachment_dir = attachments
     with runtime(calendar_dir, contacts) as rt:
         print(f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
-              + ("enabled" if settings.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"), flush=True)
-        serve_http(create_app(rt, settings), host=host, port=port)
+              + ("enabled" if web.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"), flush=True)
+        serve_http(create_app(rt, web), host=host, port=port)

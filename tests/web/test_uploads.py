@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake.uploads import ACCEPTED_TYPES, DOCX, JPEG, PDF, PNG, XLSX, Verdict, check_upload, safe_display_name
+from yearwheel.web.uploads import ACCEPTED_TYPES, DOCX, JPEG, PDF, PNG, XLSX, Verdict, check_upload, safe_display_name
 
 # --------------------------------------------------------------------------- real files
 

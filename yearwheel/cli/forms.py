@@ -7,10 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import runtime as R
-from .cli import EXIT_INPUT, CalendarDirOpt, _err, _fail, app
-from .cli_ledger import AtOpt, ContactsOpt, YearOpt, _instant, _programme_year, runtime
+from yearwheel import usecases as R
 
+from ._common import EXIT_INPUT, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime
+from ._common import instant as parse_at
+
+app = typer.Typer()
 forms_app = typer.Typer(help="Excel templates for bureaus, and reading them back.", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
 
@@ -27,25 +29,25 @@ def export(
     """One pre-filled .xlsx per assignee (due dates from the ledger, extensions included)."""
     from sqlalchemy import select
 
-    from intake.excel import TaskSheet, build_workbook
+    from yearwheel.excel import TaskSheet, build_workbook
     from models.forms import find_form
     from models.tables import MilestoneInstance, Task
 
     with runtime(calendar_dir, programme=programme_id) as rt:
         prog = rt.programme(programme_id)
         with rt.sessions() as s:
-            py = _programme_year(rt, s, programme_id, year)
+            py = programme_year_or_exit(s, programme_id, year)
             mi = s.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id,
                                                             MilestoneInstance.milestone == milestone)).one_or_none()
             if mi is None:
                 known = ", ".join(s.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id)))
-                raise _fail(f"{programme_id} {year} has no milestone {milestone!r}; milestones: {known}")
+                raise fail(f"{programme_id} {year} has no milestone {milestone!r}; milestones: {known}")
             if not mi.form:
-                raise _fail(f"milestone {milestone} has no form to fill")
+                raise fail(f"milestone {milestone} has no form to fill")
             q = select(Task).where(Task.milestone_instance_id == mi.id).order_by(Task.id)
             tasks = [t for t in s.scalars(q) if participant in (None, t.participant)]
             if not tasks:
-                raise _fail(f"{participant!r} is not an assignee of {milestone} in {year}")
+                raise fail(f"{participant!r} is not an assignee of {milestone} in {year}")
             form = find_form(prog.spec, mi.form)
             out.mkdir(parents=True, exist_ok=True)
             for t in tasks:
@@ -67,11 +69,11 @@ def import_(
 ) -> None:
     """Validate and record filled workbooks. A file with any problem records nothing (one
     `FILE: sheet!CELL: label — problem` line each); the others are recorded."""
-    from intake.excel import WorkbookInvalid, read_meta, read_workbook
+    from yearwheel.excel import WorkbookInvalid, read_meta, read_workbook
     from models.forms import find_form
-    from models.submissions import NotAllowed, NotFound, find_task, submit
+    from models.submissions import NotAllowed, NotFound
 
-    instant = _instant(at)
+    instant = parse_at(at)
     failed = 0
     with runtime(calendar_dir, contacts) as rt:
         for path in files:
@@ -83,22 +85,19 @@ def import_(
                 except (LookupError, KeyError):
                     raise WorkbookInvalid([f"{path}: programme {meta['programme']!r} / form {meta['form']!r} is not in the calendars"]) from None
                 read = read_workbook(path, prog.spec, form, wb, meta, rows)
-                with rt.sessions.begin() as s:
-                    ref = find_task(s, read.programme, read.year, read.milestone, read.participant)
-                    if ref.mi.form != read.form_id:
-                        raise WorkbookInvalid([f"{path}: made for form {read.form_id}, but {read.milestone} now asks for {ref.mi.form}"])
-                    sub = submit(s, prog, ref, read.payload, at=instant, actor=f"{read.participant} (Excel)", source=str(path),
-                                 messenger=rt.messenger, cal=rt.cal)
-                    print(f"{path}: recorded {read.participant} {read.milestone} version {sub.version}: "
-                          f"{'on time' if sub.on_time else 'late'} (due {ref.task.due})")
+                done = R.submit_form(rt, read.programme, read.year, read.milestone, read.participant, read.payload, at=instant,
+                                     actor=f"{read.participant} (Excel)", source=str(path), send=False,
+                                     expect_form=read.form_id)
+                print(f"{path}: recorded {read.participant} {read.milestone} version {done.version}: "
+                      f"{'on time' if done.on_time else 'late'} (due {done.due})")
             except WorkbookInvalid as exc:
                 failed += 1
                 for p in exc.problems:
-                    _err(p)
-                _err(f"{path}: {len(exc.problems)} problem(s); nothing recorded from this file")
+                    err(p)
+                err(f"{path}: {len(exc.problems)} problem(s); nothing recorded from this file")
             except (NotFound, NotAllowed) as exc:
                 failed += 1
-                _err(f"{path}: {exc}; nothing recorded from this file")
+                err(f"{path}: {exc}; nothing recorded from this file")
         rt.dispatch(instant)
     if failed:
         raise typer.Exit(EXIT_INPUT)

@@ -6,7 +6,6 @@ every response. Bounds here are hang guards (generous client timeouts), never ti
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sqlite3
 import threading
@@ -18,8 +17,8 @@ from sqlalchemy import func, select, text
 from models import links
 from models.tables import StatusChange, Submission
 from tests.engine.conftest import World, ledger
-from tests.intake.test_uploads import make_pdf
-from tests.intake.test_web import COORDINATOR, SECRET, Clock, at, serve
+from tests.web.test_uploads import make_pdf
+from tests.web.test_web import COORDINATOR, SECRET, Clock, at, serve
 
 DEMO = "intake-demo"
 CALENDAR = """version: 1

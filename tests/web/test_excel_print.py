@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from intake.excel import MAIN, META, SIGNATURE, TaskSheet, build_workbook
+from yearwheel.excel import MAIN, META, SIGNATURE, TaskSheet, build_workbook
 from models.forms import find_form
 from models.timeline import WorkdayCalendar
 from tests.conftest import JILIN, JILIN_ID
@@ -151,7 +151,7 @@ def export(cli, programme: str, milestone: str, participant: str, out: Path, *ex
 
 @pytest.fixture
 def jilin(cli, tmp_path, monkeypatch, sqlite_template):  # noqa: ANN001, ANN201
-    """A ledger with Jilin's 2023 planned (as in tests/intake/test_excel.py)."""
+    """A ledger with Jilin's 2023 planned (as in tests/web/test_excel.py)."""
     db = tmp_path / "ledger.db"
     shutil.copy(sqlite_template, db)
     monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{db}")

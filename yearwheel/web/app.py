@@ -19,9 +19,9 @@ Every request is treated as hostile until shown otherwise:
   so a restart or a second process does not reset them;
 * no blocking work runs on the event loop: database calls, rendering and file writes run
   in the thread pool, and messages are only queued — a background sender delivers them;
-* lock waits are time-boxed (``Settings.lock_timeout``): a busy ledger gets a "busy, try
+* lock waits are time-boxed (``WebSettings.lock_timeout``): a busy ledger gets a "busy, try
   again" page that keeps what was typed; an unreachable one a Chinese page likewise;
-* evidence files are checked by their structure (``intake.uploads``), written to a
+* evidence files are checked by their structure (``yearwheel.web.uploads``), written to a
   staging name and moved into place only after the submission is committed;
 * a cross-site POST (an Origin or Referer that is not this service) is refused;
 * every response carries the security headers (no framing, no referrer, no sniffing,
@@ -51,7 +51,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from flows import runtime as R
+from yearwheel import usecases as R
+from yearwheel.settings import Settings as AppSettings
 from models import links
 from models import ratelimit
 from models import submissions as U
@@ -66,9 +67,6 @@ from .uploads import TYPE_ZH, check_upload, safe_display_name
 
 log = logging.getLogger("yearwheel.intake")
 
-ENV_COORDINATOR_TOKEN = "YEARWHEEL_COORDINATOR_TOKEN"
-ENV_ATTACHMENT_DIR = "YEARWHEEL_ATTACHMENT_DIR"
-ENV_INTAKE_URL = "YEARWHEEL_INTAKE_URL"
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -85,7 +83,7 @@ DOWN = "系统暂时无法连接数据库，本次提交未保存。请稍后重
 
 
 @dataclass
-class Settings:
+class WebSettings:
     secret: bytes
     coordinator_token: str | None = None
     attachment_dir: Path = Path("attachments")
@@ -103,18 +101,13 @@ class Settings:
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
     @classmethod
-    def from_env(cls) -> Settings:
-        from notifications.messenger import ENV_LINK_SECRET
-
-        secret = os.environ.get(ENV_LINK_SECRET)
-        if not secret:
-            raise ValueError(f"{ENV_LINK_SECRET} is not set: the intake signs and checks links with it")
-        token = os.environ.get(ENV_COORDINATOR_TOKEN) or None
-        if token is not None and len(token) < 24:
-            raise ValueError(f"{ENV_COORDINATOR_TOKEN} is too short (at least 24 characters); "
-                             "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
-        return cls(links.check_secret(secret.encode()), token, Path(os.environ.get(ENV_ATTACHMENT_DIR) or "attachments"),
-                   public_url=os.environ.get(ENV_INTAKE_URL) or None)
+    def from_settings(cls, settings: AppSettings) -> WebSettings:
+        """The web service's settings from the application's (``yearwheel.settings``)."""
+        secret = settings.secret_bytes()
+        if secret is None:
+            raise ValueError("YEARWHEEL_LINK_SECRET is not set: the intake signs and checks links with it")
+        token = settings.coordinator_token.get_secret_value() if settings.coordinator_token else None
+        return cls(secret, token, settings.attachment_dir, public_url=settings.intake_url)
 
 
 class Outbound:
@@ -154,7 +147,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def create_app(rt: R.Runtime, settings: Settings, *, send: bool = True) -> FastAPI:
+def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> FastAPI:
     """The service on ``rt``'s programmes. ``send``: run the background sender."""
     outbound = Outbound(rt, settings.clock) if send else None
 
@@ -436,7 +429,8 @@ def create_app(rt: R.Runtime, settings: Settings, *, send: bool = True) -> FastA
 
         def act() -> dict:
             return R.coordinator_action(rt, action, args["programme"], year, args["milestone"], args["participant"],
-                                        actor=args["actor"], reason=args["reason"], at=settings.clock(), new_due=new_due)
+                                        actor=args["actor"], reason=args["reason"], at=settings.clock(), new_due=new_due,
+                                        send=False)
 
         try:
             done = await run_in_threadpool(act)
@@ -482,33 +476,35 @@ def _is_lock_wait(exc: OperationalError) -> bool:
     return "locked" in text_ or "lock timeout" in text_ or "lock_timeout" in text_ or "canceling statement" in text_
 
 
-def _record(rt: R.Runtime, web: sessionmaker, settings: Settings, info: dict, payload: dict, stored: list[dict],
+def _record(rt: R.Runtime, web: sessionmaker, settings: WebSettings, info: dict, payload: dict, stored: list[dict],
             client: str) -> int:
-    """Validate and record one submission. Evidence is written to a staging folder inside
-    the transaction and moved into place only once it is committed; on any failure the
-    staging folder goes, so no orphan file is left behind."""
-    from models.submissions import find_task, submit
-
-    prog = rt.programme(info["programme"])
-    at = settings.clock()
+    """Validate and record one submission (``usecases.submit_form``, on the web's own
+    time-boxed sessions, its messages left to the background sender). Evidence is written
+    to a staging folder inside the transaction and moved into place only once it is
+    committed; on any failure the staging folder goes, so no orphan file is left behind."""
     staging = settings.attachment_dir / ".staging" / uuid.uuid4().hex
+
+    def folder(task_id: int) -> Path:
+        return settings.attachment_dir / str(task_id)
+
+    def describe(task_id: int) -> list[dict[str, Any]]:
+        return [{k: v for k, v in f.items() if k != "_data"} | {"path": str(folder(task_id) / f["sha256"])} for f in stored]
+
+    def stage(_task_id: int) -> None:
+        if stored:
+            staging.mkdir(parents=True, exist_ok=True)
+            for f in stored:
+                (staging / f["sha256"]).write_bytes(f["_data"])
+
     try:
-        with web.begin() as s:
-            ref = find_task(s, info["programme"], info["year"], info["milestone"], info["participant"])
-            folder = settings.attachment_dir / str(ref.task.id)
-            meta = [{k: v for k, v in f.items() if k != "_data"} | {"path": str(folder / f["sha256"])} for f in stored]
-            sub = submit(s, prog, ref, payload, at=at, actor=f"{info['participant']} (web form)",
-                         source=f"web intake from {client}", messenger=rt.messenger, cal=rt.cal, attachments=meta)
-            version = sub.version
-            if stored:
-                staging.mkdir(parents=True, exist_ok=True)
-                for f in stored:
-                    (staging / f["sha256"]).write_bytes(f["_data"])
+        done = R.submit_form(rt, info["programme"], info["year"], info["milestone"], info["participant"], payload,
+                             at=settings.clock(), actor=f"{info['participant']} (web form)", source=f"web intake from {client}",
+                             attachments=describe, store=stage, send=False, sessions=web)
         for f in stored:  # committed: now the files go where the ledger says they are
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f["sha256"]
+            target = folder(done.task_id) / f["sha256"]
+            target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 os.replace(staging / f["sha256"], target)
-        return version
+        return done.version
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,141 +1,32 @@
-"""Wiring: open the ledger, read the calendars and contacts, and run the engine's use
-cases. Plain functions — the Prefect flows and the CLI both call these, and tests can
-too without Prefect.
+"""The use cases: one function per thing a user does — advance, open a milestone, chase,
+roll up, act as the coordinator, submit a form, see the year. The CLI, the Prefect flows
+and the web service call these with a ``Runtime`` (``yearwheel.runtime``, re-exported
+here so an entry point has one import); none of them wires the domain itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from sqlalchemy import Engine, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from models import outbox as O
 from models import reconcile as RC
-from models.db import describe_url, database_url, make_engine, make_sessionmaker, missing_sqlite_file
 from models.ledger import LoadedProgramme, find_programme_year
-from models.migrate import current_revision, head_revision
 from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
 from models.tables import Submission, Task
 from models.target_alerts import queue_target_escalations
-from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, WorkdayCalendar, catalog, to_instant
-from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_from_env
+from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, to_instant
 
-log = logging.getLogger("yearwheel.runtime")
+from .runtime import Runtime, SchemaNotReady, open_database, open_runtime, opened  # noqa: F401 — the entry points' one import
 
-ENV_CONTACTS = "YEARWHEEL_CONTACTS"
-
-
-class SchemaNotReady(RuntimeError):
-    pass
-
-
-class IntakeMisconfigured(ValueError):
-    """$YEARWHEEL_INTAKE_URL / $YEARWHEEL_LINK_SECRET set wrongly."""
-
-
-@dataclass
-class Runtime:
-    engine: Engine
-    sessions: sessionmaker
-    programmes: list[LoadedProgramme]
-    cal: WorkdayCalendar
-    messenger: ContactsMessenger
-    broken: dict[str, CalendarInvalid] = field(default_factory=dict)  # calendar file → its problems (not loaded)
-    stamp_clock: Callable[[], dt.datetime] | None = None  # the simulation's clock for delivery records
-
-    def programme(self, programme_id: str) -> LoadedProgramme:
-        for p in self.programmes:
-            if p.id == programme_id:
-                return p
-        raise catalog.UnknownProgramme(f"unknown programme {programme_id!r}")
-
-    def dispatch(self, at: dt.datetime) -> O.DispatchReport:
-        """Send what the outbox holds for this runtime's programmes, due by ``at``."""
-        return O.dispatch(self.sessions, self.messenger, programmes={p.id: p for p in self.programmes}, cal=self.cal,
-                          at=at, stamp_clock=self.stamp_clock)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
-    """Connect and check the schema is at the latest migration; never create it here."""
-    url = database_url(url)
-    if missing_sqlite_file(url):
-        raise SchemaNotReady(f"the database {describe_url(url)} does not exist: run `yearwheel db upgrade`")
-    engine = make_engine(url)
-    try:
-        rev = current_revision(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise SchemaNotReady(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
-    head = head_revision()
-    if rev != head:
-        engine.dispose()
-        state = "has no Yearwheel schema" if rev is None else f"is at migration {rev}, not {head}"
-        raise SchemaNotReady(f"the database {describe_url(url)} {state}: run `yearwheel db upgrade`")
-    return engine, make_sessionmaker(engine)
-
-
-def load_programmes(directory: Path, programme: str | None = None) -> tuple[list[LoadedProgramme], dict[str, CalendarInvalid]]:
-    """Every calendar in ``directory`` (or the one named), each read on its own: a broken
-    file is returned with its problems and stops nothing else. Naming a broken programme
-    raises its CalendarInvalid."""
-    if programme:
-        return [LoadedProgramme.read(catalog.find_programme(directory, programme))], {}
-    progs, broken = [], {}
-    for path in catalog.programme_files(directory):
-        try:
-            progs.append(LoadedProgramme.read(path))
-        except CalendarInvalid as exc:
-            broken[str(path)] = exc
-            log.error("calendar %s is invalid and is left out: %s", path, exc.problems[0] if exc.problems else exc)
-    return progs, broken
-
-
-def open_runtime(
-    *,
-    calendar_dir: Path | None = None,
-    programme: str | None = None,
-    contacts: Path | None = None,
-    database: str | None = None,
-) -> Runtime:
-    directory = catalog.calendar_dir(calendar_dir)
-    progs, broken = load_programmes(directory, programme)
-    cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
-    contacts_path = contacts or (Path(os.environ[ENV_CONTACTS]) if os.environ.get(ENV_CONTACTS) else None)
-    try:
-        intake = IntakeLinks.from_env()
-    except ValueError as exc:
-        raise IntakeMisconfigured(str(exc)) from None
-    messenger = ContactsMessenger(load_contacts_from_env(contacts_path), cal, {p.id: p.spec for p in progs}, intake=intake)
-    engine, sessions = open_database(database)
-    return Runtime(engine, sessions, progs, cal, messenger, broken)
-
-
-@contextmanager
-def opened(
-    calendar_dir: str | Path | None = None, programme: str | None = None, contacts: str | Path | None = None
-) -> Iterator[Runtime]:
-    """``open_runtime`` for the flows, whose parameters are strings; closed on exit."""
-    rt = open_runtime(
-        calendar_dir=Path(calendar_dir) if calendar_dir else None,
-        programme=programme,
-        contacts=Path(contacts) if contacts else None,
-    )
-    try:
-        yield rt
-    finally:
-        rt.close()
+log = logging.getLogger("yearwheel.usecases")
 
 
 @dataclass
@@ -279,11 +170,11 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
 
 def coordinator_action(
     rt: Runtime, kind: str, programme: str, year: int, milestone: str, participant: str, *, actor: str, reason: str,
-    at: dt.datetime, new_due: dt.date | None = None,
+    at: dt.datetime, new_due: dt.date | None = None, send: bool = True,
 ) -> dict[str, Any]:
     """accept | return | extend | exempt one participant's task, audited with who and why;
-    the bureau's message (returned, due changed) is queued — the caller decides when the
-    outbox is dispatched (the CLI at once, the web service in the background). Raises
+    the bureau's message (returned, due changed) is queued and, with ``send``, delivered
+    after the commit (the web service leaves it to its background sender). Raises
     NotFound, NotAllowed, TransitionRefused."""
     from models import submissions as U
 
@@ -306,6 +197,8 @@ def coordinator_action(
                "accepted": ref.task.accepted_at is not None}
         if kind == "accept":
             out["action"] = f"accepted version {s.scalar(select(func.max(Submission.version)).where(Submission.task_id == ref.task.id))}"
+    if send:
+        rt.dispatch(at)
     return out
 
 
@@ -318,18 +211,75 @@ def year_view(rt: Runtime, programme: str, year: int, at: dt.datetime):  # noqa:
         return None if py is None else build(s, rt.programme(programme), py, rt.cal, at)
 
 
-ENV_REPORT_DIR = "YEARWHEEL_REPORT_DIR"
-ENV_REPORT_URL = "YEARWHEEL_REPORT_URL"
+def report_location(rt: Runtime, programme: str, year: int) -> tuple[Path, str]:
+    """Where the flows write a programme year's HTML report, and the link to it."""
+    return rt.settings.report_location(programme, year)
 
 
-def report_location(programme: str, year: int) -> tuple[Path, str]:
-    """Where the flows write a programme year's HTML report, and the link to it:
-    ``$YEARWHEEL_REPORT_DIR`` (default ./reports-out) and, when the folder is served,
-    ``$YEARWHEEL_REPORT_URL`` + file name; otherwise a file:// link."""
-    folder = Path(os.environ.get(ENV_REPORT_DIR) or "reports-out").absolute()
-    path = folder / f"{programme}-{year}.html"
-    base = os.environ.get(ENV_REPORT_URL)
-    return path, (base.rstrip("/") + "/" + path.name) if base else path.as_uri()
+def expert_library(rt: Runtime, programme: str, explicit: Path | None = None) -> Path:
+    """The expert library of a programme: ``explicit``, else calendar/experts/<programme>.yaml."""
+    return explicit or rt.calendar_dir / "experts" / f"{programme}.yaml"
 
 
+def draw_experts(rt: Runtime, programme: str, year: int, milestone: str, seed: str, library: Path, out: Path):  # noqa: ANN201
+    """Draw from the ledger's recommended enterprises; write ``out`` (JSON) and ``out``.md.
+    Returns (record, markdown)."""
+    import json
 
+    from models import experts as X
+
+    from .files import write_atomic
+
+    prog = rt.programme(programme)
+    lib, lib_sha = X.read_library(library)
+    if lib.programme != programme:
+        raise X.DrawError(f"{library}: the library is for {lib.programme}, not {programme}")
+    cfg = lib.draws.get(milestone)
+    if cfg is None:
+        raise X.DrawError(f"{library}: no draw for milestone {milestone!r}; it has: {', '.join(lib.draws) or 'none'}")
+    with rt.sessions() as s:
+        enterprises = X.ledger_enterprises(s, programme, year, cfg.enterprises_from, cfg.field)
+    rec = X.draw(lib, lib_sha, programme, year, milestone, seed, enterprises)
+    md = X.record_markdown(rec, prog.names)
+    write_atomic(out, json.dumps(rec.as_json(), ensure_ascii=False, indent=2) + "\n")
+    write_atomic(out.with_suffix(".md"), md)
+    return rec, md
+
+
+@dataclass
+class Submitted:
+    version: int
+    on_time: bool
+    due: dt.date
+    task_id: int
+    dispatch: O.DispatchReport | None = None
+
+
+def submit_form(
+    rt: Runtime, programme: str, year: int, milestone: str, participant: str, payload: Any, *, at: dt.datetime,
+    actor: str, source: str | None, attachments: Callable[[int], list[dict[str, Any]]] | None = None,
+    store: Callable[[int], None] | None = None, send: bool = True, sessions: Any = None, expect_form: str | None = None,
+) -> Submitted:
+    """A bureau's filled form — from a file, a workbook, the web or the simulation: validated,
+    recorded as a new version, the task closed (on time or late), the acknowledgement
+    queued — one transaction. ``attachments(task_id)`` describes the evidence files and
+    ``store(task_id)`` writes them, inside the transaction (nothing is recorded if it
+    fails). ``send``: deliver the acknowledgement now (the web service's sender does it in
+    the background instead). ``expect_form``: the form the payload was made for (a workbook
+    exported before the calendar changed is refused). Raises PayloadInvalid (nothing
+    stored), NotFound, NotAllowed."""
+    from models import submissions as U
+
+    at = to_instant(at)
+    with (sessions or rt.sessions).begin() as s:
+        ref = U.find_task(s, programme, year, milestone, participant)
+        if expect_form is not None and ref.mi.form != expect_form:
+            raise U.NotAllowed(f"made for form {expect_form}, but {milestone} now asks for {ref.mi.form}")
+        sub = U.submit(s, rt.programme(programme), ref, payload, at=at, actor=actor, source=source, messenger=rt.messenger,
+                       cal=rt.cal, attachments=attachments(ref.task.id) if attachments else None)
+        if store is not None:
+            store(ref.task.id)
+        done = Submitted(sub.version, sub.on_time, ref.task.due, ref.task.id)
+    if send:
+        done.dispatch = rt.dispatch(at)
+    return done

@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from models.tables import Submission, Task
-from tests.intake.test_uploads import make_pdf
+from models.tables import Submission
+from tests.web.test_uploads import make_pdf
 from tests.engine.conftest import ledger, tasks_of
-from tests.intake.test_web import SECRET, Clock, at, serve
+from tests.web.test_web import SECRET, Clock, at, serve
 from tests.pg import free_port
 
 

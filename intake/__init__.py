@@ -1,1 +1,0 @@
-"""Bureau intake: the web form behind signed links, and the coordinator's actions."""

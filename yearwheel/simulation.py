@@ -1,0 +1,172 @@
+"""The year simulation without Prefect: a fresh SQLite ledger, synthetic contacts and a
+loopback SMTP server, the year's events (advances and the synthetic bureaus'
+submissions) planned by ``models.simulation`` and run by the same use cases production
+runs. ``flows/simulate.py`` runs them inside a Prefect flow, month by month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from models.timeline import TZ
+
+from . import usecases as R
+
+
+@dataclass
+class SimulationState:
+    rt: R.Runtime
+    programme: str
+    year: int
+    events: list[tuple[dt.datetime, int, Any]]  # (instant, order, submission or None)
+    payload_for: Callable[[Any], dict]
+    on_event: Callable[[dt.datetime], None]
+    engine_seconds: float = 0.0
+    flow_started: float | None = None  # perf_counter when the flow body began (after Prefect's start-up)
+    submitted: int = 0
+    advances: int = 0
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]]) -> None:
+    rt = state.rt
+    now = [events[0][0] if events else None]
+    rt.stamp_clock = lambda: now[0]  # the mail and the delivery records read as the simulated year
+    for at, _, sub in events:
+        now[0] = at
+        t0 = time.perf_counter()
+        if sub is None:
+            result = R.advance(rt, at, roll=False, only_year=state.year)
+            state.advances += 1
+            state.sent += result.dispatch.sent
+            state.failed.extend(result.dispatch.errors)
+        else:
+            d = R.submit_form(rt, state.programme, state.year, sub.milestone, sub.participant, state.payload_for(sub), at=at,
+                              actor=f"{sub.participant} (simulated, {sub.persona})", source="simulation").dispatch
+            state.sent += d.sent
+            state.failed.extend(d.errors)
+            state.submitted += 1
+        state.engine_seconds += time.perf_counter() - t0
+        state.on_event(at)
+
+
+def contacts_yaml(spec, host: str, port: int) -> str:  # noqa: ANN001
+    lines = [
+        "# Synthetic contacts written by `yearwheel simulate`: every participant and its head",
+        "# reachable by email through the loopback SMTP server of this run.",
+        "version: 1",
+        "email:",
+        f"  host: {host}",
+        f"  port: {port}",
+        '  sender: "质量提升行动 Yearwheel <yearwheel@sim.yearwheel.invalid>"',
+        "  security: none",
+        "participants:",
+    ]
+    for p in spec.participants:
+        lines += [
+            f"  {p.id}:",
+            f"    name: {json.dumps(p.name, ensure_ascii=False)}",
+            f"    email: [{p.id}@sim.yearwheel.invalid]",
+            f"    head: {{email: [head.{p.id}@sim.yearwheel.invalid]}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class SimulationResult:
+    state: SimulationState
+    spec: Any
+    events: int
+    months: int
+    personas: dict[str, str]
+    rows: list[dict]
+    rollup: Any
+    received: int
+    eml_dir: Path
+    db_file: Path
+    ready_at: float  # perf_counter when the events were handed to the runner
+    seconds_loop: float
+    left_out: list = field(default_factory=list)  # submissions that could not be dated (no working-day data)
+
+
+Runner = Callable[[SimulationState], None]
+
+
+def run_simulation(
+    programme_id: str,
+    year: int,
+    *,
+    seed: int,
+    workdir: Path,
+    outbox: Path | None,
+    calendar_dir: Path,
+    runner: Runner,
+    on_event: Callable[[dt.datetime], None] = lambda at: None,
+) -> SimulationResult:
+    """Prepare a fresh migrated SQLite ledger, synthetic contacts and a loopback SMTP
+    server, plan the year's events, and hand them to ``runner`` (plain, or inside a flow)."""
+    from models.forms import sample_payload
+    from models.ledger import find_programme_year
+    from models.migrate import upgrade
+    from models.queries import list_task_status
+    from models.simulation import advance_instants, assign_personas, plan_submissions
+    from models.timeline import catalog
+    from models.timeline.loader import load_programme_file
+    from models.timeline.plan import plan_year
+    from models.timeline.workdays import WorkdayCalendar
+    from notifications.sink import SmtpSink
+
+    spec = load_programme_file(catalog.find_programme(calendar_dir, programme_id))
+    cal = WorkdayCalendar.from_directory(catalog.workdays_dir(calendar_dir))
+    plan = plan_year(spec, year, cal)
+    run_dir = workdir / f"{programme_id}-{year}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    eml_dir = outbox or run_dir / "outbox"
+    eml_dir.mkdir(parents=True, exist_ok=True)
+    for old in eml_dir.glob("*.eml"):
+        old.unlink()
+    db_file = run_dir / "ledger.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db_file.resolve()}"
+    upgrade(url)
+
+    personas = assign_personas(spec, seed)
+    start = max(dt.date(year, 1, 1), spec.programme.in_force_from or dt.date.min)
+    left_out: list = []
+    submissions = plan_submissions(plan, personas, cal, seed, start, left_out)
+    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    def payload_for(sub):  # noqa: ANN001, ANN202
+        form = spec.milestone(sub.milestone).form
+        if not form:
+            return {}
+        return sample_payload(spec, form, random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}"), sub.participant, year=year)
+
+    with SmtpSink(outbox_dir=eml_dir) as sink:
+        contacts = run_dir / "contacts.yaml"
+        contacts.write_text(contacts_yaml(spec, sink.host, sink.port), encoding="utf-8")
+        rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url)
+        t_ready = time.perf_counter()
+        try:
+            state = SimulationState(rt, programme_id, year, events, payload_for, on_event)
+            runner(state)
+            t_done = time.perf_counter()
+            final = events[-1][0] + dt.timedelta(minutes=1)
+            (rollup,) = R.rollup_current(rt, final, year=year)
+            with rt.sessions() as s:
+                rows = list_task_status(s, find_programme_year(s, programme_id, year).id)
+        finally:
+            rt.close()
+        received = len(sink.messages)
+    months = len({e[0].astimezone(TZ).strftime("%Y-%m") for e in events})
+    return SimulationResult(state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file,
+                            t_ready, t_done - t_ready, left_out)
