@@ -84,9 +84,9 @@ def status_description(view: YearView) -> str:
     return "\n".join(lines)
 
 
-def publish_year(view: YearView) -> str:
+def publish_year(rt: R.Runtime, view: YearView) -> str:
     """Write the HTML report and publish the year's artifacts; returns the report link."""
-    path, link = R.report_location(view.programme, view.year)
+    path, link = R.report_location(rt, view.programme, view.year)
     write_year_report(view, path)
     create_table_artifact(status_table(view), key=key("status", view.programme, view.year), description=status_description(view))
     for m in view.milestones:
@@ -166,6 +166,6 @@ def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, pr
     for prog, year in years:
         view = R.year_view(rt, prog, year, instant)
         if view is not None:
-            views.append((view, publish_year(view)))
+            views.append((view, publish_year(rt, view)))
     create_markdown_artifact(advance_summary(out, views, instant), key=key("advance", programme or "all"),
                              description=f"advance {programme or 'all programmes'} as of {instant.astimezone(TZ):%Y-%m-%d %H:%M}")

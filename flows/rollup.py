@@ -47,5 +47,5 @@ def rollup(
             for r in found:
                 view = R.year_view(rt, r.programme, r.year, instant)
                 if view is not None:
-                    publish_year(view)
+                    publish_year(rt, view)
     return [r.as_json() for r in found]

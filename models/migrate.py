@@ -14,9 +14,23 @@ from .db import database_url
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
+class NotACheckout(RuntimeError):
+    """Yearwheel is an application run from its checkout: the migrations (and the shipped
+    calendars) live beside the code, not inside an installed package."""
+
+
+def migrations_dir() -> Path:
+    if not (MIGRATIONS / "env.py").is_file():
+        raise NotACheckout(
+            f"Yearwheel runs from its checkout, and {MIGRATIONS} is not there: the code was copied or installed "
+            "without the repository around it. Clone the repository and run `uv sync` and `uv run yearwheel …` inside it "
+            "(see README.md, Quick start).")
+    return MIGRATIONS
+
+
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
     return cfg
 

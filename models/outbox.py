@@ -366,7 +366,7 @@ def _render(s: Session, rows: list[dict[str, Any]], messenger: Messenger, progra
             .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
             .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
             .where(Task.id.in_(task_ids))
-        ).tuples()
+        )
     } if task_ids else {}
     texts: dict[tuple, tuple[str, str] | str] = {}  # the text, or why it could not be written
     broken: dict[int, str] = {}

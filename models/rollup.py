@@ -93,7 +93,7 @@ def year_tasks(session: Session, py: ProgrammeYear) -> list[tuple[MilestoneInsta
         .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
         .where(MilestoneInstance.programme_year_id == py.id)
         .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
-    ).tuples())
+    ))
 
 
 def compute_rollup(

@@ -118,3 +118,49 @@ def test_the_plan_table_says_what_is_not_held_and_dates_outside_the_year_in_full
     r = cli("plan", JILIN_ID, "--year", "2022")
     assert "not held in 2022: policy-website-update — held only in 2023, 2024" in r.stdout
     assert "not held in 2022: clinic-industries-announced — due 2022-03-31 is before the programme came into force" in r.stdout
+
+
+def test_the_lazy_command_table_matches_the_commands():
+    """`yearwheel --help` prints from COMMANDS without importing the commands: the table
+    must name every registered command with the first line of its own help."""
+    import inspect
+
+    from yearwheel.cli import COMMANDS, build_app
+
+    app = build_app()
+    registered = {c.name or c.callback.__name__: c for c in app.registered_commands}
+    groups = {g.name: g for g in app.registered_groups}
+    assert set(COMMANDS) == set(registered) | set(groups)
+    for name, (module, summary) in COMMANDS.items():
+        if name in registered:
+            cmd = registered[name]
+            assert cmd.callback.__module__ == module, name
+            first = inspect.getdoc(cmd.callback).split("\n\n")[0].replace("\n", " ")
+            assert summary.split(":")[0] in first or first.startswith(summary[:30]), (name, summary, first)
+        else:
+            assert groups[name].typer_instance.info.help.startswith(summary[:30]), name
+
+
+def test_help_and_plan_import_only_what_they_need(tmp_path):
+    probe = (
+        "import sys, contextlib, io\n"
+        "from yearwheel.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try: main(sys.argv[1:])\n"
+        "    except SystemExit: pass\n"
+        "print(','.join(sorted(m for m in ('typer', 'sqlalchemy', 'prefect', 'apprise', 'fastapi', 'openpyxl') if m in sys.modules)))\n"
+    )
+    def loaded(*args: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return set(filter(None, out.stdout.strip().split(",")))
+
+    assert loaded("--help") == set()
+    assert loaded("plan", JILIN_ID, "--year", "2023") == {"typer"}
+    assert loaded("validate") == {"typer"}
+    assert "prefect" not in loaded("status", JILIN_ID, "--year", "2023")
+
+
+def test_an_unknown_command_is_named_with_the_nearest():
+    out = subprocess.run([str(YEARWHEEL), "advnace"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 2 and "did you mean advance" in out.stderr

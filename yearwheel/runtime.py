@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from models import outbox as O
 from models.db import describe_url, database_url, make_engine, make_sessionmaker, missing_sqlite_file
 from models.ledger import LoadedProgramme
-from models.migrate import current_revision, head_revision
+from models.migrate import NotACheckout, current_revision, head_revision
 from models.timeline import CalendarInvalid, WorkdayCalendar, catalog
 from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_or_empty
 
@@ -71,7 +71,11 @@ def open_database(url: str | None = None) -> tuple[Engine, sessionmaker]:
     except OperationalError as exc:
         engine.dispose()
         raise SchemaNotReady(f"cannot reach the database {describe_url(url)}: {exc.orig}") from None
-    head = head_revision()
+    try:
+        head = head_revision()
+    except NotACheckout as exc:
+        engine.dispose()
+        raise SchemaNotReady(str(exc)) from None
     if rev != head:
         engine.dispose()
         state = "has no Yearwheel schema" if rev is None else f"is at migration {rev}, not {head}"

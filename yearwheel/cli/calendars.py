@@ -58,13 +58,18 @@ def validate(
 ) -> None:
     """Check calendars; print PATH:LINE:COLUMN: message for each problem (exit 1 if any)."""
     targets: list[Path] = []
+    if not paths and not calendar_folder(calendar_dir).is_dir():
+        raise fail(f"no calendar folder at {calendar_folder(calendar_dir)}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
+                   "or run from the checkout (its calendar/ folder)")
     for p in paths or [calendar_folder(calendar_dir)]:
         if p.is_dir():
             targets += catalog.programme_files(p) + catalog.workday_files(p)
         else:
             targets.append(p)
     if not targets:
-        raise fail("no calendar files found")
+        where = ", ".join(str(p) for p in (paths or [calendar_folder(calendar_dir)]))
+        raise fail(f"no calendar files in {where}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
+                   "or run from the checkout (its calendar/ folder)")
     problems: list[Problem] = []
     notes: list[str] = []
     for path in targets:
