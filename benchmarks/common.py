@@ -49,18 +49,18 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> None:
 class Statements:
     """Counts the SQL statements an engine sends while active (executemany counts once)."""
 
-    def __init__(self, engine) -> None:  # noqa: ANN001
+    def __init__(self, engine) -> None:
         self.engine = engine
         self.n = 0
 
-    def _count(self, *args) -> None:  # noqa: ANN002
+    def _count(self, *args) -> None:
         self.n += 1
 
     def __enter__(self) -> Statements:
         event.listen(self.engine, "before_cursor_execute", self._count)
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         event.remove(self.engine, "before_cursor_execute", self._count)
 
 
@@ -69,7 +69,7 @@ class Timer:
         self.t0 = time.perf_counter()
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self.t0
 
 

@@ -22,7 +22,7 @@ from common import NATIONAL, Statements, Timer, databases, machine, national_cal
 YEAR = 2023
 
 
-def contacts_file(directory: Path, spec) -> Path:  # noqa: ANN001
+def contacts_file(directory: Path, spec) -> Path:
     lines = ["version: 1", "email:", "  host: 127.0.0.1", "  port: 2525", '  sender: "Yearwheel <y@bench.invalid>"',
              "  security: none", "participants:"]
     for p in spec.participants:
@@ -38,7 +38,7 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
-def plan_rows(prog, cal, py_id: int, now: dt.datetime) -> tuple[list[dict], list[tuple[str, list[str]]]]:  # noqa: ANN001
+def plan_rows(prog, cal, py_id: int, now: dt.datetime) -> tuple[list[dict], list[tuple[str, list[str]]]]:
     from models.timeline.plan import plan_year
 
     plan = plan_year(prog.spec, YEAR, cal)
@@ -49,7 +49,7 @@ def plan_rows(prog, cal, py_id: int, now: dt.datetime) -> tuple[list[dict], list
     return mis, [(pm.id, list(pm.assignees), pm.opens, pm.due) for pm in plan.milestones]
 
 
-def raw_insert(engine, prog, cal, now: dt.datetime) -> int:  # noqa: ANN001
+def raw_insert(engine, prog, cal, now: dt.datetime) -> int:
     """The floor: the same rows with Core executemany, no logic, no checks."""
     from sqlalchemy import insert, select
 
@@ -68,7 +68,7 @@ def raw_insert(engine, prog, cal, now: dt.datetime) -> int:  # noqa: ANN001
     return len(tasks)
 
 
-def wipe(engine) -> None:  # noqa: ANN001
+def wipe(engine) -> None:
     from sqlalchemy import delete
 
     from models.tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Task

@@ -101,7 +101,7 @@ def publish_year(rt: R.Runtime, view: YearView) -> str:
     return link
 
 
-def _reached(t, v: float) -> bool:  # noqa: ANN001
+def _reached(t, v: float) -> bool:
     return (t.at_least is None or v >= t.at_least) and (t.at_most is None or v <= t.at_most)
 
 

@@ -9,6 +9,7 @@ default is a SQLite file ``yearwheel.db`` in the working directory. The same cod
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -85,7 +86,7 @@ def make_engine(url: str | None = None, *, lock_timeout: float = 30.0, **kw) -> 
         engine = create_engine(url, connect_args={"timeout": lock_timeout}, **kw)
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _pragmas(dbapi_conn, _record):
             # pysqlite's own transaction handling would start transactions lazily and
             # let two writers both read before either writes; BEGIN IMMEDIATE below takes
             # the write lock at the start of every transaction instead.
@@ -97,7 +98,7 @@ def make_engine(url: str | None = None, *, lock_timeout: float = 30.0, **kw) -> 
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # noqa: ANN001
+        def _begin(conn):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -105,6 +106,11 @@ def make_engine(url: str | None = None, *, lock_timeout: float = 30.0, **kw) -> 
     if url.startswith("postgresql"):
         args = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}", **args}
     return create_engine(url, pool_pre_ping=True, connect_args=args, **kw)
+
+
+def affected(result: Any) -> int:
+    """The rows an UPDATE, INSERT or DELETE statement changed."""
+    return int(result.rowcount)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

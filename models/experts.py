@@ -235,7 +235,7 @@ def record_markdown(rec: DrawRecord, names: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ledger_enterprises(session, programme: str, year: int, milestone: str, field_id: str) -> list[Enterprise]:  # noqa: ANN001
+def ledger_enterprises(session, programme: str, year: int, milestone: str, field_id: str) -> list[Enterprise]:
     """The enterprises recommended in the standing (latest, submitted) submissions of
     ``milestone``: rows of table ``field_id`` with ``name``, ``credit_code``, ``industry``."""
     from sqlalchemy import func, select

@@ -148,13 +148,13 @@ MAX_UNKNOWN = 20  # unknown names reported (the rest are counted, not kept)
 _ROW_NAME = re.compile(r"(\d{1,12})\.([a-z][a-z0-9_]{0,63})")
 
 
-def row_limit(form_field: FormField, param_value) -> int:  # noqa: ANN001 — ProgrammeFile.parameter_value
+def row_limit(form_field: FormField, param_value) -> int:
     """How many rows a table field may take: its max_rows, or DEFAULT_MAX_ROWS."""
     limit = param_value(form_field.max_rows) if form_field.max_rows is not None else None
     return int(limit) if limit is not None else DEFAULT_MAX_ROWS
 
 
-def max_inputs(form: Form, param_value) -> int:  # noqa: ANN001
+def max_inputs(form: Form, param_value) -> int:
     """Every input a filled form can have: its fields, every cell of every table at its row limit."""
     n = 0
     for f in form.fields:
@@ -162,7 +162,7 @@ def max_inputs(form: Form, param_value) -> int:  # noqa: ANN001
     return n
 
 
-def bounded_flat(form: Form, items, param_value) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+def bounded_flat(form: Form, items, param_value) -> tuple[dict[str, Any], list[str]]:
     """Keep only names the form can have, within its bounds, before any other work: a
     field id, or ``table.row.column`` with a row below the table's limit and a real
     column. Returns the flat values and what was refused (in Chinese, for the bureau).

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import states as S
 from . import vocabulary as V
+from .db import affected
 from .ledger import LoadedProgramme
 from .messages import claim_time_context, target_context
 from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
@@ -142,11 +143,9 @@ def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows; a row whose key exists (another run queued it) is left alone."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for i in range(0, len(rows), 2000):
         session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
 
@@ -200,16 +199,16 @@ def skip_obsolete(session: Session, ids: list[int] | None = None) -> int:
     scope = [OutboxMessage.state == V.PENDING]
     if ids is not None:
         scope.append(OutboxMessage.id.in_(ids))
-    n = session.execute(
+    n = affected(session.execute(
         update(OutboxMessage).where(*scope, _due_moved())
         .values(state=V.SKIPPED, last_error="not sent: the due date moved (an extension or a calendar change); reminders follow the new date")
         .execution_options(synchronize_session=False)
-    ).rowcount
-    n += session.execute(
+    ))
+    n += affected(session.execute(
         update(OutboxMessage).where(*scope, not_(_claimable()))
         .values(state=V.SKIPPED, last_error="not sent: the task no longer awaits it (submitted, exempted, or its lateness changed)")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return n
 
 
@@ -269,11 +268,11 @@ def dispatch(
             log.warning("reclaimed %d message(s) whose sender stopped mid-send (lease %s): ids %s", len(expired), LEASE,
                         expired[:20])
         report.skipped += skip_obsolete(s)
-        report.skipped += s.execute(
+        report.skipped += affected(s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None), OutboxMessage.stale_at <= at)
             .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
-        ).rowcount
+        ))
     deadline = min(SEND_DEADLINE, LEASE / 2).total_seconds()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
@@ -285,7 +284,7 @@ def dispatch(
                     continue
                 break
             log.info("claimed %d message(s) as %s", len(claimed), token)
-            for outcome, error in pool.map(lambda row: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed):
+            for outcome, error in pool.map(lambda row, token=token: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed):
                 if outcome == V.SENT:
                     report.sent += 1
                 elif outcome == V.DEAD:
@@ -322,12 +321,12 @@ def _claim(
             # waits for this claim): what is checked below is what is true when it is sent.
             s.execute(select(Task.id).where(Task.id.in_(task_ids)).with_for_update(read=True)).all()
         skipped = skip_obsolete(s, ids)
-        skipped += s.execute(
+        skipped += affected(s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None),
                    OutboxMessage.stale_at <= at)
             .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
-        ).rowcount
+        ))
         # The state condition makes the claim safe against a concurrent dispatcher: on
         # PostgreSQL the second UPDATE waits for the first to commit, re-checks the row and
         # finds it no longer pending; on SQLite writers are serialised (BEGIN IMMEDIATE).
@@ -420,10 +419,10 @@ def _send_one(
         outcome = V.FAILED_PERMANENT if permanent else V.TIMED_OUT if ambiguous else V.FAILED
         note = reason if not dead or permanent else f"{reason} — gave up: it would no longer be worth sending at the next try"
         with sessions.begin() as s:
-            won = s.execute(
+            won = affected(s.execute(
                 update(OutboxMessage).where(*mine)
                 .values(state=V.DEAD if dead else V.PENDING, last_error=note, claimed_by=None, not_before=retry_at)
-            ).rowcount
+            ))
             s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
                 finished_at=finished, outcome=outcome if won else V.CLAIM_LOST, error=reason,
                 code=getattr(exc, "code", None)))
@@ -435,7 +434,7 @@ def _send_one(
         return (V.DEAD if dead else V.FAILED), f"{who}: {reason}"
     finished = stamp()
     with sessions.begin() as s:
-        won = s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)).rowcount
+        won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
         s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
             finished_at=finished, outcome=V.DELIVERED if won else V.CLAIM_LOST, target=receipt.target, code=receipt.code,
             error=None if won else "sent after this sender's claim had expired"))

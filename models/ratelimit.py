@@ -8,10 +8,12 @@ transaction, so concurrent processes count together and a restart forgets nothin
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
+from .db import affected
 from .tables import RateLimitWindow
 
 
@@ -30,13 +32,12 @@ def hit(session: Session, key: str, *, limit: int, window: dt.timedelta, now: dt
     )
     n = session.execute(bump).scalar_one_or_none()
     if n is None:
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        added = session.execute(
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        added = affected(session.execute(
             insert(RateLimitWindow).values(key=key, window_start=now, hits=1).on_conflict_do_nothing(index_elements=["key"])
-        ).rowcount
+        ))
         # another process created it in between: count this request on its row
         n = 1 if added else session.execute(bump).scalar_one()
     return n <= limit
@@ -46,4 +47,4 @@ def forget_old(session: Session, *, older_than: dt.datetime) -> int:
     """Drop windows that ended long ago (housekeeping)."""
     from sqlalchemy import delete
 
-    return session.execute(delete(RateLimitWindow).where(RateLimitWindow.window_start < older_than)).rowcount
+    return affected(session.execute(delete(RateLimitWindow).where(RateLimitWindow.window_start < older_than)))

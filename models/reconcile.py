@@ -180,7 +180,7 @@ def queue_reminders(
         return
     mis = {mi.id: mi for mi in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id.in_(py_ids)))}
     pys = {py.id: py for py in session.scalars(select(ProgrammeYear).where(ProgrammeYear.id.in_(py_ids)))}
-    done: set[tuple[int, str]] = set()
+    done: set[tuple[int | None, str]] = set()
     if task_ids is None:  # one statement, whatever the number of tasks
         done.update((t, k) for t, k in session.execute(
             select(OutboxMessage.task_id, OutboxMessage.step).join(Task, Task.id == OutboxMessage.task_id).where(*awaiting).distinct()
@@ -226,7 +226,7 @@ def _step_rows(
     messenger: Messenger, at: dt.datetime, report: AdvanceReport,
 ) -> list[dict[str, Any]]:
     base_key = f"{py.programme}/{py.year}/{mi.milestone}/{task.participant}/{step.key}"
-    common = {"programme": py.programme, "task_id": task.id, "kind": step.kind, "step": step.key, "at": at,
+    common: dict[str, Any] = {"programme": py.programme, "task_id": task.id, "kind": step.kind, "step": step.key, "at": at,
               "due_at": step.at, "stale_at": step.stale_at, "for_due": task.due}
     if step.stale_at is not None and at >= step.stale_at:
         report.skipped_stale += 1

@@ -172,7 +172,7 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
         tp = _progress(spec, t, cache[years])
         window = target_window(spec, t, py.year)
         day = min(at.astimezone(TZ).date(), dt.date(py.year, 12, 31))  # a past year is judged at its end
-        path = {y: float(spec.parameter_value(v)) for y, v in (t.path or {}).items()} or None
+        path = {y: float(spec.parameter_value(v) or 0) for y, v in (t.path or {}).items()} or None
         p = pace(tp.value, goal=tp.at_least if t.measure == "count" else tp.at_least, limit=tp.at_most,
                  rate=t.measure == "rate", window=window, day=day, path=path)
         tp.expected, tp.pace, tp.deadline = p.expected, p.status, window.end.isoformat()
@@ -180,7 +180,7 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
     return out
 
 
-def target_window(spec, t, year: int) -> Window:  # noqa: ANN001
+def target_window(spec, t, year: int) -> Window:
     """The days a target's value is built over (see models.pacing)."""
     if t.period == "yearly":
         start = dt.date(year, 1, 1)
@@ -192,7 +192,7 @@ def target_window(spec, t, year: int) -> Window:  # noqa: ANN001
     return Window(start, dt.date(t.by_year or spec.programme.years.last, 12, 31))
 
 
-def _sum(spec, subs: list[tuple[str, str, dict]], meas, who: set[str] | None) -> tuple[float, int]:  # noqa: ANN001
+def _sum(spec, subs: list[tuple[str, str, dict]], meas, who: set[str] | None) -> tuple[float, int]:
     """Total of ``meas`` over the submissions of ``who`` (everyone: None), and how many counted."""
     total, n = 0.0, 0
     for form, participant, payload in subs:
@@ -202,7 +202,7 @@ def _sum(spec, subs: list[tuple[str, str, dict]], meas, who: set[str] | None) ->
     return total, n
 
 
-def _value(spec, t, subs, who: set[str] | None) -> tuple[float | None, float | None, float | None]:  # noqa: ANN001
+def _value(spec, t, subs, who: set[str] | None) -> tuple[float | None, float | None, float | None]:
     """(value, numerator, denominator) of target ``t`` over ``who``'s submissions."""
     if t.measure == "rate":
         if t.numerator is None:
@@ -217,7 +217,7 @@ def _value(spec, t, subs, who: set[str] | None) -> tuple[float | None, float | N
     return (v if n else None), None, None
 
 
-def _progress(spec, t, subs: list[tuple[str, str, dict]]) -> TargetProgress:  # noqa: ANN001
+def _progress(spec, t, subs: list[tuple[str, str, dict]]) -> TargetProgress:
     lo, hi = spec.parameter_value(t.at_least), spec.parameter_value(t.at_most)
 
     def reached(value: float | None) -> bool | None:

@@ -96,7 +96,8 @@ def advance_instants(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) 
     start = max(dt.date(plan.year, 1, 1), spec.programme.in_force_from or dt.date.min)
     instants: set[dt.datetime] = {dt.datetime.combine(start, dt.time(8, 0), tzinfo=TZ)}  # the year compiles
     for m in plan.milestones:
-        policy = policies.get(spec.milestone(m.id).reminder_policy or default)
+        policy_id = spec.milestone(m.id).reminder_policy or default
+        policy = policies.get(policy_id) if policy_id else None
         for step in task_steps(policy, opens=m.opens, due=m.due, cal=cal, year_start=start, missing=set()):
             instants.add(step.at)
         # the morning after the due day: tasks still open become overdue

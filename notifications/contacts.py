@@ -30,7 +30,7 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,6 +38,7 @@ from models.timeline.loader import CalendarInvalid, parse_model, read
 
 CHANNELS = ("email", "sms", "dingtalk", "wecom", "feishu", "webhook")
 HELD_CHANNELS = frozenset({"sms", "dingtalk", "wecom", "feishu", "webhook"})
+CHAT_CHANNELS = ("dingtalk", "wecom", "feishu", "webhook")
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -84,7 +85,8 @@ def resolve(secret: EnvSecret | PrefectSecret, environ: Mapping[str, str]) -> st
     try:
         from prefect.blocks.system import Secret as PrefectSecretBlock
 
-        return str(PrefectSecretBlock.load(secret.prefect_secret).get())
+        block: Any = PrefectSecretBlock.load(secret.prefect_secret)  # loaded synchronously outside an event loop
+        return str(block.get())
     except Exception as exc:  # noqa: BLE001 — any failure to load is "missing" to the sender
         raise SecretMissing(f"Prefect Secret block {secret.prefect_secret!r} cannot be loaded ({type(exc).__name__})") from None
 
@@ -235,15 +237,12 @@ def addresses(contacts: Contacts, participant: str, audience: str, channel: str)
         return list(e.email)
     if channel == "sms":
         return list(e.phone)
-    if channel == "dingtalk" and getattr(e, "dingtalk", None):
-        return [_ref(e.dingtalk.token)]
-    if channel == "wecom" and getattr(e, "wecom", None):
-        return [_ref(e.wecom.key)]
-    if channel == "feishu" and getattr(e, "feishu", None):
-        return [_ref(e.feishu.token)]
-    if channel == "webhook" and getattr(e, "webhook", None):
-        return [e.webhook.url]
-    return []
+    chat: Any = getattr(e, channel, None) if channel in CHAT_CHANNELS else None  # heads have email only
+    if chat is None:
+        return []
+    if channel == "webhook":
+        return [chat.url]
+    return [_ref(chat.key if channel == "wecom" else chat.token)]
 
 
 def routes(contacts: Contacts, participant: str, audience: str = "self") -> tuple[tuple[str, str], ...]:

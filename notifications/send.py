@@ -32,8 +32,9 @@ import ssl
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from email.utils import format_datetime
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -43,7 +44,7 @@ from apprise.plugins.email import base as _email_plugin
 from models.outbox import DeliveryError
 from models.timeline import TZ
 
-from .contacts import Contacts, SecretMissing, _ref, address_id, resolve
+from .contacts import CHAT_CHANNELS, Contacts, SecretMissing, _ref, address_id, resolve
 
 log = logging.getLogger("yearwheel.send")
 
@@ -67,7 +68,7 @@ def _mask(value: str) -> str:
     return value[:2] + "…" + value[-2:] if len(value) > 6 else "…"
 
 
-def _secret(ref, what: str, environ: Mapping[str, str]) -> str:  # noqa: ANN001
+def _secret(ref, what: str, environ: Mapping[str, str]) -> str:
     try:
         return resolve(ref, environ)
     except SecretMissing as exc:
@@ -112,22 +113,23 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str, e
             url = f"{schema}://{parts.netloc}{parts.path or '/'}?{query}"
             out.append(Target("sms", url, f"sms {phone[:3]}…{phone[-4:]} via {parts.netloc}", address_id("sms", phone)))
         return out
-    if channel == "dingtalk" and getattr(entry, "dingtalk", None):
-        token = _secret(entry.dingtalk.token, "DingTalk token", environ)
-        secret = _secret(entry.dingtalk.secret, "DingTalk secret", environ) if entry.dingtalk.secret else None
+    chat: Any = getattr(entry, channel, None) if channel in CHAT_CHANNELS else None  # heads have email only
+    if chat is not None and channel == "dingtalk":
+        token = _secret(chat.token, "DingTalk token", environ)
+        secret = _secret(chat.secret, "DingTalk secret", environ) if chat.secret else None
         url = f"dingtalk://{quote(secret, safe='')}@{token}/" if secret else f"dingtalk://{token}/"
-        return [Target("dingtalk", url, f"dingtalk {_mask(token)}", address_id("dingtalk", _ref(entry.dingtalk.token)))]
-    if channel == "wecom" and getattr(entry, "wecom", None):
-        key = _secret(entry.wecom.key, "WeCom bot key", environ)
-        return [Target("wecom", f"wecombot://{key}", f"wecom {_mask(key)}", address_id("wecom", _ref(entry.wecom.key)))]
-    if channel == "feishu" and getattr(entry, "feishu", None):
-        token = _secret(entry.feishu.token, "Feishu token", environ)
-        return [Target("feishu", f"feishu://{token}", f"feishu {_mask(token)}", address_id("feishu", _ref(entry.feishu.token)))]
-    if channel == "webhook" and getattr(entry, "webhook", None):
-        parts = urlsplit(entry.webhook.url)
+        return [Target("dingtalk", url, f"dingtalk {_mask(token)}", address_id("dingtalk", _ref(chat.token)))]
+    if chat is not None and channel == "wecom":
+        key = _secret(chat.key, "WeCom bot key", environ)
+        return [Target("wecom", f"wecombot://{key}", f"wecom {_mask(key)}", address_id("wecom", _ref(chat.key)))]
+    if chat is not None and channel == "feishu":
+        token = _secret(chat.token, "Feishu token", environ)
+        return [Target("feishu", f"feishu://{token}", f"feishu {_mask(token)}", address_id("feishu", _ref(chat.token)))]
+    if chat is not None and channel == "webhook":
+        parts = urlsplit(chat.url)
         schema = "jsons" if parts.scheme == "https" else "json"
         return [Target("webhook", f"{schema}://{parts.netloc}{parts.path or '/'}", f"webhook {parts.netloc}{parts.path}",
-                       address_id("webhook", entry.webhook.url))]
+                       address_id("webhook", chat.url))]
     raise TransportError(f"no {channel} contact for {who}", permanent=True)
 
 
@@ -157,18 +159,18 @@ class _LazyContext:
         else:
             setattr(self._ctx, name, value)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self._real(), name)
 
 
 class _SslForApprise(types.ModuleType):
     """``ssl`` as apprise's email plugin sees it: the same module, lazy default contexts."""
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(ssl, name)
 
     @staticmethod
-    def create_default_context(*args, **kwargs) -> _LazyContext:  # noqa: ANN002, ANN003
+    def create_default_context(*args, **kwargs) -> _LazyContext:
         return _LazyContext(args, kwargs)
 
 
@@ -211,7 +213,7 @@ _HEADER = {name: re.compile(rf"^{name}:.*(?:\n[ \t].*)*$", re.M | re.I) for name
 class _Conversation:
     """Mixed into smtplib.SMTP and SMTP_SSL for apprise's email plugin (see the module doc)."""
 
-    def _get_socket(self, host, port, timeout):  # noqa: ANN001, ANN202
+    def _get_socket(self, host, port, timeout):
         att = _current()
         if att.deadline is not None:
             timeout = max(0.1, att.deadline - time.monotonic())
@@ -221,7 +223,7 @@ class _Conversation:
             sock.settimeout(max(0.1, att.deadline - time.monotonic()))  # the watchdog bounds the whole
         return sock
 
-    def getreply(self):  # noqa: ANN201
+    def getreply(self):
         code, msg = super().getreply()  # type: ignore[misc]
         att = _current()
         att.last = (code, msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg))
@@ -231,23 +233,31 @@ class _Conversation:
             att.failure = att.last
         return code, msg
 
-    def send(self, s):  # noqa: ANN001, ANN201
+    def send(self, s):
         super().send(s)  # type: ignore[misc]
         if isinstance(s, (bytes, bytearray)) and s.endswith(b"\r\n.\r\n"):
             _current().handed_over = True
 
-    def sendmail(self, from_addr, to_addrs, msg, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def sendmail(self, from_addr, to_addrs, msg, *args, **kwargs):
         att = _current()
         if isinstance(msg, str) and (att.message_id or att.date):
             head, sep, body = msg.partition("\n\n")
             for name, value in (("Message-ID", att.message_id), ("Date", att.date)):
                 if value:
                     line = f"{name}: {value}"
-                    head, n = _HEADER[name].subn(lambda _m, line=line: line, head, count=1)
+                    head, n = _HEADER[name].subn(_literal(line), head, count=1)
                     if not n:
                         head += "\n" + line
             msg = head + sep + body
         return super().sendmail(from_addr, to_addrs, msg, *args, **kwargs)  # type: ignore[misc]
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement taken as typed (a header value is never read for \\1 groups)."""
+    def put(_match: re.Match[str]) -> str:
+        return text
+
+    return put
 
 
 class _SMTP(_Conversation, smtplib.SMTP):
@@ -264,7 +274,7 @@ class _SmtplibForApprise(types.ModuleType):
     SMTP = _SMTP
     SMTP_SSL = _SMTP_SSL
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(smtplib, name)
 
 
@@ -337,7 +347,7 @@ def deliver(
     if handed_over and answered is None:
         raise TransportError(f"{target.display}: the connection was lost after the message was handed over; "
                              "the server may have taken it", ambiguous=True)
-    code = _http_code(reasons)
-    if code is not None:
-        raise TransportError(f"{target.display}: {said}", code=code, permanent=400 <= code < 500 and code not in (408, 429))
+    http = _http_code(reasons)
+    if http is not None:
+        raise TransportError(f"{target.display}: {said}", code=http, permanent=400 <= http < 500 and http not in (408, 429))
     raise TransportError(f"{target.display}: {said}")

@@ -28,7 +28,7 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.sink.reject:
             return "550 5.1.1 mailbox unavailable"
         if address in self.sink.defer:
@@ -36,13 +36,13 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802 — aiosmtpd's hook
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 — aiosmtpd's hook
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
         if self.sink.data_reply:
             return self.sink.data_reply
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.sink._keep(msg, envelope.content, list(envelope.rcpt_tos))
+        self.sink.keep(msg, envelope.content, list(envelope.rcpt_tos))
         if self.sink.drop_after_data:
             server.transport.close()  # took the message, never says so (RFC 1047's ambiguous case)
         return "250 Message accepted for delivery"
@@ -51,7 +51,7 @@ class _Handler:
 class SmtpSink:
     """``with SmtpSink(outbox_dir=…) as sink:`` — ``sink.host``, ``sink.port``, ``sink.messages``."""
 
-    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None,  # noqa: ANN001
+    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None,
                  port: int = 0, delay: float = 0.0):
         """``tls_context``: an ``ssl.SSLContext`` with the server's certificate — the sink
         then offers STARTTLS and refuses mail before it. ``port``: 0 picks a free one (a
@@ -76,7 +76,7 @@ class SmtpSink:
         with self._lock:
             return list(self._messages)
 
-    def _keep(self, msg: EmailMessage, raw: bytes, rcpts: list[str]) -> None:
+    def keep(self, msg: EmailMessage, raw: bytes, rcpts: list[str]) -> None:
         with self._lock:
             self._messages.append(msg)
             seq = len(self._messages)
@@ -103,7 +103,7 @@ class SmtpSink:
         self._controller.start()
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

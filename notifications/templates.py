@@ -53,12 +53,12 @@ class MessageContext:
 
 
 @pass_context
-def _cn_date(ctx, d: dt.date) -> str:  # noqa: ANN001
+def _cn_date(ctx, d: dt.date) -> str:
     return zh_date(d, ctx.get("_cal"))
 
 
 @pass_context
-def _cn_datetime(ctx, t: dt.datetime) -> str:  # noqa: ANN001
+def _cn_datetime(ctx, t: dt.datetime) -> str:
     return zh_datetime(t, ctx.get("_cal"))
 
 

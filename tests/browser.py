@@ -60,7 +60,7 @@ def visit(chromium):
         page = ctx.new_page()
         v = Visit(page)
 
-        def on_console(msg) -> None:  # noqa: ANN001
+        def on_console(msg) -> None:
             src = (msg.location or {}).get("url", "")
             if msg.type == "error" and not any(src.endswith(i) for i in ignore):
                 v.errors.append(f"{msg.text} ({src})")

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from tests.pg import PostgresServer
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,12 +66,7 @@ def plan_json(cli, year: int, *extra: str) -> dict:
 # session (tests/pg.py). Without PostgreSQL installed those cases are skipped, unless
 # YEARWHEEL_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
 
-import os
-import shutil
-import subprocess
-import uuid
 
-from tests.pg import PostgresServer
 
 PG_TEMPLATE = "yearwheel_template"
 
@@ -145,14 +148,12 @@ def _report_dir(tmp_path, monkeypatch):
 # a generous limit, apart from the property being tested (hypothesis runs with
 # deadline=None; a case that has not finished in ``seconds`` fails with a clear message).
 
-import contextlib
-import signal
 
 
 @contextlib.contextmanager
 def hang_guard(seconds: float = 30.0, what: str = "the case"):
     """Fail (TimeoutError) if the block runs longer than ``seconds`` — main thread only."""
-    def expired(signum, frame):  # noqa: ANN001
+    def expired(signum, frame):
         raise TimeoutError(f"{what} ran for more than {seconds:g} s: a hang, not slowness")
 
     previous = signal.signal(signal.SIGALRM, expired)

@@ -27,7 +27,7 @@ class HttpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 try:
@@ -40,7 +40,7 @@ class HttpSink:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -50,7 +50,7 @@ class HttpSink:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
 
@@ -90,7 +90,7 @@ class TricklingSmtp:
             t.start()
             self._threads.append(t)
 
-    def _talk(self, conn) -> None:  # noqa: ANN001
+    def _talk(self, conn) -> None:
         f = conn.makefile("rb")
         try:
             conn.sendall(b"220 trickle.example ESMTP\r\n")
@@ -123,6 +123,6 @@ class TricklingSmtp:
         finally:
             conn.close()
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self._stop.set()
         self._sock.close()

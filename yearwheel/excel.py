@@ -96,7 +96,7 @@ def _validation(spec: ProgrammeFile, f: FormField) -> DataValidation | None:
         dv = DataValidation(type="date", operator="between", formula1="36526", formula2="73051", allow_blank=not f.required)
         dv.error, dv.prompt = "请填写日期，如 2023-12-25", f"{f.label}：日期"
     elif f.type in ("choice", "boolean"):
-        options = f.choices if f.type == "choice" else ["是", "否"]
+        options = (f.choices or []) if f.type == "choice" else ["是", "否"]
         formula = '"' + ",".join(o.replace('"', "") for o in options) + '"'
         if len(formula) > 255:
             return None  # Excel's limit for an inline list; the import still checks
@@ -215,8 +215,9 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
     tables: list[tuple[Any, int]] = []
     meta = wb.create_sheet(META)
     meta.sheet_state = "veryHidden"
-    for k, v in (("version", 1), ("programme", t.programme), ("year", t.year), ("milestone", t.milestone),
-                 ("participant", t.participant), ("form", t.form.id)):
+    facts: tuple[tuple[str, Any], ...] = (("version", 1), ("programme", t.programme), ("year", t.year),
+                                          ("milestone", t.milestone), ("participant", t.participant), ("form", t.form.id))
+    for k, v in facts:
         meta.append([k, v])
     row = FIRST_FIELD_ROW
     for f in t.form.fields:
@@ -341,7 +342,7 @@ def read_workbook(path: Path, spec: ProgrammeFile, form: Form, wb: Any, meta: di
                 problems.append(f"{path}: the sheet {sheet} ({f.label}) is missing")
                 continue
             by_id = {c.id: c for c in f.columns or []}
-            entries = []
+            entries: list[Any] = []
             for rownum, values in enumerate(wb[sheet].iter_rows(min_row=2, max_col=len(columns), values_only=True), start=2):
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue

@@ -37,7 +37,7 @@ class SimulationState:
 
 def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]]) -> None:
     rt = state.rt
-    now = [events[0][0] if events else None]
+    now = [events[0][0] if events else dt.datetime.now(TZ)]
     rt.stamp_clock = lambda: now[0]  # the mail and the delivery records read as the simulated year
     for at, _, sub in events:
         now[0] = at
@@ -50,6 +50,7 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
         else:
             d = R.submit_form(rt, state.programme, state.year, sub.milestone, sub.participant, state.payload_for(sub), at=at,
                               actor=f"{sub.participant} (simulated, {sub.persona})", source="simulation").dispatch
+            assert d is not None  # sent at once
             state.sent += d.sent
             state.failed.extend(d.errors)
             state.submitted += 1
@@ -57,7 +58,7 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
         state.on_event(at)
 
 
-def contacts_yaml(spec, host: str, port: int) -> str:  # noqa: ANN001
+def contacts_yaml(spec, host: str, port: int) -> str:
     lines = [
         "# Synthetic contacts written by `yearwheel simulate`: every participant and its head",
         "# reachable by email through the loopback SMTP server of this run.",
@@ -145,7 +146,7 @@ def run_simulation(
     events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
     events.sort(key=lambda e: (e[0], e[1]))
 
-    def payload_for(sub):  # noqa: ANN001, ANN202
+    def payload_for(sub):
         form = spec.milestone(sub.milestone).form
         if not form:
             return {}
@@ -163,7 +164,9 @@ def run_simulation(
             final = events[-1][0] + dt.timedelta(minutes=1)
             (rollup,) = R.rollup_current(rt, final, year=year)
             with rt.sessions() as s:
-                rows = list_task_status(s, find_programme_year(s, programme_id, year).id)
+                py = find_programme_year(s, programme_id, year)
+                assert py is not None  # compiled by the first advance
+                rows = list_task_status(s, py.id)
         finally:
             rt.close()
         received = len(sink.messages)

@@ -202,7 +202,7 @@ def coordinator_action(
     return out
 
 
-def year_view(rt: Runtime, programme: str, year: int, at: dt.datetime):  # noqa: ANN201 — models.yearview.YearView
+def year_view(rt: Runtime, programme: str, year: int, at: dt.datetime):
     """The coordinator's view of one programme year as of ``at`` (None when not in the ledger)."""
     from models.yearview import year_view as build
 
@@ -221,7 +221,7 @@ def expert_library(rt: Runtime, programme: str, explicit: Path | None = None) ->
     return explicit or rt.calendar_dir / "experts" / f"{programme}.yaml"
 
 
-def draw_experts(rt: Runtime, programme: str, year: int, milestone: str, seed: str, library: Path, out: Path):  # noqa: ANN201
+def draw_experts(rt: Runtime, programme: str, year: int, milestone: str, seed: str, library: Path, out: Path):
     """Draw from the ledger's recommended enterprises; write ``out`` (JSON) and ``out``.md.
     Returns (record, markdown)."""
     import json

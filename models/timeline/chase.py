@@ -127,22 +127,22 @@ def task_steps(
     if policy.overdue:
         every, count = policy.overdue.every_working_days, policy.overdue.max_chasers
         chaser_days = [after(due, every * k) for k in range(1, count + 1)]
-        for k, day in enumerate(chaser_days, start=1):
-            if day is None:
+        for k, chase_day in enumerate(chaser_days, start=1):
+            if chase_day is None:
                 break
-            following = chaser_days[k] if k < len(chaser_days) else after(day, every)
+            following = chaser_days[k] if k < len(chaser_days) else after(chase_day, every)
             # the next chaser is in an undated year: this one stays worth sending to year end
-            stale = _at(following, t) if following else _midnight_after(dt.date(day.year, 12, 31))
-            steps.append(Step(f"overdue-{k}@{due}", OVERDUE, _at(day, t), stale, working_days=every * k, number=k))
+            stale = _at(following, t) if following else _midnight_after(dt.date(chase_day.year, 12, 31))
+            steps.append(Step(f"overdue-{k}@{due}", OVERDUE, _at(chase_day, t), stale, working_days=every * k, number=k))
     for esc in policy.escalations:
-        day = after(due, esc.after_working_days)
-        if day is None:
+        esc_day = after(due, esc.after_working_days)
+        if esc_day is None:
             continue
         steps.append(
             Step(
                 f"escalate-{esc.after_working_days}@{due}",
                 ESCALATION,
-                _at(day, t),
+                _at(esc_day, t),
                 None,
                 working_days=esc.after_working_days,
                 roles=tuple(esc.to),

@@ -47,11 +47,11 @@ def milestone_paths(spec: ProgrammeFile) -> Iterator[tuple[Path, Milestone]]:
 
 def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
     out: list[Problem] = []
-    P = loaded.problem
+    problem = loaded.problem
 
     stem = FsPath(loaded.file).stem
     if stem != spec.programme.id:
-        out.append(P(("programme", "id"), f"the file must be named {spec.programme.id}.yaml (after the programme id), not {FsPath(loaded.file).name}"))
+        out.append(problem(("programme", "id"), f"the file must be named {spec.programme.id}.yaml (after the programme id), not {FsPath(loaded.file).name}"))
 
     participants = _ids(loaded, spec.participants, ("participants",), "participant", out)
     groups = _ids(loaded, spec.groups, ("groups",), "group", out)
@@ -65,33 +65,33 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
 
     for gi, g in enumerate(spec.groups):
         if g.id in participants:
-            out.append(P(("groups", gi, "id"), f"'{g.id}' is already a participant id; groups and participants share one namespace"))
+            out.append(problem(("groups", gi, "id"), f"'{g.id}' is already a participant id; groups and participants share one namespace"))
     for pi, p in enumerate(spec.participants):
         if p.parent is not None and p.parent not in participants:
-            out.append(P(("participants", pi, "parent"), _unknown(p.parent, participants, "participant")))
+            out.append(problem(("participants", pi, "parent"), _unknown(p.parent, participants, "participant")))
     for gi, g in enumerate(spec.groups):
         seen: set[str] = set()
         for k, member in enumerate(g.members):
             if member in seen:
-                out.append(P(("groups", gi, "members", k), f"'{member}' is listed twice"))
+                out.append(problem(("groups", gi, "members", k), f"'{member}' is listed twice"))
             elif member not in participants:
                 what = "participant (groups hold participants, not other groups)" if member in groups else "participant"
-                out.append(P(("groups", gi, "members", k), _unknown(member, participants, what)))
+                out.append(problem(("groups", gi, "members", k), _unknown(member, participants, what)))
             seen.add(member)
     for ri, r in enumerate(spec.roles):
         if r.holder is not None and r.holder not in participants:
-            out.append(P(("roles", ri, "holder"), _unknown(r.holder, participants, "participant")))
+            out.append(problem(("roles", ri, "holder"), _unknown(r.holder, participants, "participant")))
 
     who = participants | groups
 
     def check_who(ids: list[str] | None, path: Path) -> None:
         for k, ref in enumerate(ids or ()):
             if ref not in who:
-                out.append(P(path + (k,), _unknown(ref, who, "participant or group")))
+                out.append(problem(path + (k,), _unknown(ref, who, "participant or group")))
 
     def check_param(v: object, path: Path) -> None:
         if isinstance(v, ParameterRef) and v.parameter not in params:
-            out.append(P(path + ("parameter",), _unknown(v.parameter, params, "parameter")))
+            out.append(problem(path + ("parameter",), _unknown(v.parameter, params, "parameter")))
 
     # ----- forms
     for fi, form in enumerate(spec.forms):
@@ -100,23 +100,23 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
     # ----- reminder policies
     d = spec.programme.defaults
     if d.reminder_policy is not None and d.reminder_policy not in policies:
-        out.append(P(("programme", "defaults", "reminder_policy"), _unknown(d.reminder_policy, policies, "reminder policy")))
+        out.append(problem(("programme", "defaults", "reminder_policy"), _unknown(d.reminder_policy, policies, "reminder policy")))
     for pi, pol in enumerate(spec.reminder_policies):
         seen_offsets: set[int] = set()
         for k, off in enumerate(pol.before_due):
             if off in seen_offsets:
-                out.append(P(("reminder_policies", pi, "before_due", k), f"{off} is listed twice"))
+                out.append(problem(("reminder_policies", pi, "before_due", k), f"{off} is listed twice"))
             seen_offsets.add(off)
         for ei, esc in enumerate(pol.escalations):
             for k, role in enumerate(esc.to):
                 if role not in roles:
-                    out.append(P(("reminder_policies", pi, "escalations", ei, "to", k), _unknown(role, roles, "role")))
+                    out.append(problem(("reminder_policies", pi, "escalations", ei, "to", k), _unknown(role, roles, "role")))
 
     # ----- workstreams and milestones
     by_id: dict[str, tuple[Path, Milestone]] = {}
     for path, m in milestone_paths(spec):
         if m.id in by_id:
-            out.append(P(path + ("id",), f"duplicate milestone id '{m.id}' (milestone ids are unique across workstreams)"))
+            out.append(problem(path + ("id",), f"duplicate milestone id '{m.id}' (milestone ids are unique across workstreams)"))
         else:
             by_id[m.id] = (path, m)
 
@@ -124,21 +124,21 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
         check_who(w.lead, ("workstreams", wi, "lead"))
         check_who(w.cooperating, ("workstreams", wi, "cooperating"))
         for mi, m in enumerate(w.milestones):
-            path: Path = ("workstreams", wi, "milestones", mi)
+            path = ("workstreams", wi, "milestones", mi)
             check_who(m.assignees, path + ("assignees",))
             check_who(m.cooperating, path + ("cooperating",))
             if m.assignees is None and w.lead is None:
-                out.append(P(path, f"milestone '{m.id}' has no assignees and workstream '{w.id}' has no lead to default to"))
+                out.append(problem(path, f"milestone '{m.id}' has no assignees and workstream '{w.id}' has no lead to default to"))
             if m.form is not None and m.form not in forms:
-                out.append(P(path + ("form",), _unknown(m.form, forms, "form")))
+                out.append(problem(path + ("form",), _unknown(m.form, forms, "form")))
             if m.kind == "submission" and m.form is None:
-                out.append(P(path + ("kind",), "a submission milestone needs a 'form' saying what each assignee submits"))
+                out.append(problem(path + ("kind",), "a submission milestone needs a 'form' saying what each assignee submits"))
             if m.reminder_policy is not None and m.reminder_policy not in policies:
-                out.append(P(path + ("reminder_policy",), _unknown(m.reminder_policy, policies, "reminder policy")))
+                out.append(problem(path + ("reminder_policy",), _unknown(m.reminder_policy, policies, "reminder policy")))
             held = set(m.years) if m.years else years
             for k, y in enumerate(m.years or ()):
                 if y not in years:
-                    out.append(P(path + ("years", k), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+                    out.append(problem(path + ("years", k), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
             for which in ("opens", "due"):
                 rule = getattr(m, which)
                 if rule is None:
@@ -147,20 +147,20 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
                 if isinstance(rule, FixedDay) and rule.month == 2 and rule.day == 29:
                     bad = sorted(y for y in held if not _stdcal.isleap(y))
                     if bad:
-                        out.append(P(rpath + ("day",), f"February 29 does not exist in {', '.join(map(str, bad))}; use end_of_month for the end of February"))
+                        out.append(problem(rpath + ("day",), f"February 29 does not exist in {', '.join(map(str, bad))}; use end_of_month for the end of February"))
                 if isinstance(rule, RELATIVE_RULES):
                     if rule.milestone not in by_id:
-                        out.append(P(rpath + ("milestone",), _unknown(rule.milestone, by_id, "milestone")))
+                        out.append(problem(rpath + ("milestone",), _unknown(rule.milestone, by_id, "milestone")))
                         continue
                     other = spec.milestone(rule.milestone)
                     other_years = set(other.years) if other.years else years
                     if not held <= other_years:
                         missing = ", ".join(map(str, sorted(held - other_years)))
-                        out.append(P(rpath + ("milestone",), f"'{other.id}' is not held in {missing}, a year this milestone is held; limit this milestone's 'years'"))
+                        out.append(problem(rpath + ("milestone",), f"'{other.id}' is not held in {missing}, a year this milestone is held; limit this milestone's 'years'"))
             if m.opens is not None and isinstance(m.due, Window):
-                out.append(P(path + ("opens",), "a window due date already says when the milestone opens; remove 'opens' or make 'due' a single day"))
+                out.append(problem(path + ("opens",), "a window due date already says when the milestone opens; remove 'opens' or make 'due' a single day"))
             if m.opens_before_due is not None and (m.opens is not None or isinstance(m.due, Window)):
-                out.append(P(path + ("opens_before_due",), "'opens_before_due' applies only to a milestone with no 'opens' rule and no window; remove one of them"))
+                out.append(problem(path + ("opens_before_due",), "'opens_before_due' applies only to a milestone with no 'opens' rule and no window; remove one of them"))
 
     out.extend(_cycles(loaded, spec))
 
@@ -170,15 +170,15 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
         check_param(t.at_least, tpath + ("at_least",))
         check_param(t.at_most, tpath + ("at_most",))
         if t.each is not None and t.each not in who:
-            out.append(P(tpath + ("each",), _unknown(t.each, who, "participant or group")))
+            out.append(problem(tpath + ("each",), _unknown(t.each, who, "participant or group")))
         if t.by_year is not None and t.by_year not in years:
-            out.append(P(tpath + ("by_year",), f"{t.by_year} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+            out.append(problem(tpath + ("by_year",), f"{t.by_year} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
         if t.owner is not None and t.owner not in who and t.owner not in {r.id for r in spec.roles}:
-            out.append(P(tpath + ("owner",), _unknown(t.owner, [*who, *(r.id for r in spec.roles)], "role or participant")))
+            out.append(problem(tpath + ("owner",), _unknown(t.owner, [*who, *(r.id for r in spec.roles)], "role or participant")))
         for y, v in (t.path or {}).items():
             check_param(v, tpath + ("path", y))
             if y not in years:
-                out.append(P(tpath + ("path", y), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+                out.append(problem(tpath + ("path", y), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
         for key in ("counted_from", "numerator", "denominator"):
             meas = getattr(t, key)
             if meas is not None:
@@ -190,14 +190,14 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
 
         lo, hi = value(t.at_least), value(t.at_most)
         if lo is not None and hi is not None and lo > hi:
-            out.append(P(tpath + ("at_most",), f"at_most ({hi}) is below at_least ({lo})"))
+            out.append(problem(tpath + ("at_most",), f"at_most ({hi}) is below at_least ({lo})"))
         if t.measure == "rate":
-            for key, v in (("at_least", lo), ("at_most", hi)):
-                if v is not None and not 0 <= v <= 100:
-                    out.append(P(tpath + (key,), f"a rate threshold is a percentage from 0 to 100, got {v}"))
+            for key, bound in (("at_least", lo), ("at_most", hi)):
+                if bound is not None and not 0 <= bound <= 100:
+                    out.append(problem(tpath + (key,), f"a rate threshold is a percentage from 0 to 100, got {bound}"))
 
     if spec.programme.in_force_from is not None and spec.programme.in_force_from.year > spec.programme.years.last:
-        out.append(P(("programme", "in_force_from"), f"{spec.programme.in_force_from} is after the last programme year {spec.programme.years.last}"))
+        out.append(problem(("programme", "in_force_from"), f"{spec.programme.in_force_from} is after the last programme year {spec.programme.years.last}"))
     return out
 
 

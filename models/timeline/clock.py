@@ -5,6 +5,7 @@ turned into timezone-aware values. Everything else takes ``now`` as an argument.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # Programme dates are local to mainland China: UTC+8, no daylight saving.
@@ -33,8 +34,8 @@ def to_instant(value: str | dt.datetime | dt.date | None) -> dt.datetime:
 
         text = value.strip()
         try:
-            parsed = pendulum.parse(text, tz="Asia/Shanghai", strict=False)
-        except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:  # type: ignore[attr-defined]
+            parsed: Any = pendulum.parse(text, tz="Asia/Shanghai", strict=False)
+        except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
             raise InstantInvalid(f"{value!r} is not a date-time; write it like 2023-12-25T09:00 "
                                  "(Asia/Shanghai unless an offset is given)") from exc
         if not isinstance(parsed, dt.datetime):  # a bare date, a time or a duration
@@ -47,8 +48,8 @@ def to_instant(value: str | dt.datetime | dt.date | None) -> dt.datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
                                value.microsecond, tzinfo=TZ)
-        offset = value.utcoffset()
-        tz = TZ if offset == dt.timedelta(hours=8) else dt.timezone(offset)
+        offset = value.utcoffset() or dt.timedelta(0)
+        tz: dt.tzinfo = TZ if offset == dt.timedelta(hours=8) else dt.timezone(offset)
         return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
                            value.microsecond, tzinfo=tz)
     if isinstance(value, dt.date):

@@ -254,7 +254,7 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
 
 
 def validation_problems(loaded: Loaded, root: type[BaseModel], exc: ValidationError) -> list[Problem]:
-    grouped: dict[tuple[Path, str | None], list[dict]] = {}
+    grouped: dict[tuple[Path, str | None], list[Any]] = {}
     for err in exc.errors(include_url=False):
         key = _resolve_data_path(loaded.data, tuple(err["loc"]))
         grouped.setdefault(key, []).append(err)
@@ -302,7 +302,7 @@ def _one_problem(loaded: Loaded, root: type[BaseModel], path: Path, missing: str
         return loaded.problem(path, f"expected {what}, got {_kind(value)}")
     expected = [_EXPECTED.get(e["type"]) for e in errs]
     if all(expected):
-        wanted = " or ".join(dict.fromkeys(e for e in expected if e))  # type: ignore[arg-type]
+        wanted = " or ".join(dict.fromkeys(e for e in expected if e))
         if any(e["type"] in ("model_type", "dict_type") for e in errs) and any(
             "ParameterRef" in map(str, e["loc"]) for e in errs
         ):

@@ -73,7 +73,7 @@ class YearRange(Strict):
     def __contains__(self, year: object) -> bool:
         return isinstance(year, int) and self.first <= year <= self.last
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):  # the programme's years, in order (not pydantic's fields)
         return iter(range(self.first, self.last + 1))
 
 

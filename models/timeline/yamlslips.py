@@ -139,7 +139,7 @@ class _Scanner:
                 self._add(k, f"{_TAB} in the indentation; indent with spaces")
                 break
             if s[k] == "\u3000":
-                # sure when a key or a list item follows; text might be a paragraph indented 　　
+                # sure when a key or a list item follows; text might be a paragraph indented
                 self._add(k, f"{_IDEOGRAPHIC} in the indentation; indent with half-width spaces", sure=_STRUCTURE.match(body) is not None)
                 break
         self._block_node(s, j, at_key=True, owner=j)

@@ -26,7 +26,7 @@ PLANS = {
 }
 
 
-def plan(cli, programme: str, year: int) -> dict:  # noqa: ANN001
+def plan(cli, programme: str, year: int) -> dict:
     r = cli("plan", programme, "--year", str(year), "--json")
     assert r.exit_code == 0, r.stderr
     return json.loads(r.stdout)
@@ -46,7 +46,7 @@ def test_plan_summary(cli, programme, year):
     assert (len(ms), len(assignees), dues[0], dues[-1]) == PLANS[(programme, year)]
 
 
-def by_id(cli, programme: str, year: int) -> dict:  # noqa: ANN001
+def by_id(cli, programme: str, year: int) -> dict:
     return {m["id"]: m for m in plan(cli, programme, year)["milestones"]}
 
 

@@ -140,7 +140,7 @@ def ledger(world: World):
     return make_sessionmaker(engine)()
 
 
-def dispatch(rt: R.Runtime, when: dt.datetime, *, messenger=None, **kw):  # noqa: ANN001
+def dispatch(rt: R.Runtime, when: dt.datetime, *, messenger=None, **kw):
     """The outbox dispatcher on ``rt``'s programmes, with another messenger (a faulty
     sender) or other options when a test needs them."""
     from models import outbox as O
@@ -149,7 +149,7 @@ def dispatch(rt: R.Runtime, when: dt.datetime, *, messenger=None, **kw):  # noqa
                       at=when, **kw)
 
 
-def tasks_of(year: int = 2023, participant: str | None = None):  # noqa: ANN201
+def tasks_of(year: int = 2023, participant: str | None = None):
     """``select(Task)`` of one programme year (the next year is compiled from December 1st,
     so a test looking at 2023 must say so)."""
     from sqlalchemy import select

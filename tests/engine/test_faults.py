@@ -40,7 +40,7 @@ def widen(world: World, cities: int) -> list[str]:
     return [f"office@{c}.example.gov.cn" for c in ids]
 
 
-def settled(count, quiet: float = 1.0, guard: float = 60.0) -> int:  # noqa: ANN001
+def settled(count, quiet: float = 1.0, guard: float = 60.0) -> int:
     """``count()`` once it has stopped changing for ``quiet`` seconds (a hang guard of
     ``guard`` seconds) — instead of sleeping a fixed time and hoping."""
     end = time.monotonic() + guard
@@ -58,16 +58,16 @@ def settled(count, quiet: float = 1.0, guard: float = 60.0) -> int:  # noqa: ANN
 class StopsAfter:
     """The engine's sender, with the mail server switched off after ``n`` deliveries."""
 
-    def __init__(self, messenger, sink: SmtpSink, n: int) -> None:  # noqa: ANN001
+    def __init__(self, messenger, sink: SmtpSink, n: int) -> None:
         self.messenger, self.sink, self.n, self.calls = messenger, sink, n, 0
 
-    def send(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def send(self, *args, **kwargs):
         self.calls += 1
         if self.calls == self.n + 1:
             self.sink.__exit__(None, None, None)  # the server goes down
         return self.messenger.send(*args, **kwargs)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self.messenger, name)
 
 

@@ -20,7 +20,7 @@ adjusted_workdays:
 """  # Monday 01-04 is a weekday, not a weekend day that becomes a working day: invalid
 
 
-def _broken_copy(world) -> tuple[str, int, int]:  # noqa: ANN001
+def _broken_copy(world) -> tuple[str, int, int]:
     text = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("id: engine-demo", f"id: {BROKEN}", 1)
     lines = text.splitlines()
     n = next(i for i, line in enumerate(lines) if "before_due:" in line)

@@ -77,18 +77,18 @@ class Slow:
     """The engine's messenger, held before sending until ``release`` is set; then it fails
     (or succeeds) — a sender stuck longer than its lease."""
 
-    def __init__(self, messenger, *, fail: bool) -> None:  # noqa: ANN001
+    def __init__(self, messenger, *, fail: bool) -> None:
         self.messenger, self.fail = messenger, fail
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def send(self, envelope):  # noqa: ANN001, ANN201
+    def send(self, envelope):
         self.entered.set()
         self.release.wait(60)
         if self.fail:
             raise O.DeliveryError("the server went away", permanent=False)
         return self.messenger.send(envelope)
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self.messenger, name)
 
 

@@ -146,7 +146,7 @@ def test_advance_at_each_planned_instant_sends_exactly_that_step(promise):
         rows = s.execute(select(OutboxMessage.key, OutboxMessage.kind, OutboxMessage.due_at, OutboxMessage.recipient,
                                 OutboxMessage.state, OutboxMessage.sent_at)).all()
     sent: Counter = Counter()
-    for key, kind, due_at, recipient, state, sent_at in rows:
+    for key, kind, due_at, recipient, state, _sent_at in rows:
         assert state == "sent", (key, state)
         year, milestone = key.split("/")[1:3]
         sent[(f"{year}/{milestone}", kind, due_at.astimezone(TZ).isoformat(), recipient)] += 1

@@ -15,7 +15,7 @@ from models.experts import DrawConfig, DrawError, Enterprise, Expert, Library, c
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def lib(experts, k=2):  # noqa: ANN001, ANN201
+def lib(experts, k=2):
     return Library(programme="p", draws={"visits": DrawConfig(enterprises_from="recs", experts_per_enterprise=k)}, experts=experts)
 
 

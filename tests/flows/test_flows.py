@@ -180,7 +180,7 @@ def test_a_broken_calendar_is_one_failed_task_run_and_the_others_advance(world, 
 
     import asyncio
 
-    async def task_runs():  # noqa: ANN202
+    async def task_runs():
         async with get_client() as client:
             runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
             return {r.name: r.state.type.value for r in runs}

@@ -93,7 +93,7 @@ def mutate(data: st.DataObject) -> dict:
     return doc
 
 
-def dump(doc) -> str:  # noqa: ANN001
+def dump(doc) -> str:
     try:
         return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     except (yaml.YAMLError, ValueError, RecursionError):
@@ -159,7 +159,7 @@ def test_fuzzed_calendars_through_the_cli(cli, tmp_path_factory, data):
 GOOD = {"enterprises_served": 12, "summary": "全年走访企业12家"}
 
 
-def payload_docs(data: st.DataObject):  # noqa: ANN201
+def payload_docs(data: st.DataObject):
     kind = data.draw(st.sampled_from(["mutated", "random", "wrong-types"]))
     if kind == "random":
         return data.draw(values)
@@ -213,7 +213,7 @@ def test_fuzzed_payloads_through_the_cli_write_nothing(world, cli, tmp_path):
 
     @SOME
     @given(st.data())
-    def run(data):  # noqa: ANN001, ANN202
+    def run(data):
         path = tmp_path / data.draw(st.sampled_from(["p.yaml", "p.json"]))
         doc = payload_docs(data)
         if isinstance(doc, dict):  # whatever else it holds, this field makes it invalid

@@ -21,7 +21,7 @@ def owned(world):
     return world
 
 
-def target_rows(world):  # noqa: ANN001, ANN201
+def target_rows(world):
     with ledger(world) as s:
         return s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "target_behind").order_by(OutboxMessage.id)).all()
 

@@ -161,7 +161,7 @@ def test_every_shipped_calendar_exports_strict_rfc5545(path, year):
         assert ev["CATEGORIES"].value == [m.kind]
         alarms = ev.walk("VALARM")
         assert len(alarms) == len(m.reminders)
-        for alarm, when in zip(alarms, m.reminders):
+        for alarm, when in zip(alarms, m.reminders, strict=True):
             trigger = alarm["TRIGGER"]
             assert trigger.param("VALUE") == "DATE-TIME" and trigger.raw.endswith("Z")
             assert trigger.value == when.astimezone(UTC)

@@ -192,7 +192,7 @@ def test_pyyaml_reports_these_on_the_next_line():
         "choices:\n  - A：优秀\n  - B：良好\n",  # and so is a list item's label
         "title: “陇质惠”平台入驻情况\nother: “1256”\n",  # Chinese quotes in Chinese text
         "title: 【通知】质量提升\nquote: 第3、4条\nlabel: {name: 涉及县（市、区）}\n",
-        "quote:\n  " + IDEO * 2 + "第一段\n  " + IDEO * 2 + "第二段\n",  # paragraphs indented 　　
+        "quote:\n  " + IDEO * 2 + "第一段\n  " + IDEO * 2 + "第二段\n",  # paragraphs indented
         "note: >-\n  title：x\n  " + IDEO + "- ｛x: 1｝\nnext: 1\n",  # anything goes in a block scalar
         "a: \"x：\n  y，z\"\nb: 'it''s: ［1］'\nc: x # title：y\n",  # in quotes and comments
     ],
@@ -227,7 +227,7 @@ def _key_lines(text: str) -> list[tuple[int, int, bool]]:
     """(0-based line, 0-based column of the key's colon, whether the key is in a flow mapping)."""
     out = []
 
-    def walk(node) -> None:  # noqa: ANN001
+    def walk(node) -> None:
         if isinstance(node, MappingNode):
             for k, v in node.value:
                 if k.start_mark.line == k.end_mark.line:

@@ -15,20 +15,20 @@ from tests.engine.conftest import PROGRAMME, ledger, tasks_of
 ARGS = ("--year", "2023", "--milestone", "results-submitted")
 
 
-def export(cli, world, out, *extra):  # noqa: ANN001, ANN201
+def export(cli, world, out, *extra):
     r = cli("forms", "export", PROGRAMME, *ARGS, "-o", out, "--calendar-dir", world.calendar_dir, *extra)
     assert r.exit_code == 0, r.stderr
     return r
 
 
-def cell_of(ws, label: str):  # noqa: ANN001, ANN201
+def cell_of(ws, label: str):
     for row in ws.iter_rows(min_col=1, max_col=1):
         if row[0].value and str(row[0].value).startswith(label):
             return ws.cell(row[0].row, 2)
     raise AssertionError(label)
 
 
-def counts(world) -> tuple[int, int]:  # noqa: ANN001
+def counts(world) -> tuple[int, int]:
     with ledger(world) as s:
         return (s.scalar(select(func.count()).select_from(Submission)),
                 s.scalar(select(func.count()).select_from(StatusChange).where(StatusChange.to_state == "submitted")))

@@ -141,7 +141,7 @@ def assert_signature_block(rendered: Rendered) -> None:
         assert f"{label}：" in text, label
 
 
-def export(cli, programme: str, milestone: str, participant: str, out: Path, *extra: str) -> Path:  # noqa: ANN001
+def export(cli, programme: str, milestone: str, participant: str, out: Path, *extra: str) -> Path:
     r = cli("forms", "export", programme, "--year", "2023", "--milestone", milestone, "--participant", participant,
             "-o", out, *extra)
     assert r.exit_code == 0, r.stderr
@@ -150,7 +150,7 @@ def export(cli, programme: str, milestone: str, participant: str, out: Path, *ex
 
 
 @pytest.fixture
-def jilin(cli, tmp_path, monkeypatch, sqlite_template):  # noqa: ANN001, ANN201
+def jilin(cli, tmp_path, monkeypatch, sqlite_template):
     """A ledger with Jilin's 2023 planned (as in tests/web/test_excel.py)."""
     db = tmp_path / "ledger.db"
     shutil.copy(sqlite_template, db)
@@ -199,7 +199,7 @@ def test_a_plain_form_prints_on_one_page_with_its_signature_block(cli, world, tm
     assert "recorded punctual-city results-submitted version 1" in r.stdout
 
 
-def fill(ws, rows: list[list[object]]) -> None:  # noqa: ANN001
+def fill(ws, rows: list[list[object]]) -> None:
     """Type rows as Excel does: a new cell takes its column's format (here: wrap text)."""
     from copy import copy
 

@@ -34,7 +34,7 @@ class Clock:
 
 
 @contextmanager
-def serve(world: World, clock: Clock, tmp_path, port: int | None = None, **overrides):  # noqa: ANN001, ANN003
+def serve(world: World, clock: Clock, tmp_path, port: int | None = None, **overrides):
     import uvicorn
 
     from yearwheel.web.app import WebSettings, create_app

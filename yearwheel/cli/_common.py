@@ -144,7 +144,7 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
         rt.close()
 
 
-def programme_year_or_exit(s, programme: str, year: int):  # noqa: ANN001, ANN201 — a session; a ProgrammeYear
+def programme_year_or_exit(s, programme: str, year: int):
     from models.ledger import find_programme_year
 
     py = find_programme_year(s, programme, year)

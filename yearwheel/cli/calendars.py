@@ -82,8 +82,8 @@ def validate(
             found, noted = _validate_programme(path, path.parent)
             problems += found
             notes += noted
-    for p in sorted(set(problems)):
-        print(p)
+    for problem in sorted(set(problems)):
+        print(problem)
     for n in notes:
         err(f"note: {n}")
     bad = len({p.file for p in problems})
@@ -152,7 +152,7 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
         elif not cal.is_workday(m.due):
             due.append(" (kept on a rest day)", style="dim")
         reminders = " ".join(_md(r, y) + ("*" if len(st.covers) > 1 else "")
-                             for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"]))
+                             for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"], strict=True))
         if m.reminders:
             reminders += f" @{m.reminders[0]:%H:%M}"
         table.add_row(

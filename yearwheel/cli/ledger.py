@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -101,7 +101,7 @@ def advance(
     if use_prefect(prefect):
         from flows.advance import advance as advance_flow
 
-        state = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
+        state: Any = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
                              contacts=str(contacts) if contacts else None, return_state=True)
         payload = state.result(raise_on_failure=False)
         if not isinstance(payload, dict):  # the flow itself failed (the database, the Prefect API)
@@ -200,7 +200,7 @@ def status(
     Console(width=matrix_width(rows)).print(status_matrix(rows, f"{programme_id} {year}"))
 
 
-def rollup_tables(r) -> list[Table]:  # noqa: ANN001
+def rollup_tables(r) -> list[Table]:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{v:.0%}"
 
@@ -321,6 +321,7 @@ def submit(
         except (NotFound, NotAllowed) as exc:
             raise fail(str(exc)) from None
     d = done.dispatch
+    assert d is not None  # sent at once (send=True)
     print(f"recorded {participant} {milestone} version {done.version}: {'on time' if done.on_time else 'late'} (due {done.due}); "
           f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}")
 

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -56,7 +56,7 @@ def simulate(
         def on_event(at: dt.datetime) -> None:
             progress.update(bar, advance=1, description=f"{programme_id} {at.astimezone(TZ):%Y-%m-%d}")
 
-        def runner(state) -> None:  # noqa: ANN001
+        def runner(state) -> None:
             progress.update(bar, total=len(state.events))
             if prefect:
                 from flows.simulate import PREPARED, simulate_flow
@@ -80,7 +80,7 @@ def simulate(
     loop = result.seconds_loop
     prefect_share = max(loop - state.engine_seconds, 0.0) if prefect else 0.0
     startup = (state.flow_started - result.ready_at) if prefect and state.flow_started else 0.0
-    summary = {
+    summary: dict[str, Any] = {
         "programme": programme_id, "year": year, "seed": seed,
         "personas": {k: sum(1 for v in personas.values() if v == k) for k in ("punctual", "late", "never")},
         "advance_runs": state.advances, "submissions": state.submitted, "emails_sent": state.sent,
@@ -119,7 +119,7 @@ def simulate(
         raise fail(f"{len(state.failed)} deliveries failed; {state.sent} sent but {received} received")
 
 
-def _run_flow(flow_fn, programme_id: str, year: int, token: str) -> None:  # noqa: ANN001
+def _run_flow(flow_fn, programme_id: str, year: int, token: str) -> None:
     """Run the flow with Prefect's per-run heartbeat thread off: on this machine it adds
     ~1 s to each flow run and the simulation is a single short-lived run."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings

@@ -27,7 +27,7 @@ _env = Environment(
 )
 
 
-def zh_date(d: dt.date, cal=None) -> str:  # noqa: ANN001
+def zh_date(d: dt.date, cal=None) -> str:
     """The report's dates: 2023年4月23日（周日，调休上班）."""
     return _zh_date(d, cal, long=False)
 

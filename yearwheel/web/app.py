@@ -137,7 +137,7 @@ class Outbound:
             self.idle.clear()
             try:
                 self.rt.dispatch(self.clock())
-            except Exception:  # noqa: BLE001 — the sender keeps running; the next wake tries again
+            except Exception:
                 log.exception("sending queued messages failed")
             finally:
                 self.idle.set()
@@ -154,7 +154,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def lifespan(_app):  # noqa: ANN001, ANN202
+    async def lifespan(_app):
         if outbound:
             outbound.start()
         yield
@@ -181,7 +181,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         return page("error.html.j2", status, message=text_)
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(request: Request, call_next):
         declared = request.headers.get("content-length")
         api = request.url.path.startswith("/api/")
         limit = settings.max_api_body if api else settings.max_body
@@ -256,12 +256,12 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             return "本项填报已被审核通过；如需修改，请联系牵头处室退回。"
         return None
 
-    def rows_for(info: dict):  # noqa: ANN202
+    def rows_for(info: dict):
         """How many rows a table field shows: its minimum (at least 3), or as many as were
         sent, plus ``extra`` — never more than the field allows."""
         param = info["param"]
 
-        def rows(f, values: dict, extra: int) -> int:  # noqa: ANN001
+        def rows(f, values: dict, extra: int) -> int:
             sent = {int(k.split(".")[1]) for k in values if k.startswith(f.id + ".") and k.split(".")[1].isdigit()}
             least = param(f.min_rows) or 0
             return min(max(int(least), 3, (max(sent) + 1) if sent else 0) + extra, row_limit(f, param))
@@ -347,7 +347,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         except Exception:  # noqa: BLE001 — a malformed or oversized body: the sender's fault
             return message(400, "提交内容无法识别或超出表单的范围，请通过填报页面重新提交。")
         raw: list[tuple[str, str]] = []
-        files = []
+        files: list[Any] = []  # starlette UploadFile
         for key, value in form.multi_items():
             if key == "evidence":
                 if getattr(value, "filename", None):

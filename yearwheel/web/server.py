@@ -392,7 +392,7 @@ class LimitedH11Protocol(H11Protocol):
             self.transport.write(_RESPONSE_408)
         self.transport.close()
         transport = self.transport
-        self.loop.call_later(_CLOSE_GRACE, lambda: transport.is_closing() and transport.abort())
+        self.loop.call_later(_CLOSE_GRACE, lambda: transport.abort() if transport.is_closing() else None)
         self.guard.dropped_one(reason, self._peer)
 
 

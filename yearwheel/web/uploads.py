@@ -240,7 +240,7 @@ def _check_pdf(data: bytes) -> str:
                 raise _Refuse("encrypted" if encrypted else "corrupt",
                               "PDF 文件的结构无法检查（压缩方式不常见或已加密），请取消加密或重新导出后上传。",
                               f"PDF object stream at offset {m.start()} uses filters {filters!r}", PDF)
-            _pdf_active(plain, _PDF_ACTIVE | _PDF_ACTIVE_SHORT, f"in the object stream at offset {m.start()}")
+            _pdf_active(plain or b"", _PDF_ACTIVE | _PDF_ACTIVE_SHORT, f"in the object stream at offset {m.start()}")
         pos = end + len(b"endstream")
     _pdf_active(b"\n".join(outside), _PDF_ACTIVE_SHORT, "outside stream bodies")
     return PDF
