@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from flows.run_log import run_log
 from yearwheel import usecases as R
 
 
@@ -66,7 +67,7 @@ def advance(
         artifacts: publish the status matrix, milestone progress, the summary and the HTML report.
     """
     instant = R.to_instant(at)
-    with R.opened(calendar_dir, programme, contacts) as rt:
+    with run_log(), R.opened(calendar_dir, programme, contacts) as rt:
         for path, exc in rt.broken.items():
             calendar_invalid(Path(path).name, R.problem_text(exc), return_state=True)
         token = uuid.uuid4().hex

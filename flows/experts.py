@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from prefect import flow
 
+from flows.run_log import run_log
 from yearwheel import usecases as R
 
 
@@ -29,7 +30,7 @@ def experts_draw(programme: str, year: int, milestone: str, seed: str, output: s
 
     from flows.artifacts import key
 
-    with R.opened(calendar_dir, programme) as rt:
+    with run_log(), R.opened(calendar_dir, programme) as rt:
         lib = R.expert_library(rt, programme, Path(library) if library else None)
         rec, md = R.draw_experts(rt, programme, year, milestone, seed, lib, Path(output))
     create_markdown_artifact(md, key=key("expert-draw", programme, year, milestone), description=f"seed {seed}")

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from prefect import flow
 
+from flows.run_log import run_log
 from yearwheel import usecases as R
 
 
@@ -29,5 +30,5 @@ def open_milestone(
         calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
         contacts: the contacts file (default: $YEARWHEEL_CONTACTS).
     """
-    with R.opened(calendar_dir, programme, contacts) as rt:
+    with run_log(), R.opened(calendar_dir, programme, contacts) as rt:
         return R.open_milestone(rt, programme, year, milestone, R.to_instant(at)).as_json()

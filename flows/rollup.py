@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from prefect import flow
 
+from flows.run_log import run_log
 from yearwheel import usecases as R
 
 
@@ -37,7 +38,7 @@ def rollup(
         artifacts: publish the status matrix, milestone progress and the HTML report.
     """
     instant = R.to_instant(at)
-    with R.opened(calendar_dir, programme) as rt:
+    with run_log(), R.opened(calendar_dir, programme) as rt:
         found = R.rollup_current(rt, instant, year=year)
         if not found and programme and year:
             raise LookupError(f"{programme} {year} is not in the ledger: run advance first")

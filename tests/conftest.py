@@ -163,3 +163,29 @@ def hang_guard(seconds: float = 30.0, what: str = "the case"):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+# --------------------------------------------------------------------------- tiers
+#
+# Markers are given by what a test uses, so a new test lands in the right tier without
+# anyone remembering: PostgreSQL (the database_url[postgresql] case or the pg_server
+# fixture), a Prefect server, Chromium, the fuzz folder. Each of those is also "slow";
+# modules that take seconds for other reasons say `pytestmark = pytest.mark.slow`.
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec else {}
+        path = str(item.path)
+        tiers = set()
+        if "pg_server" in names or params.get("database_url") == "postgresql":
+            tiers.add("postgres")
+        if "prefect_server" in names or "/dashboard/test_prefect_ui" in path:
+            tiers.add("prefect")
+        if names & {"chromium", "visit"}:
+            tiers.add("browser")
+        if "/fuzz/" in path:
+            tiers.add("fuzz")
+        for tier in tiers | ({"slow"} if tiers else set()):
+            item.add_marker(getattr(pytest.mark, tier))

@@ -141,6 +141,7 @@ def test_the_lazy_command_table_matches_the_commands():
             assert groups[name].typer_instance.info.help.startswith(summary[:30]), name
 
 
+@pytest.mark.slow
 def test_help_and_plan_import_only_what_they_need(tmp_path):
     probe = (
         "import sys, contextlib, io\n"

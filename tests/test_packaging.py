@@ -4,11 +4,15 @@ of the code without the repository around it, it says so instead of failing obsc
 
 from __future__ import annotations
 
+import pytest
+
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["yearwheel", "models", "flows", "notifications"]

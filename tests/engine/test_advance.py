@@ -3,6 +3,8 @@ late one and an exempt one — on SQLite and PostgreSQL, with a real SMTP server
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 import threading
 
@@ -217,6 +219,7 @@ def test_a_missing_contact_is_reported_and_sent_once_the_file_lists_it(world):
     assert subjects_to(world, EXEMPT) and len(world.smtp.messages) == 3
 
 
+@pytest.mark.slow
 def test_two_advance_processes_at_once_deliver_each_message_once(world):
     import os
     import subprocess

@@ -24,6 +24,8 @@ from yearwheel import usecases as R
 from tests.engine.conftest import World, at, contacts_yaml, dispatch, ledger
 from tests.pg import free_port
 
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
+
 YEARWHEEL = Path(sys.executable).parent / "yearwheel"
 
 

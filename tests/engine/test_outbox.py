@@ -5,6 +5,8 @@ servers on loopback; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 import hashlib
 import threading
@@ -20,6 +22,8 @@ from models.timeline import TZ
 from models import submissions as U
 from tests.engine.conftest import PROGRAMME, World, at, dispatch, ledger
 from tests.engine.test_faults import widen
+
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
 
 GOOD = {"enterprises_served": 12, "summary": "全年走访企业12家。"}
 

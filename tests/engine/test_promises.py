@@ -24,6 +24,8 @@ from models.tables import OutboxMessage
 from models.timeline import TZ, WorkdayCalendar, load_programme_file, plan_year
 from tests.engine.conftest import World, ledger
 
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
+
 PROMISE = "promise-demo"
 CALENDAR = """version: 1
 programme:

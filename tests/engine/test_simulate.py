@@ -3,11 +3,15 @@ by seed, every email received by the loopback SMTP server and saved."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from models.simulation import LATE, NEVER, PUNCTUAL, assign_personas, plan_submissions
 from models.timeline import WorkdayCalendar, load_programme_file, plan_year
 from tests.conftest import JILIN
+
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
 
 
 def simulate(cli, tmp_path, seed: int) -> dict:

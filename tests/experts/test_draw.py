@@ -66,6 +66,7 @@ def test_impossible_and_empty_draws_say_why():
         draw(lib(experts), "sha", "p", 2023, "other", "s", ENTS)
 
 
+@pytest.mark.slow
 def test_draw_from_a_simulated_year_through_the_cli(cli, tmp_path, monkeypatch):
     r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--no-prefect", "--workdir", tmp_path, "--json")
     assert r.exit_code == 0, r.stderr

@@ -188,3 +188,39 @@ def test_a_broken_calendar_is_one_failed_task_run_and_the_others_advance(world, 
     runs = asyncio.run(task_runs())
     assert runs["advance engine-demo"] == "COMPLETED"
     assert runs["calendar broken-demo.yaml is invalid"] == "FAILED"
+
+
+def test_the_engine_log_reaches_the_run_log_and_no_secret_does(world, monkeypatch):
+    """In a flow run, the dispatcher's records (claims, failures with their reason) are in
+    Prefect's run log; the SMTP password and the SMS token used for sending are not."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from flows.advance import advance
+    from tests.engine.conftest import contacts_yaml
+    from tests.sinks import HttpSink
+
+    password, token = "smtp-password-Zq81x", "sms-token-Pw42y"
+    monkeypatch.setenv("YW_SMTP_PASSWORD", password)
+    monkeypatch.setenv("YW_SMS_TOKEN", token)
+    with HttpSink(status=500) as gateway:  # the SMS gateway refuses: a failure with a reason
+        text = contacts_yaml(world.smtp.port, sms_url=f"{gateway.url}/sms", extra="    phone: ['+8613900000001']\n")
+        text = text.replace("  security: none\n", "  security: none\n  username: noreply\n  password: {env: YW_SMTP_PASSWORD}\n")
+        text = text.replace(f"  url: {gateway.url}/sms\n", f"  url: {gateway.url}/sms\n  token: {{env: YW_SMS_TOKEN}}\n")
+        world.write_contacts(text)
+        state = advance(at=at("2023-12-01T10:00"), programme=PROGRAMME, calendar_dir=str(world.calendar_dir),
+                        contacts=str(world.contacts), return_state=True)
+    assert gateway.requests and token in gateway.requests[0].headers.get("X-Token", "")  # the secret was used …
+    run_id = state.state_details.flow_run_id
+
+    async def logs():  # noqa: ANN202
+        async with get_client() as client:
+            return [entry.message for entry in await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
+
+    messages = asyncio.run(logs())
+    text = "\n".join(messages)
+    assert "outbox: claimed" in text  # the dispatcher's batches
+    assert "will retry" in text and "sms" in text  # the failure, with its reason
+    assert password not in text and token not in text  # … and never logged

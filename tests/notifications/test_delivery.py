@@ -212,6 +212,7 @@ def test_message_id_and_date_are_the_ones_given(smtp_server):
     assert when.astimezone(TZ).hour == 9
 
 
+@pytest.mark.slow
 def test_a_reply_that_never_ends_is_cut_at_the_deadline_and_called_ambiguous():
     import threading
 
@@ -243,6 +244,7 @@ def test_a_server_that_drops_the_connection_after_the_data_is_ambiguous(smtp_ser
     assert len(smtp_server.messages) == 1  # it did take it
 
 
+@pytest.mark.slow
 def test_a_slow_final_reply_is_waited_for_rather_than_sent_twice(smtp_server):
     # apprise's own socket timeout is 15 s; a server answering after 16 s still gets one copy
     smtp_server.delay = 16.5

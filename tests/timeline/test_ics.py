@@ -168,6 +168,7 @@ def test_every_shipped_calendar_exports_strict_rfc5545(path, year):
             assert alarm["ACTION"].value == "DISPLAY" and m.title in alarm["DESCRIPTION"].value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "year"), shipped_years(), ids=lambda v: getattr(v, "stem", v))
 def test_every_participant_calendar_is_strict_rfc5545_too(path, year):
     spec, cal = load_programme_file(path), workdays()

@@ -267,6 +267,7 @@ def slips(draw):
     return line, kind, new
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(slips())
 def test_a_slip_on_a_key_line_is_reported_on_that_line(tmp_path_factory, slip):

@@ -28,6 +28,8 @@ from models.timeline import WorkdayCalendar
 from tests.conftest import JILIN, JILIN_ID
 from tests.engine.conftest import PROGRAMME
 
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
+
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 TOOLS = {"soffice": SOFFICE, "pdftotext": shutil.which("pdftotext"), "pdftoppm": shutil.which("pdftoppm")}
 PACKAGES = "libreoffice-calc-nogui poppler-utils fonts-wqy-zenhei"

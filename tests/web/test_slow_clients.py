@@ -29,6 +29,8 @@ from yearwheel.web.server import (
     start_in_thread,
 )
 
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
+
 GUARD = 20.0  # seconds: a hang guard for any single request, not a performance budget
 SECRET_HEADER = b"X-Trickle-Secret: "  # what the slow clients send; must never reach the log
 

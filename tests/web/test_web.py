@@ -20,6 +20,8 @@ from tests.engine.conftest import PROGRAMME, World, ledger, tasks_of
 from tests.web.test_uploads import make_pdf
 from tests.pg import free_port
 
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
+
 SECRET = b"s" * 40
 COORDINATOR = "coordinator-token-for-tests-0123456789"
 PDF = make_pdf()  # a real, minimal PDF (structure checked by yearwheel.web.uploads)

@@ -20,6 +20,8 @@ from tests.engine.conftest import World, ledger
 from tests.web.test_uploads import make_pdf
 from tests.web.test_web import COORDINATOR, SECRET, Clock, at, serve
 
+pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
+
 DEMO = "intake-demo"
 CALENDAR = """version: 1
 programme:
