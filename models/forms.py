@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fieldtypes import kind as field_kind
 from .timeline import yamlsrc
 from .timeline.spec import Form, FormField, ProgrammeFile
 
@@ -168,18 +169,18 @@ def _value(spec: ProgrammeFile, f: FormField, v: Any, path: str, label: str, pro
         problems.append(FieldProblem(path, label, message))
         return _BAD
 
-    t = f.type
-    if t in ("text", "string"):
+    t, k = f.type, field_kind(f.type)
+    if k.text:
         if not isinstance(v, str):
             return bad(f"expected text, got {_kind(v)}")
         v = v.strip()
-        if t == "string" and "\n" in v:
+        if k.one_line and "\n" in v:
             return bad("expected one line of text, got several lines")
         limit = f.max_length or MAX_TEXT
         if len(v) > limit:
             return bad(f"at most {limit} characters, got {len(v)}")
         return v
-    if t in ("integer", "number"):
+    if k.numeric:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (t == "integer" and isinstance(v, float) and not v.is_integer()):
             return bad(f"expected {'an integer' if t == 'integer' else 'a number'}, got {_kind(v)}")
         if isinstance(v, float) and not math.isfinite(v):

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from .fieldtypes import kind as field_kind
 from .forms import FieldProblem
 from .timeline.spec import Form, FormField
 
@@ -32,14 +33,15 @@ def coerce(field: FormField, raw: Any) -> Any:
         text = raw.strip()
         if text == "" and field.type != "table":
             return None
-        if field.type == "integer":
+        k = field_kind(field.type)
+        if k.numeric and field.type == "integer":
             t = text.replace(",", "").replace("，", "")
             if re.fullmatch(r"[+-]?\d+", t):
                 return int(t)
             if re.fullmatch(r"[+-]?\d+\.0*", t):
                 return int(float(t))
             return raw
-        if field.type == "number":
+        if k.numeric:
             t = text.replace(",", "").replace("，", "")
             try:
                 return float(t) if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", t) else raw

@@ -34,6 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 
+from models.fieldtypes import kind as field_kind
 from models.forms import FieldProblem, PayloadInvalid, validate_payload
 from models.formtext import coerce, zh_message
 from models.timeline.spec import Form, FormField, ProgrammeFile
@@ -84,25 +85,25 @@ def _sheet_name(label: str, used: set[str]) -> str:
 def _validation(spec: ProgrammeFile, f: FormField) -> DataValidation | None:
     """Excel's check for one field, with a Chinese message; the import checks again anyway."""
     lo, hi = spec.parameter_value(f.min), spec.parameter_value(f.max)
-    if f.type in ("integer", "number"):
-        kind = "whole" if f.type == "integer" else "decimal"
+    k = field_kind(f.type)
+    if k.excel in ("whole", "decimal"):
         lo_s = str(lo if lo is not None else -(10**12))
         hi_s = str(hi if hi is not None else 10**12)
-        dv = DataValidation(type=kind, operator="between", formula1=lo_s, formula2=hi_s, allow_blank=not f.required)
-        what = "整数" if f.type == "integer" else "数字"
+        dv = DataValidation(type=k.excel, operator="between", formula1=lo_s, formula2=hi_s, allow_blank=not f.required)
+        what = k.zh
         rng = "，".join(x for x in (f"≥ {lo}" if lo is not None else "", f"≤ {hi}" if hi is not None else "") if x)
         dv.error, dv.prompt = f"请填写{what}{'（' + rng + '）' if rng else ''}", f"{f.label}：{what}{'（' + rng + '）' if rng else ''}"
-    elif f.type == "date":
+    elif k.excel == "date":
         dv = DataValidation(type="date", operator="between", formula1="36526", formula2="73051", allow_blank=not f.required)
         dv.error, dv.prompt = "请填写日期，如 2023-12-25", f"{f.label}：日期"
-    elif f.type in ("choice", "boolean"):
+    elif k.excel == "list":
         options = (f.choices or []) if f.type == "choice" else ["是", "否"]
         formula = '"' + ",".join(o.replace('"', "") for o in options) + '"'
         if len(formula) > 255:
             return None  # Excel's limit for an inline list; the import still checks
         dv = DataValidation(type="list", formula1=formula, allow_blank=not f.required)
         dv.error, dv.prompt = "请从下拉列表中选择", f"{f.label}：请选择"
-    elif f.type in ("text", "string"):
+    elif k.excel == "textLength":
         dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(f.max_length or 100_000),
                             allow_blank=not f.required)
         dv.error, dv.prompt = f"最多 {f.max_length or 100_000} 个字", f"{f.label}"
@@ -257,7 +258,7 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
             cell.fill = INPUT
             if f.type == "date":
                 cell.number_format = "yyyy-mm-dd"
-            cell.alignment = Alignment(wrap_text=f.type == "text", vertical="top")
+            cell.alignment = Alignment(wrap_text=field_kind(f.type).multiline, vertical="top")
             dv = _validation(spec, f)
             if dv is not None:
                 ws.add_data_validation(dv)

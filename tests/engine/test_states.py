@@ -77,3 +77,65 @@ def test_naive_datetimes_are_refused(engine):
         with pytest.raises(Exception, match="naive datetime"):
             s.flush()
         s.rollback()
+
+
+# --------------------------------------------------------------------------- the outbox's states
+
+
+def _outbox_transitions_in_code() -> set[tuple[str, str]]:
+    """Every (from, to) an UPDATE of the outbox in the code can make: the state it
+    requires in ``.where(OutboxMessage.state == V.X)`` and the one it sets in
+    ``.values(state=V.Y)`` (state-changing updates without such a guard are a failure)."""
+    import ast
+    from pathlib import Path
+
+    from models import vocabulary as V
+
+    found: set[tuple[str, str]] = set()
+    root = Path(__file__).resolve().parents[2]
+    for path in [root / "models" / "outbox.py", root / "models" / "submissions.py", root / "models" / "reconcile.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        guards: dict[str, str] = {}  # names spread into a .where(*name): their text
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                guards[node.targets[0].id] = guards.get(node.targets[0].id, "") + ast.unparse(node.value)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values"):
+                continue
+            sets = [kw.value for kw in node.keywords if kw.arg == "state"]
+            if not sets:
+                continue
+            chain = ast.unparse(node.func.value)
+            if "update(OutboxMessage)" not in chain:
+                continue
+            spread = "".join(guards.get(name, "") for name in guards if f"*{name}" in chain)
+            requires = {m for m in V.OUTBOX_STATES if f"OutboxMessage.state == V.{m.upper()}" in chain + spread}
+            assert requires, f"{path.name}:{node.lineno}: an outbox state change without a guard on the state it comes from"
+            targets = set()
+            for value in sets:
+                text = ast.unparse(value)
+                targets |= {m for m in V.OUTBOX_STATES if f"V.{m.upper()}" in text}
+            found |= {(a, b) for a in requires for b in targets}
+    return found
+
+
+def test_every_outbox_state_change_in_the_code_is_allowed():
+    from models import vocabulary as V
+
+    used = _outbox_transitions_in_code()
+    assert used, "no outbox transitions found: the scan is broken"
+    allowed = {(a, b) for a, targets in V.OUTBOX_ALLOWED.items() for b in targets}
+    assert used <= allowed, used - allowed
+    assert allowed <= used, f"allowed but never made (drop them from the table?): {allowed - used}"
+
+
+@pytest.mark.parametrize("a", ["pending", "sending", "sent", "dead", "skipped"])
+@pytest.mark.parametrize("b", ["pending", "sending", "sent", "dead", "skipped"])
+def test_outbox_transitions_all_pairs(a, b):
+    from models import vocabulary as V
+
+    expected = {("pending", "sending"), ("pending", "skipped"), ("sending", "sent"), ("sending", "pending"),
+                ("sending", "dead")}
+    assert ((a, b) in expected) == (b in V.OUTBOX_ALLOWED[a])
+    if a in (V.SENT, V.DEAD, V.SKIPPED):
+        assert V.OUTBOX_ALLOWED[a] == frozenset()  # final: a message sent, given up or skipped is never reopened

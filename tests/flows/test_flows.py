@@ -215,7 +215,7 @@ def test_the_engine_log_reaches_the_run_log_and_no_secret_does(world, monkeypatc
     assert gateway.requests and token in gateway.requests[0].headers.get("X-Token", "")  # the secret was used …
     run_id = state.state_details.flow_run_id
 
-    async def logs():  # noqa: ANN202
+    async def logs():
         async with get_client() as client:
             return [entry.message for entry in await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
 

@@ -146,3 +146,14 @@ def test_samples_of_every_jilin_form_are_valid(seed, form):
     payload = sample_payload(JILIN_SPEC, form, random.Random(seed), "changchun", year=2023)
     assert validate_payload(JILIN_SPEC, form, payload) == json.loads(json.dumps(payload, ensure_ascii=False))
     assert sample_payload(JILIN_SPEC, form, random.Random(seed), "changchun", year=2023) == payload
+
+
+def test_one_table_of_field_types_is_what_the_schema_allows():
+    import typing
+
+    from models.fieldtypes import FIELD_TYPES
+    from models.timeline.spec import FieldType
+
+    assert set(typing.get_args(FieldType)) == set(FIELD_TYPES)
+    assert {k.id for k in FIELD_TYPES.values() if k.numeric} == {"integer", "number"}
+    assert all(k.excel or k.id == "table" for k in FIELD_TYPES.values())

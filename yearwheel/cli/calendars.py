@@ -20,6 +20,7 @@ from models.timeline.plan import PlanInconsistent, YearPlan, plan_year
 from models.timeline.spec import ProgrammeFile
 from models.timeline.workdays import MissingWorkdayData, WorkdayCalendar
 
+from ..files import write_atomic
 from ._common import EXIT_INPUT, CalendarDirOpt, calendar_folder, err, fail, load_calendar, plan_or_exit
 
 app = typer.Typer()
@@ -218,9 +219,7 @@ def ics(
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(output)  # never leave a half-written calendar where a subscriber reads it
+        write_atomic(output, data)  # never leave a half-written calendar where a subscriber reads it
         err(f"wrote {output}")
 
 

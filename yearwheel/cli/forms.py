@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from yearwheel import usecases as R
+from yearwheel.files import write_atomic
 
 from ._common import EXIT_INPUT, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime
 from ._common import instant as parse_at
@@ -54,9 +56,9 @@ def export(
                 sheet = TaskSheet(programme_id, py.title, year, milestone, mi.title, t.participant,
                                   prog.names.get(t.participant, t.participant), t.due, form)
                 path = out / f"{programme_id}-{year}-{milestone}-{t.participant}.xlsx"
-                tmp = path.with_name(path.name + ".part")
-                build_workbook(prog.spec, sheet, cal=rt.cal).save(tmp)
-                tmp.replace(path)
+                buf = io.BytesIO()
+                build_workbook(prog.spec, sheet, cal=rt.cal).save(buf)
+                write_atomic(path, buf.getvalue())
                 print(f"wrote {path} ({sheet.participant_name}, due {t.due})")
 
 

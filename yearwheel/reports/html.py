@@ -16,6 +16,8 @@ from models.timeline import TZ
 from models.timeline.zhdate import zh_date as _zh_date
 from models.yearview import LIGHTS, YearView
 
+from ..files import write_atomic
+
 KIND_ZH = {"announcement": "发布", "submission": "报送", "window": "时段", "meeting": "会议", "review": "评审"}
 
 _env = Environment(
@@ -89,8 +91,4 @@ def render_year_report(view: YearView) -> str:
 
 def write_year_report(view: YearView, path: Path) -> Path:
     """Write atomically: a reader never sees half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_year_report(view), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, render_year_report(view))

@@ -57,6 +57,7 @@ from models import links
 from models import ratelimit
 from models import submissions as U
 from models.db import make_engine, make_sessionmaker
+from models.fieldtypes import FIELD_TYPES
 from models.forms import PayloadInvalid, find_form
 from models.formtext import bounded_flat, max_inputs, payload_from_flat, row_limit, zh_message
 from models.tables import MilestoneInstance, ProgrammeYear, Submission, Task
@@ -175,7 +176,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             outbound.wake.set()
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), **ctx), status_code=status)
+        return HTMLResponse(env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), kinds=FIELD_TYPES, **ctx),
+                            status_code=status)
 
     def message(status: int, text_: str) -> HTMLResponse:
         return page("error.html.j2", status, message=text_)
