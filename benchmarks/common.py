@@ -79,8 +79,9 @@ def national_calendar(directory: Path, counties: int = COUNTIES) -> Path:
     doc = yaml.safe_load(src.read_text(encoding="utf-8"))
     doc["programme"]["id"] = NATIONAL
     ids = [f"county-{i:04d}" for i in range(1, counties + 1)]
-    doc["participants"] += [{"id": c, "name": f"第{i}县市场监督管理局", "kind": "county", "parent": "province"}
-                            for i, c in enumerate(ids, start=1)]
+    doc["participants"] += [
+        {"id": c, "name": f"第{i}县市场监督管理局", "kind": "county", "parent": "province"} for i, c in enumerate(ids, start=1)
+    ]
     for g in doc["groups"]:
         if g["id"] in ("cities-prefectures", "city-bureaus"):
             g["members"] = g["members"] + ids

@@ -42,8 +42,12 @@ def main() -> None:
     cal_file = national_calendar(tmp / "calendar", counties)
     prog = LoadedProgramme.read(cal_file)
     rows = []
-    sink = subprocess.Popen([sys.executable, str(Path(__file__).with_name("smtp_process.py"))], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    sink = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("smtp_process.py"))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(sink.stdout.readline())
     sent_total = 0
     with databases([args.backend]) as urls:
@@ -59,22 +63,43 @@ def main() -> None:
             for workers in [int(w) for w in args.workers.split(",")]:
                 with rt.sessions.begin() as s:  # the same batch again for each pool size
                     s.execute(delete(Delivery))
-                    s.execute(update(OutboxMessage).where(OutboxMessage.state == "sent").values(
-                        state="pending", attempts=0, sent_at=None, claimed_by=None, claimed_at=None))
+                    s.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.state == "sent")
+                        .values(state="pending", attempts=0, sent_at=None, claimed_by=None, claimed_at=None)
+                    )
                 with Statements(rt.engine) as st, Timer() as t:
-                    report = dispatch(rt.sessions, rt.messenger, programmes={p.id: p for p in rt.programmes}, cal=rt.cal,
-                                      at=when, workers=workers)
+                    report = dispatch(
+                        rt.sessions,
+                        rt.messenger,
+                        programmes={p.id: p for p in rt.programmes},
+                        cal=rt.cal,
+                        at=when,
+                        workers=workers,
+                    )
                 assert report.sent == queued and not report.errors, (report.as_json(), queued)
                 sent_total += report.sent
-                rows.append([args.backend, workers, f"{report.sent:,}", f"{t.seconds:.2f}", f"{report.sent / t.seconds:.0f}/s",
-                             f"{report.sent / t.seconds / 100:.2f}×", st.n])
+                rows.append(
+                    [
+                        args.backend,
+                        workers,
+                        f"{report.sent:,}",
+                        f"{t.seconds:.2f}",
+                        f"{report.sent / t.seconds:.0f}/s",
+                        f"{report.sent / t.seconds / 100:.2f}×",
+                        st.n,
+                    ]
+                )
         finally:
             rt.close()
     received = int(sink.communicate("")[0].strip())
     assert received == sent_total, (received, sent_total)
     print(f"the SMTP server (its own process) received {received:,} messages = {sent_total:,} sent")
-    table("dispatch to a loopback SMTP server in another process (apprise, one connection per message) — goal ≥ 100/s",
-          ["backend", "workers", "emails sent", "seconds", "rate", "vs goal", "SQL statements"], rows)
+    table(
+        "dispatch to a loopback SMTP server in another process (apprise, one connection per message) — goal ≥ 100/s",
+        ["backend", "workers", "emails sent", "seconds", "rate", "vs goal", "SQL statements"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

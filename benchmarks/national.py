@@ -23,8 +23,15 @@ YEAR = 2023
 
 
 def contacts_file(directory: Path, spec) -> Path:
-    lines = ["version: 1", "email:", "  host: 127.0.0.1", "  port: 2525", '  sender: "Yearwheel <y@bench.invalid>"',
-             "  security: none", "participants:"]
+    lines = [
+        "version: 1",
+        "email:",
+        "  host: 127.0.0.1",
+        "  port: 2525",
+        '  sender: "Yearwheel <y@bench.invalid>"',
+        "  security: none",
+        "participants:",
+    ]
     for p in spec.participants:
         lines += [f"  {p.id}:", f"    email: [{p.id}@bench.invalid]", f"    head: {{email: [head.{p.id}@bench.invalid]}}"]
     path = directory / "contacts.yaml"
@@ -43,9 +50,21 @@ def plan_rows(prog, cal, py_id: int, now: dt.datetime) -> tuple[list[dict], list
 
     plan = plan_year(prog.spec, YEAR, cal)
     default = prog.spec.programme.defaults.reminder_policy
-    mis = [{"programme_year_id": py_id, "milestone": pm.id, "title": pm.title, "kind": pm.kind, "form": pm.form,
-            "reminder_policy": prog.spec.milestone(pm.id).reminder_policy or default, "opens": pm.opens,
-            "nominal_due": pm.nominal_due, "due": pm.due, "rest_day_rule": pm.rest_day_rule} for pm in plan.milestones]
+    mis = [
+        {
+            "programme_year_id": py_id,
+            "milestone": pm.id,
+            "title": pm.title,
+            "kind": pm.kind,
+            "form": pm.form,
+            "reminder_policy": prog.spec.milestone(pm.id).reminder_policy or default,
+            "opens": pm.opens,
+            "nominal_due": pm.nominal_due,
+            "due": pm.due,
+            "rest_day_rule": pm.rest_day_rule,
+        }
+        for pm in plan.milestones
+    ]
     return mis, [(pm.id, list(pm.assignees), pm.opens, pm.due) for pm in plan.milestones]
 
 
@@ -56,14 +75,32 @@ def raw_insert(engine, prog, cal, now: dt.datetime) -> int:
     from models.tables import MilestoneInstance, ProgrammeYear, Task
 
     with engine.begin() as c:
-        py_id = c.execute(insert(ProgrammeYear).values(programme=prog.id, year=YEAR, title="raw", calendar_digest="raw",
-                                                       compiled_at=now).returning(ProgrammeYear.id)).scalar_one()
+        py_id = c.execute(
+            insert(ProgrammeYear)
+            .values(programme=prog.id, year=YEAR, title="raw", calendar_digest="raw", compiled_at=now)
+            .returning(ProgrammeYear.id)
+        ).scalar_one()
         mis, assignees = plan_rows(prog, cal, py_id, now)
         c.execute(insert(MilestoneInstance), mis)
-        ids = dict(c.execute(select(MilestoneInstance.milestone, MilestoneInstance.id).where(MilestoneInstance.programme_year_id == py_id)).all())
-        tasks = [{"programme_year_id": py_id, "milestone_instance_id": ids[m], "participant": p, "state": "waiting",
-                  "opens": opens, "due": due, "original_due": due, "state_changed_at": now}
-                 for m, who, opens, due in assignees for p in who]
+        ids = dict(
+            c.execute(
+                select(MilestoneInstance.milestone, MilestoneInstance.id).where(MilestoneInstance.programme_year_id == py_id)
+            ).all()
+        )
+        tasks = [
+            {
+                "programme_year_id": py_id,
+                "milestone_instance_id": ids[m],
+                "participant": p,
+                "state": "waiting",
+                "opens": opens,
+                "due": due,
+                "original_due": due,
+                "state_changed_at": now,
+            }
+            for m, who, opens, due in assignees
+            for p in who
+        ]
         c.execute(insert(Task), tasks)
     return len(tasks)
 
@@ -117,8 +154,16 @@ def main() -> None:
                 with rt.sessions() as s:
                     n_tasks = s.scalar(select(func.count()).select_from(Task))
                 assert n_tasks == n_raw, (n_tasks, n_raw)
-                compile_rows.append([backend, f"{n_tasks:,}", f"{raw_t.seconds:.2f}", f"{ours_t.seconds:.2f}",
-                                     f"{ours_t.seconds / raw_t.seconds:.2f}×", st.n])
+                compile_rows.append(
+                    [
+                        backend,
+                        f"{n_tasks:,}",
+                        f"{raw_t.seconds:.2f}",
+                        f"{ours_t.seconds:.2f}",
+                        f"{ours_t.seconds / raw_t.seconds:.2f}×",
+                        st.n,
+                    ]
+                )
 
                 def reconcile(instant: dt.datetime, rt: R.Runtime = rt) -> tuple[AdvanceReport, float, int]:
                     with Statements(rt.engine) as st, Timer() as t:
@@ -127,13 +172,22 @@ def main() -> None:
                     return report, t.seconds, st.n
 
                 warm, w_s, w_n = reconcile(at(args.warm_at))
-                advance_rows.append([backend, f"first run ({args.warm_at}, opened {warm.opened:,})", sum(warm.queued.values()), f"{w_s:.2f}", w_n])
+                advance_rows.append(
+                    [backend, f"first run ({args.warm_at}, opened {warm.opened:,})", sum(warm.queued.values()), f"{w_s:.2f}", w_n]
+                )
                 quiet, q_s, q_n = reconcile(at(args.warm_at) + dt.timedelta(hours=1))
                 advance_rows.append([backend, "nothing due (an hour later)", sum(quiet.queued.values()), f"{q_s:.2f}", q_n])
                 busy_at = at(args.busy_at)
                 busy, b_s, b_n = reconcile(busy_at)
-                advance_rows.append([backend, f"{sum(busy.queued.values()):,} due ({args.busy_at}, opened {busy.opened:,})",
-                                     sum(busy.queued.values()), f"{b_s:.2f}", b_n])
+                advance_rows.append(
+                    [
+                        backend,
+                        f"{sum(busy.queued.values()):,} due ({args.busy_at}, opened {busy.opened:,})",
+                        sum(busy.queued.values()),
+                        f"{b_s:.2f}",
+                        b_n,
+                    ]
+                )
                 again, a_s, a_n = reconcile(busy_at)
                 advance_rows.append([backend, "nothing due (same instant again)", sum(again.queued.values()), f"{a_s:.2f}", a_n])
                 with rt.sessions() as s:
@@ -142,10 +196,16 @@ def main() -> None:
                 advance_rows[-2][1] += " — " + ", ".join(f"{k} {v:,}" for k, v in sorted(busy.queued.items()))
             finally:
                 rt.close()
-    table(f"compile a national-scale year ({args.counties:,} county bureaus × the Jilin calendar)",
-          ["backend", "tasks", "raw Core s", "compile_year s", "ratio (goal ≤ 3×)", "SQL statements"], compile_rows)
-    table("advance (reconcile: open, mark overdue, queue; no sending) — goal < 2 s",
-          ["backend", "case", "messages queued", "seconds", "SQL statements"], advance_rows)
+    table(
+        f"compile a national-scale year ({args.counties:,} county bureaus × the Jilin calendar)",
+        ["backend", "tasks", "raw Core s", "compile_year s", "ratio (goal ≤ 3×)", "SQL statements"],
+        compile_rows,
+    )
+    table(
+        "advance (reconcile: open, mark overdue, queue; no sending) — goal < 2 s",
+        ["backend", "case", "messages queued", "seconds", "SQL statements"],
+        advance_rows,
+    )
 
 
 if __name__ == "__main__":

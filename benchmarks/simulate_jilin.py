@@ -18,8 +18,19 @@ from common import JILIN, ROOT, machine, table
 
 def run(year: int, prefect: bool, workdir: Path) -> dict:
     exe = Path(sys.executable).parent / "yearwheel"
-    cmd = [str(exe), "simulate", JILIN, "--year", str(year), "--json", "--workdir", str(workdir),
-           "--calendar-dir", str(ROOT / "calendar"), "--prefect" if prefect else "--no-prefect"]
+    cmd = [
+        str(exe),
+        "simulate",
+        JILIN,
+        "--year",
+        str(year),
+        "--json",
+        "--workdir",
+        str(workdir),
+        "--calendar-dir",
+        str(ROOT / "calendar"),
+        "--prefect" if prefect else "--no-prefect",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise SystemExit(f"simulate failed:\n{r.stderr[-3000:]}")
@@ -38,12 +49,36 @@ def main() -> None:
             s = run(args.year, prefect, Path(tempfile.mkdtemp(prefix="yearwheel-sim-")))
             sec = s["seconds"]
             share = sec["prefect"] / sec["wall"] if sec["wall"] else 0
-            rows.append(["Prefect (ephemeral server)" if prefect else "--no-prefect", s["advance_runs"], s["submissions"],
-                         s["emails_sent"], s["emails_received_by_smtp"], sec["wall"], sec["engine"], sec["prefect"],
-                         sec["prefect_startup"], f"{share:.0%}"])
-    table(f"simulate {JILIN} {args.year} end to end",
-          ["mode", "advances", "submissions", "emails sent", "received", "wall s", "engine s", "Prefect s",
-           "of which server start s", "Prefect share"], rows)
+            rows.append(
+                [
+                    "Prefect (ephemeral server)" if prefect else "--no-prefect",
+                    s["advance_runs"],
+                    s["submissions"],
+                    s["emails_sent"],
+                    s["emails_received_by_smtp"],
+                    sec["wall"],
+                    sec["engine"],
+                    sec["prefect"],
+                    sec["prefect_startup"],
+                    f"{share:.0%}",
+                ]
+            )
+    table(
+        f"simulate {JILIN} {args.year} end to end",
+        [
+            "mode",
+            "advances",
+            "submissions",
+            "emails sent",
+            "received",
+            "wall s",
+            "engine s",
+            "Prefect s",
+            "of which server start s",
+            "Prefect share",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

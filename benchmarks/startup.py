@@ -54,7 +54,10 @@ def main() -> None:
         ("prefect --help", [str(BIN / "prefect"), "--help"], None),
     ]
     if args.baseline:
-        old = ["-c", f"import sys; sys.path.insert(0, {str(args.baseline)!r}); from flows.cli import main; sys.argv[0] = 'yearwheel'; main()"]
+        old = [
+            "-c",
+            f"import sys; sys.path.insert(0, {str(args.baseline)!r}); from flows.cli import main; sys.argv[0] = 'yearwheel'; main()",
+        ]
         cases += [
             ("before: yearwheel --help", [py, *old, "--help"], None),
             ("before: yearwheel validate", [py, *old, "validate"], None),
@@ -64,7 +67,9 @@ def main() -> None:
     for name, cmd, goal in cases:
         s = timed(cmd, args.n)
         base = base or s
-        rows.append([name, f"{s:.3f}", f"{s / base:.0f}×", "—" if goal is None else f"≤ {goal:g} s: {'met' if s <= goal else 'MISSED'}"])
+        rows.append(
+            [name, f"{s:.3f}", f"{s / base:.0f}×", "—" if goal is None else f"≤ {goal:g} s: {'met' if s <= goal else 'MISSED'}"]
+        )
     table(f"whole-process start-up, median of {args.n} ({bytecode})", ["command", "seconds", "vs python -c pass", "goal"], rows)
 
 

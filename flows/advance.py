@@ -34,8 +34,7 @@ def _run_name() -> str:
 _RUNTIMES: dict[str, R.Runtime] = {}
 
 
-@task(name="advance-programme", task_run_name="advance {programme_id}", cache_policy=NO_CACHE, persist_result=False,
-      retries=0)
+@task(name="advance-programme", task_run_name="advance {programme_id}", cache_policy=NO_CACHE, persist_result=False, retries=0)
 def advance_programme(token: str, programme_id: str, at: dt.datetime) -> Any:
     """One programme's reconcile (compile, open, mark overdue, queue)."""
     rt = _RUNTIMES[token]
@@ -73,8 +72,9 @@ def advance(
         token = uuid.uuid4().hex
         _RUNTIMES[token] = rt
         try:
-            result = R.advance(rt, instant,
-                               each=lambda prog: advance_programme(token, prog.id, instant, return_state=True).result())
+            result = R.advance(
+                rt, instant, each=lambda prog: advance_programme(token, prog.id, instant, return_state=True).result()
+            )
         finally:
             _RUNTIMES.pop(token, None)
         out = result.as_json()
@@ -84,11 +84,17 @@ def advance(
             publish_advance(rt, out, instant, programme)
     get_run_logger().info(
         "as of %s: opened %s, overdue %s, queued %s, sent %s, failed %s, dead %s",
-        instant.isoformat(), out["opened"], out["overdue"], out["queued"], out["dispatch"]["sent"],
-        out["dispatch"]["failed"], out["dispatch"]["dead"],
+        instant.isoformat(),
+        out["opened"],
+        out["overdue"],
+        out["queued"],
+        out["dispatch"]["sent"],
+        out["dispatch"]["failed"],
+        out["dispatch"]["dead"],
     )
     if result.failed:
         stopped = "; ".join(f"{p}: {why}" for p, why in out["failures"].items())
-        return Failed(message=f"{len(out['failures'])} programme(s) stopped, the others were advanced — {stopped}"[:2000],
-                      data=out)
+        return Failed(
+            message=f"{len(out['failures'])} programme(s) stopped, the others were advanced — {stopped}"[:2000], data=out
+        )
     return out

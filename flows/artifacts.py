@@ -77,7 +77,8 @@ def status_description(view: YearView) -> str:
         legend,
         "",
         "逾期未报 **{}** · 临近截止 **{}** · 正常推进 **{}** · 已报送 **{}**（其中逾期报送 {}）".format(
-            counts["overdue"], counts["due_soon"], counts["on_track"], counts["on_time"] + counts["late"], counts["late"]),
+            counts["overdue"], counts["due_soon"], counts["on_track"], counts["on_time"] + counts["late"], counts["late"]
+        ),
         "",
         "节点: " + "; ".join(f"#{i} {md(m.title)}（{m.due:%m-%d}）" for i, m in enumerate(view.milestones, start=1)),
     ]
@@ -96,8 +97,12 @@ def publish_year(rt: R.Runtime, view: YearView) -> str:
                 key=key("progress", view.programme, view.year, m.id),
                 description=f"{md(m.title)}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}",
             )
-    create_link_artifact(link, link_text=f"{md(view.title)} {view.year}年度报告", key=key("report", view.programme, view.year),
-                         description="自包含 HTML 年度报告：甘特图、热力图、目标进度、逾期清单")
+    create_link_artifact(
+        link,
+        link_text=f"{md(view.title)} {view.year}年度报告",
+        key=key("report", view.programme, view.year),
+        description="自包含 HTML 年度报告：甘特图、热力图、目标进度、逾期清单",
+    )
     return link
 
 
@@ -108,8 +113,11 @@ def _reached(t, v: float) -> bool:
 def targets_markdown(view: YearView) -> list[str]:
     lines = ["| 目标 | 当前值 | 按计划此时应达 | 进度 | 要求 | 状态 |", "|---|---|---|---|---|---|"]
     for t in view.rollup.targets:
-        want = " ".join(x for x in (f"≥{t.at_least:g}" if t.at_least is not None else "",
-                                    f"≤{t.at_most:g}" if t.at_most is not None else "") if x)
+        want = " ".join(
+            x
+            for x in (f"≥{t.at_least:g}" if t.at_least is not None else "", f"≤{t.at_most:g}" if t.at_most is not None else "")
+            if x
+        )
         state = "暂无数据" if t.met is None else ("✅ 已达成" if t.met else "⏳ 未达成")
         value = "—" if t.value is None else f"{t.value:g}{t.unit or ''}"
         if t.by_participant:  # every member must reach it: say how many have
@@ -152,9 +160,14 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
     for view, link in views:
         c = view.lights()
         lines += [
-            "", f"### {md(view.title)} {view.year}年", "",
+            "",
+            f"### {md(view.title)} {view.year}年",
+            "",
             f"🔴 逾期未报 {c['overdue']} · 🟡 临近截止 {c['due_soon']} · 🟢 正常推进 {c['on_track']} · ✅ 按时报送 {c['on_time']} · 🟠 逾期报送 {c['late']}",
-            "", f"[年度报告（HTML）]({link})", "", *targets_markdown(view),
+            "",
+            f"[年度报告（HTML）]({link})",
+            "",
+            *targets_markdown(view),
         ]
     return "\n".join(lines)
 
@@ -167,5 +180,8 @@ def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, pr
         view = R.year_view(rt, prog, year, instant)
         if view is not None:
             views.append((view, publish_year(rt, view)))
-    create_markdown_artifact(advance_summary(out, views, instant), key=key("advance", programme or "all"),
-                             description=f"advance {programme or 'all programmes'} as of {instant.astimezone(TZ):%Y-%m-%d %H:%M}")
+    create_markdown_artifact(
+        advance_summary(out, views, instant),
+        key=key("advance", programme or "all"),
+        description=f"advance {programme or 'all programmes'} as of {instant.astimezone(TZ):%Y-%m-%d %H:%M}",
+    )

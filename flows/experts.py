@@ -13,8 +13,15 @@ from yearwheel import usecases as R
 
 
 @flow(name="experts-draw", flow_run_name="expert draw {programme} {year} {milestone}")
-def experts_draw(programme: str, year: int, milestone: str, seed: str, output: str, library: Optional[str] = None,
-                 calendar_dir: Optional[str] = None) -> dict[str, Any]:
+def experts_draw(
+    programme: str,
+    year: int,
+    milestone: str,
+    seed: str,
+    output: str,
+    library: Optional[str] = None,
+    calendar_dir: Optional[str] = None,
+) -> dict[str, Any]:
     """The double-random expert draw for one milestone, reproducible from the public seed.
 
     Args:

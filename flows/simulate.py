@@ -27,6 +27,7 @@ def calendar_folder(option: Optional[str]) -> Path:
 
     return catalog.calendar_dir(Path(option) if option else load().calendar_dir)
 
+
 # Prepared simulations by token: the state holds a database engine and callbacks, which
 # must not travel through Prefect's parameter serialisation; the runs get the token.
 PREPARED: dict[str, SimulationState] = {}
@@ -68,7 +69,9 @@ def run_in_this_flow(state: SimulationState) -> None:
 
 
 @flow(name="simulate", flow_run_name="simulate {programme} {year} (seed {seed})", persist_result=False)
-def simulate(programme: str, year: int, seed: int = 1, workdir: str = "simulation", calendar_dir: Optional[str] = None) -> dict[str, Any]:
+def simulate(
+    programme: str, year: int, seed: int = 1, workdir: str = "simulation", calendar_dir: Optional[str] = None
+) -> dict[str, Any]:
     """A whole programme year on a simulated clock, in a fresh SQLite ledger of its own
     (never the production ledger), with emails to a loopback SMTP server saved as .eml.
 
@@ -80,10 +83,23 @@ def simulate(programme: str, year: int, seed: int = 1, workdir: str = "simulatio
         calendar_dir: the calendar folder (default: $YEARWHEEL_CALENDAR_DIR or ./calendar).
     """
 
-    result = run_simulation(programme, year, seed=seed, workdir=Path(workdir), outbox=None,
-                            calendar_dir=calendar_folder(calendar_dir), runner=run_in_this_flow)
+    result = run_simulation(
+        programme,
+        year,
+        seed=seed,
+        workdir=Path(workdir),
+        outbox=None,
+        calendar_dir=calendar_folder(calendar_dir),
+        runner=run_in_this_flow,
+    )
     st = result.state
     if st.failed or result.received != st.sent:
         raise RuntimeError(f"{len(st.failed)} deliveries failed; {st.sent} sent but {result.received} received")
-    return {"advances": st.advances, "submitted": st.submitted, "sent": st.sent, "received": result.received,
-            "on_time_rate": result.rollup.on_time_rate, "ledger": str(result.db_file)}
+    return {
+        "advances": st.advances,
+        "submitted": st.submitted,
+        "sent": st.sent,
+        "received": result.received,
+        "on_time_rate": result.rollup.on_time_rate,
+        "ledger": str(result.db_file),
+    }

@@ -148,8 +148,9 @@ def conflict(expert: Expert, ent: Enterprise) -> str | None:
     return None
 
 
-def draw(lib: Library, lib_sha: str, programme: str, year: int, milestone: str, seed: str,
-         enterprises: list[Enterprise]) -> DrawRecord:
+def draw(
+    lib: Library, lib_sha: str, programme: str, year: int, milestone: str, seed: str, enterprises: list[Enterprise]
+) -> DrawRecord:
     if not seed.strip():
         raise DrawError("the public seed is empty: publish one before the draw (e.g. a lottery number and date)")
     cfg = lib.draws.get(milestone)
@@ -177,8 +178,9 @@ def draw(lib: Library, lib_sha: str, programme: str, year: int, milestone: str, 
     for ent in order:
         eligible = [x for x in experts if conflict(x, ent) is None]
         if len(eligible) < k:
-            raise DrawError(f"{ent.name} ({ent.city}): only {len(eligible)} expert(s) without a conflict, {k} needed; "
-                            "widen the library")
+            raise DrawError(
+                f"{ent.name} ({ent.city}): only {len(eligible)} expert(s) without a conflict, {k} needed; widen the library"
+            )
         skilled = [x for x in eligible if ent.industry and ent.industry in x.fields]
         pool = skilled if len(skilled) >= k else eligible
         pick = sorted(pool, key=lambda x: (load[x.id], rank[x.id]))[:k]
@@ -188,11 +190,18 @@ def draw(lib: Library, lib_sha: str, programme: str, year: int, milestone: str, 
         chosen.append(pick)
         avoided.append(len(experts) - len(eligible))
     _rebalance(pools, chosen, load, rank)
-    out = [Assignment(ent.name, ent.credit_code, ent.city, ent.industry,
-                      [{"id": x.id, "name": x.name} for x in sorted(pick, key=lambda x: x.id)], n)
-           for ent, pick, n in zip(order, chosen, avoided, strict=True)]
-    return DrawRecord(programme, year, milestone, seed, lib_sha, enterprises_digest(unique), k, out,
-                      dict(sorted(load.items())))
+    out = [
+        Assignment(
+            ent.name,
+            ent.credit_code,
+            ent.city,
+            ent.industry,
+            [{"id": x.id, "name": x.name} for x in sorted(pick, key=lambda x: x.id)],
+            n,
+        )
+        for ent, pick, n in zip(order, chosen, avoided, strict=True)
+    ]
+    return DrawRecord(programme, year, milestone, seed, lib_sha, enterprises_digest(unique), k, out, dict(sorted(load.items())))
 
 
 def _rebalance(pools: list[list[Expert]], chosen: list[list[Expert]], load: dict[str, int], rank: dict[str, int]) -> None:
@@ -219,19 +228,25 @@ def _rebalance(pools: list[list[Expert]], chosen: list[list[Expert]], load: dict
 def record_markdown(rec: DrawRecord, names: dict[str, str]) -> str:
     loads = sorted(rec.load.values())
     lines = [
-        f"# 专家抽取结果公示（{rec.year}年 {rec.milestone}）", "",
+        f"# 专家抽取结果公示（{rec.year}年 {rec.milestone}）",
+        "",
         f"- 方案：{rec.programme}",
         f"- 公开随机种子：`{rec.seed}`",
         f"- 专家库文件 SHA-256：`{rec.library_sha256}`",
         f"- 企业名单 SHA-256：`{rec.enterprises_sha256}`",
         f"- 每户企业抽取专家：{rec.experts_per_enterprise} 名；企业 {len(rec.assignments)} 户，专家 {len(rec.load)} 名，"
-        f"每名专家承担 {loads[0]}–{loads[-1]} 户", "",
-        "任何人可用同一种子和同一输入（摘要一致）重新抽取，结果应完全相同。已回避：专家所在地市推荐的企业、专家申报的关联企业。", "",
-        "| 序号 | 企业 | 推荐地区 | 所属产业 | 抽取专家 | 回避人数 |", "|---|---|---|---|---|---|",
+        f"每名专家承担 {loads[0]}–{loads[-1]} 户",
+        "",
+        "任何人可用同一种子和同一输入（摘要一致）重新抽取，结果应完全相同。已回避：专家所在地市推荐的企业、专家申报的关联企业。",
+        "",
+        "| 序号 | 企业 | 推荐地区 | 所属产业 | 抽取专家 | 回避人数 |",
+        "|---|---|---|---|---|---|",
     ]
     for i, a in enumerate(rec.assignments, start=1):
-        lines.append(f"| {i} | {a.enterprise} | {names.get(a.city, a.city)} | {a.industry} | "
-                     f"{'、'.join(x['name'] for x in a.experts)} | {a.avoided} |")
+        lines.append(
+            f"| {i} | {a.enterprise} | {names.get(a.city, a.city)} | {a.industry} | "
+            f"{'、'.join(x['name'] for x in a.experts)} | {a.avoided} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -249,12 +264,18 @@ def ledger_enterprises(session, programme: str, year: int, milestone: str, field
         .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
         .join(latest, latest.c.task_id == Task.id)
         .join(Submission, (Submission.task_id == Task.id) & (Submission.version == latest.c.v))
-        .where(ProgrammeYear.programme == programme, ProgrammeYear.year == year, MilestoneInstance.milestone == milestone,
-               Task.state == "submitted")
+        .where(
+            ProgrammeYear.programme == programme,
+            ProgrammeYear.year == year,
+            MilestoneInstance.milestone == milestone,
+            Task.state == "submitted",
+        )
     )
     out = []
     for participant, payload in session.execute(q):
         for row in (payload or {}).get(field_id) or []:
             if isinstance(row, dict) and row.get("name"):
-                out.append(Enterprise(str(row["name"]), str(row.get("credit_code") or ""), str(row.get("industry") or ""), participant))
+                out.append(
+                    Enterprise(str(row["name"]), str(row.get("credit_code") or ""), str(row.get("industry") or ""), participant)
+                )
     return out

@@ -132,7 +132,9 @@ def validate_payload(spec: ProgrammeFile, form_id: str, data: Any) -> dict[str, 
     form = find_form(spec, form_id)
     problems: list[FieldProblem] = []
     if not isinstance(data, dict):
-        raise PayloadInvalid.single("", f"expected a mapping of field → value for form {form_id} ({form.title}), got {_kind(data)}")
+        raise PayloadInvalid.single(
+            "", f"expected a mapping of field → value for form {form_id} ({form.title}), got {_kind(data)}"
+        )
     clean = _fields(spec, form.fields, data, "", "", problems, f"form {form_id}")
     if problems:
         raise PayloadInvalid(problems)
@@ -140,20 +142,30 @@ def validate_payload(spec: ProgrammeFile, form_id: str, data: Any) -> dict[str, 
 
 
 def _fields(
-    spec: ProgrammeFile, fields: list[FormField], data: dict, prefix: str, label_prefix: str, problems: list[FieldProblem], what: str
+    spec: ProgrammeFile,
+    fields: list[FormField],
+    data: dict,
+    prefix: str,
+    label_prefix: str,
+    problems: list[FieldProblem],
+    what: str,
 ) -> dict[str, Any]:
     known = {f.id: f for f in fields}
     out: dict[str, Any] = {}
     for key in data:
         if key not in known:
-            problems.append(
-                FieldProblem(f"{prefix}{key}", "", f"unknown field in {what}; allowed: {', '.join(known)}")
-            )
+            problems.append(FieldProblem(f"{prefix}{key}", "", f"unknown field in {what}; allowed: {', '.join(known)}"))
     for f in fields:
         path, label = f"{prefix}{f.id}", f"{label_prefix}{f.label}"
-        if f.id not in data or data[f.id] is None or (isinstance(data[f.id], str) and not data[f.id].strip() and f.type != "table"):
+        if (
+            f.id not in data
+            or data[f.id] is None
+            or (isinstance(data[f.id], str) and not data[f.id].strip() and f.type != "table")
+        ):
             if f.required:
-                problems.append(FieldProblem(path, label, "required" + ("" if f.id not in data else f", got {_kind(data[f.id])}")))
+                problems.append(
+                    FieldProblem(path, label, "required" + ("" if f.id not in data else f", got {_kind(data[f.id])}"))
+                )
             continue
         value = _value(spec, f, data[f.id], path, label, problems)
         if value is not _BAD:
@@ -181,7 +193,11 @@ def _value(spec: ProgrammeFile, f: FormField, v: Any, path: str, label: str, pro
             return bad(f"at most {limit} characters, got {len(v)}")
         return v
     if k.numeric:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (t == "integer" and isinstance(v, float) and not v.is_integer()):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or (t == "integer" and isinstance(v, float) and not v.is_integer())
+        ):
             return bad(f"expected {'an integer' if t == 'integer' else 'a number'}, got {_kind(v)}")
         if isinstance(v, float) and not math.isfinite(v):
             return bad(f"expected a finite number, got {v}")
@@ -216,7 +232,9 @@ def _value(spec: ProgrammeFile, f: FormField, v: Any, path: str, label: str, pro
             return bad(f"expected a list of rows, got {_kind(v)}")
         lo, hi = spec.parameter_value(f.min_rows), spec.parameter_value(f.max_rows)
         if (lo is not None and len(v) < lo) or (hi is not None and len(v) > hi):
-            rng = " and ".join(x for x in (f"at least {lo}" if lo is not None else "", f"at most {hi}" if hi is not None else "") if x)
+            rng = " and ".join(
+                x for x in (f"at least {lo}" if lo is not None else "", f"at most {hi}" if hi is not None else "") if x
+            )
             problems.append(FieldProblem(path, label, f"expected {rng} rows, got {len(v)}"))
         rows = []
         for i, row in enumerate(v):
@@ -279,7 +297,11 @@ def _sample_fields(spec: ProgrammeFile, fields: list[FormField], rng: random.Ran
 def _sample_value(spec: ProgrammeFile, f: FormField, rng: random.Random, who: str, year: int) -> Any:
     t = f.type
     if t in ("text", "string"):
-        text = f"{who}{f.label}{rng.randint(1, 99)}" if t == "string" else f"{who}：{f.label}已按要求完成（第{rng.randint(1, 9)}项）。"
+        text = (
+            f"{who}{f.label}{rng.randint(1, 99)}"
+            if t == "string"
+            else f"{who}：{f.label}已按要求完成（第{rng.randint(1, 9)}项）。"
+        )
         return text[: f.max_length] if f.max_length else text
     if t in ("integer", "number"):
         lo = spec.parameter_value(f.min)

@@ -86,7 +86,9 @@ def compile_year(
     else:
         py.calendar_digest, py.compiled_at, py.title = digest, at, prog.spec.programme.title
 
-    existing = {m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))}
+    existing = {
+        m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))
+    }
     default_policy = prog.spec.programme.defaults.reminder_policy
     new_tasks: list[dict] = []
     for pm in plan.milestones:
@@ -95,8 +97,15 @@ def compile_year(
         mi = existing.get(pm.id)
         if mi is None:
             mi = MilestoneInstance(
-                programme_year_id=py.id, milestone=pm.id, title=pm.title, kind=pm.kind, form=pm.form,
-                reminder_policy=policy, opens=pm.opens, nominal_due=pm.nominal_due, due=pm.due,
+                programme_year_id=py.id,
+                milestone=pm.id,
+                title=pm.title,
+                kind=pm.kind,
+                form=pm.form,
+                reminder_policy=policy,
+                opens=pm.opens,
+                nominal_due=pm.nominal_due,
+                due=pm.due,
                 rest_day_rule=pm.rest_day_rule,
             )
             session.add(mi)
@@ -112,8 +121,13 @@ def compile_year(
             if participant not in have:
                 new_tasks.append(
                     {
-                        "programme_year_id": py.id, "milestone_instance_id": mi.id, "participant": participant,
-                        "state": S.WAITING, "opens": pm.opens, "due": pm.due, "original_due": pm.due,
+                        "programme_year_id": py.id,
+                        "milestone_instance_id": mi.id,
+                        "participant": participant,
+                        "state": S.WAITING,
+                        "opens": pm.opens,
+                        "due": pm.due,
+                        "original_due": pm.due,
                         "state_changed_at": at,
                     }
                 )
@@ -131,7 +145,10 @@ def _move_dates(session: Session, mi: MilestoneInstance, opens: dt.date | None, 
     for t in tasks:
         extended = t.due != t.original_due
         S.record_event(
-            session, t, at=at, reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else ""),
+            session,
+            t,
+            at=at,
+            reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else ""),
             details={"old_due": str(mi.due), "new_due": str(due), "old_opens": str(mi.opens), "new_opens": str(opens)},
         )
         t.opens = opens

@@ -41,8 +41,10 @@ class Claims:
 
 def check_secret(secret: bytes) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"the link secret must be at least {MIN_SECRET_BYTES} bytes (got {len(secret)}); "
-                         "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        raise ValueError(
+            f"the link secret must be at least {MIN_SECRET_BYTES} bytes (got {len(secret)}); "
+            "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
     return secret
 
 
@@ -68,8 +70,11 @@ def _unb64(text: str) -> bytes:
 def sign(secret: bytes, task_id: int, participant: str, expires: dt.datetime, purpose: str = SUBMIT) -> str:
     if expires.tzinfo is None:
         raise ValueError("a link expiry must be timezone-aware")
-    claims = _b64(json.dumps({"t": task_id, "p": participant, "u": purpose, "e": int(expires.timestamp())},
-                             separators=(",", ":"), sort_keys=True).encode())
+    claims = _b64(
+        json.dumps(
+            {"t": task_id, "p": participant, "u": purpose, "e": int(expires.timestamp())}, separators=(",", ":"), sort_keys=True
+        ).encode()
+    )
     mac = hmac.new(check_secret(secret), DOMAIN + claims.encode("ascii"), hashlib.sha256).digest()
     return f"{claims}.{_b64(mac)}"
 

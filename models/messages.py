@@ -41,14 +41,29 @@ def message_context(
     name = prog.names.get(task.participant, task.participant)
     form = prog.forms.get(mi.form) if mi.form else None
     ctx: dict[str, Any] = {
-        "kind": kind, "programme_id": py.programme, "programme_title": py.title, "year": py.year,
-        "milestone_id": mi.milestone, "milestone_title": mi.title, "participant_id": task.participant,
-        "participant_name": name, "due": task.due,
+        "kind": kind,
+        "programme_id": py.programme,
+        "programme_title": py.title,
+        "year": py.year,
+        "milestone_id": mi.milestone,
+        "milestone_title": mi.title,
+        "participant_id": task.participant,
+        "participant_name": name,
+        "due": task.due,
         # why the date differs from the document's — not shown for an individual extension
         "nominal_due": mi.nominal_due if task.due == mi.due else None,
-        "opens": task.opens, "form_title": form.title if form else None,
-        "working_days_left": None, "working_days_late": None, "chaser_number": None, "escalated_to": None,
-        "submitted_at": None, "on_time": None, "version": None, "reason": None, "link": None, "task_id": task.id,
+        "opens": task.opens,
+        "form_title": form.title if form else None,
+        "working_days_left": None,
+        "working_days_late": None,
+        "chaser_number": None,
+        "escalated_to": None,
+        "submitted_at": None,
+        "on_time": None,
+        "version": None,
+        "reason": None,
+        "link": None,
+        "task_id": task.id,
         "old_due": None,
     }
     ctx.update(extra)
@@ -56,8 +71,15 @@ def message_context(
 
 
 def claim_time_context(
-    prog: LoadedProgramme, py: ProgrammeYear, mi: MilestoneInstance, task: Task, kind: str, params: dict[str, Any] | None,
-    *, cal: WorkdayCalendar, at: dt.datetime,
+    prog: LoadedProgramme,
+    py: ProgrammeYear,
+    mi: MilestoneInstance,
+    task: Task,
+    kind: str,
+    params: dict[str, Any] | None,
+    *,
+    cal: WorkdayCalendar,
+    at: dt.datetime,
 ) -> dict[str, Any]:
     """``message_context`` for a queued row, counted as of ``at`` (the moment it is sent)."""
     p = dict(params or {})

@@ -24,7 +24,8 @@ def migrations_dir() -> Path:
         raise NotACheckout(
             f"Yearwheel runs from its checkout, and {MIGRATIONS} is not there: the code was copied or installed "
             "without the repository around it. Clone the repository and run `uv sync` and `uv run yearwheel …` inside it "
-            "(see README.md, Quick start).")
+            "(see README.md, Quick start)."
+        )
     return MIGRATIONS
 
 

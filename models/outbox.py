@@ -119,23 +119,68 @@ def message_rows(
     without sending to the others again); [] when the recipient has no contact at all."""
     out = []
     for channel, address in messenger.routes(recipient, audience):
-        out.append({
-            "key": f"{key}/{channel}/{address}", "programme": programme, "task_id": task_id, "kind": kind, "step": step,
-            "recipient": recipient, "audience": audience, "channel": channel, "address": address, "subject": "",
-            "body": "", "state": V.PENDING, "created_at": at, "due_at": due_at, "stale_at": stale_at, "for_due": for_due,
-            "params": params, "attempts": 0, "not_before": messenger.release_time(channel, max(due_at, at)),
-        })
+        out.append(
+            {
+                "key": f"{key}/{channel}/{address}",
+                "programme": programme,
+                "task_id": task_id,
+                "kind": kind,
+                "step": step,
+                "recipient": recipient,
+                "audience": audience,
+                "channel": channel,
+                "address": address,
+                "subject": "",
+                "body": "",
+                "state": V.PENDING,
+                "created_at": at,
+                "due_at": due_at,
+                "stale_at": stale_at,
+                "for_due": for_due,
+                "params": params,
+                "attempts": 0,
+                "not_before": messenger.release_time(channel, max(due_at, at)),
+            }
+        )
     return out
 
 
-def skipped_row(*, key: str, programme: str, task_id: int | None, kind: str, step: str, recipient: str, at: dt.datetime,
-                due_at: dt.datetime, stale_at: dt.datetime | None, for_due: dt.date | None, why: str) -> dict[str, Any]:
+def skipped_row(
+    *,
+    key: str,
+    programme: str,
+    task_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    at: dt.datetime,
+    due_at: dt.datetime,
+    stale_at: dt.datetime | None,
+    for_due: dt.date | None,
+    why: str,
+) -> dict[str, Any]:
     """A step recorded as not sent (too late to be worth it), so it is never queued again."""
     return {
-        "key": f"{key}/-/skipped", "programme": programme, "task_id": task_id, "kind": kind, "step": step,
-        "recipient": recipient, "audience": "self", "channel": "-", "address": None, "subject": "", "body": "",
-        "state": V.SKIPPED, "created_at": at, "due_at": due_at, "stale_at": stale_at, "for_due": for_due, "params": None,
-        "attempts": 0, "not_before": at, "last_error": why,
+        "key": f"{key}/-/skipped",
+        "programme": programme,
+        "task_id": task_id,
+        "kind": kind,
+        "step": step,
+        "recipient": recipient,
+        "audience": "self",
+        "channel": "-",
+        "address": None,
+        "subject": "",
+        "body": "",
+        "state": V.SKIPPED,
+        "created_at": at,
+        "due_at": due_at,
+        "stale_at": stale_at,
+        "for_due": for_due,
+        "params": None,
+        "attempts": 0,
+        "not_before": at,
+        "last_error": why,
     }
 
 
@@ -165,9 +210,19 @@ def queue_message(
     """Queue a one-off message to the task's participant (acknowledgement, returned, due
     changed); its text is rendered when it is sent. Returns the rows queued."""
     rows = message_rows(
-        messenger, key=f"{key_prefix}/{step}/{task.participant}", programme=programme, task_id=task.id, kind=kind,
-        step=step, recipient=task.participant, audience="self", at=at, due_at=at, stale_at=None,
-        for_due=task.due if kind in V.FOLLOWS_DUE_KINDS else None, params=params,
+        messenger,
+        key=f"{key_prefix}/{step}/{task.participant}",
+        programme=programme,
+        task_id=task.id,
+        kind=kind,
+        step=step,
+        recipient=task.participant,
+        audience="self",
+        at=at,
+        due_at=at,
+        stale_at=None,
+        for_due=task.due if kind in V.FOLLOWS_DUE_KINDS else None,
+        params=params,
     )
     insert_ignore(session, rows)
     return len(rows)
@@ -199,16 +254,28 @@ def skip_obsolete(session: Session, ids: list[int] | None = None) -> int:
     scope = [OutboxMessage.state == V.PENDING]
     if ids is not None:
         scope.append(OutboxMessage.id.in_(ids))
-    n = affected(session.execute(
-        update(OutboxMessage).where(*scope, _due_moved())
-        .values(state=V.SKIPPED, last_error="not sent: the due date moved (an extension or a calendar change); reminders follow the new date")
-        .execution_options(synchronize_session=False)
-    ))
-    n += affected(session.execute(
-        update(OutboxMessage).where(*scope, not_(_claimable()))
-        .values(state=V.SKIPPED, last_error="not sent: the task no longer awaits it (submitted, exempted, or its lateness changed)")
-        .execution_options(synchronize_session=False)
-    ))
+    n = affected(
+        session.execute(
+            update(OutboxMessage)
+            .where(*scope, _due_moved())
+            .values(
+                state=V.SKIPPED,
+                last_error="not sent: the due date moved (an extension or a calendar change); reminders follow the new date",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    n += affected(
+        session.execute(
+            update(OutboxMessage)
+            .where(*scope, not_(_claimable()))
+            .values(
+                state=V.SKIPPED,
+                last_error="not sent: the task no longer awaits it (submitted, exempted, or its lateness changed)",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
     return n
 
 
@@ -257,22 +324,27 @@ def dispatch(
     report = DispatchReport()
     ids_scope = OutboxMessage.programme.in_(list(programmes))
     with sessions.begin() as s:
-        expired = list(s.scalars(
-            update(OutboxMessage)
-            .where(OutboxMessage.state == V.SENDING, OutboxMessage.claimed_at < lease_clock() - LEASE)
-            .values(state=V.PENDING, claimed_by=None, last_error="claim expired: the sender stopped mid-send")
-            .returning(OutboxMessage.id)
-        ))
+        expired = list(
+            s.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.state == V.SENDING, OutboxMessage.claimed_at < lease_clock() - LEASE)
+                .values(state=V.PENDING, claimed_by=None, last_error="claim expired: the sender stopped mid-send")
+                .returning(OutboxMessage.id)
+            )
+        )
         report.reclaimed = len(expired)
         if expired:
-            log.warning("reclaimed %d message(s) whose sender stopped mid-send (lease %s): ids %s", len(expired), LEASE,
-                        expired[:20])
+            log.warning(
+                "reclaimed %d message(s) whose sender stopped mid-send (lease %s): ids %s", len(expired), LEASE, expired[:20]
+            )
         report.skipped += skip_obsolete(s)
-        report.skipped += affected(s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None), OutboxMessage.stale_at <= at)
-            .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
-        ))
+        report.skipped += affected(
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None), OutboxMessage.stale_at <= at)
+                .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
+            )
+        )
     deadline = min(SEND_DEADLINE, LEASE / 2).total_seconds()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
@@ -284,7 +356,9 @@ def dispatch(
                     continue
                 break
             log.info("claimed %d message(s) as %s", len(claimed), token)
-            for outcome, error in pool.map(lambda row, token=token: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed):
+            for outcome, error in pool.map(
+                lambda row, token=token: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed
+            ):
                 if outcome == V.SENT:
                     report.sent += 1
                 elif outcome == V.DEAD:
@@ -299,8 +373,15 @@ def dispatch(
 
 
 def _claim(
-    sessions: sessionmaker, messenger: Messenger, programmes: dict[str, LoadedProgramme], cal: WorkdayCalendar,
-    scope: Any, at: dt.datetime, batch: int, token: str, claimed_at: dt.datetime,
+    sessions: sessionmaker,
+    messenger: Messenger,
+    programmes: dict[str, LoadedProgramme],
+    cal: WorkdayCalendar,
+    scope: Any,
+    at: dt.datetime,
+    batch: int,
+    token: str,
+    claimed_at: dt.datetime,
 ) -> tuple[list[dict[str, Any]], int]:
     with sessions.begin() as s:
         picked = s.execute(
@@ -321,52 +402,83 @@ def _claim(
             # waits for this claim): what is checked below is what is true when it is sent.
             s.execute(select(Task.id).where(Task.id.in_(task_ids)).with_for_update(read=True)).all()
         skipped = skip_obsolete(s, ids)
-        skipped += affected(s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, OutboxMessage.stale_at.is_not(None),
-                   OutboxMessage.stale_at <= at)
-            .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
-        ))
+        skipped += affected(
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.state == V.PENDING,
+                    OutboxMessage.stale_at.is_not(None),
+                    OutboxMessage.stale_at <= at,
+                )
+                .values(state=V.SKIPPED, last_error="not sent: held or retried past the time it was worth sending")
+            )
+        )
         # The state condition makes the claim safe against a concurrent dispatcher: on
         # PostgreSQL the second UPDATE waits for the first to commit, re-checks the row and
         # finds it no longer pending; on SQLite writers are serialised (BEGIN IMMEDIATE).
         # The task condition is checked again in the same statement.
-        rows = [dict(r) for r in s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, _claimable())
-            .values(state=V.SENDING, claimed_by=token, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
-            .returning(
-                OutboxMessage.id, OutboxMessage.key, OutboxMessage.programme, OutboxMessage.task_id, OutboxMessage.kind,
-                OutboxMessage.step, OutboxMessage.recipient, OutboxMessage.audience, OutboxMessage.channel,
-                OutboxMessage.address, OutboxMessage.params, OutboxMessage.attempts, OutboxMessage.stale_at,
-                OutboxMessage.created_at,
-            )
-            .execution_options(synchronize_session=False)
-        ).mappings()]
+        rows = [
+            dict(r)
+            for r in s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, _claimable())
+                .values(state=V.SENDING, claimed_by=token, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
+                .returning(
+                    OutboxMessage.id,
+                    OutboxMessage.key,
+                    OutboxMessage.programme,
+                    OutboxMessage.task_id,
+                    OutboxMessage.kind,
+                    OutboxMessage.step,
+                    OutboxMessage.recipient,
+                    OutboxMessage.audience,
+                    OutboxMessage.channel,
+                    OutboxMessage.address,
+                    OutboxMessage.params,
+                    OutboxMessage.attempts,
+                    OutboxMessage.stale_at,
+                    OutboxMessage.created_at,
+                )
+                .execution_options(synchronize_session=False)
+            ).mappings()
+        ]
         broken = _render(s, rows, messenger, programmes, cal, at)  # counted as of the run's instant
         if rows:
             s.execute(update(OutboxMessage), [{"id": r["id"], "subject": r["subject"], "body": r["body"]} for r in rows])
         if broken:
-            s.execute(update(OutboxMessage), [{"id": i, "state": V.DEAD, "claimed_by": None, "last_error": why}
-                                              for i, why in broken.items()])
+            s.execute(
+                update(OutboxMessage),
+                [{"id": i, "state": V.DEAD, "claimed_by": None, "last_error": why} for i, why in broken.items()],
+            )
             log.error("could not write %d message(s): %s", len(broken), "; ".join(list(broken.values())[:5]))
         return [r for r in rows if r["id"] not in broken], skipped + len(broken)
 
 
-def _render(s: Session, rows: list[dict[str, Any]], messenger: Messenger, programmes: dict[str, LoadedProgramme],
-            cal: WorkdayCalendar, at: dt.datetime) -> dict[int, str]:
+def _render(
+    s: Session,
+    rows: list[dict[str, Any]],
+    messenger: Messenger,
+    programmes: dict[str, LoadedProgramme],
+    cal: WorkdayCalendar,
+    at: dt.datetime,
+) -> dict[int, str]:
     """Write each claimed row's subject and body, from its task as it is now. Returns the
     rows that could not be written (id → why): they are dead, the others go on."""
     task_ids = {r["task_id"] for r in rows if r["task_id"] is not None}
-    facts = {
-        t.id: (t, mi, py)
-        for t, mi, py in s.execute(
-            select(Task, MilestoneInstance, ProgrammeYear)
-            .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
-            .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
-            .where(Task.id.in_(task_ids))
-        )
-    } if task_ids else {}
+    facts = (
+        {
+            t.id: (t, mi, py)
+            for t, mi, py in s.execute(
+                select(Task, MilestoneInstance, ProgrammeYear)
+                .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+                .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
+                .where(Task.id.in_(task_ids))
+            )
+        }
+        if task_ids
+        else {}
+    )
     texts: dict[tuple, tuple[str, str] | str] = {}  # the text, or why it could not be written
     broken: dict[int, str] = {}
     for r in rows:
@@ -391,7 +503,12 @@ def _render(s: Session, rows: list[dict[str, Any]], messenger: Messenger, progra
 
 
 def _send_one(
-    sessions: sessionmaker, messenger: Messenger, row: dict[str, Any], token: str, at: dt.datetime, deadline: float,
+    sessions: sessionmaker,
+    messenger: Messenger,
+    row: dict[str, Any],
+    token: str,
+    at: dt.datetime,
+    deadline: float,
     stamp: Callable[[], dt.datetime],
 ) -> tuple[str, str]:
     with sessions.begin() as s:
@@ -400,9 +517,15 @@ def _send_one(
         s.flush()
         delivery_id = delivery.id
     envelope = Envelope(
-        recipient=row["recipient"], audience=row["audience"], channel=row["channel"], address=row["address"],
-        subject=row["subject"], body=row["body"], message_key=hashlib.sha256(row["key"].encode()).hexdigest()[:40],
-        sent_at=stamp(), deadline=deadline,
+        recipient=row["recipient"],
+        audience=row["audience"],
+        channel=row["channel"],
+        address=row["address"],
+        subject=row["subject"],
+        body=row["body"],
+        message_key=hashlib.sha256(row["key"].encode()).hexdigest()[:40],
+        sent_at=stamp(),
+        deadline=deadline,
     )
     mine = (OutboxMessage.id == row["id"], OutboxMessage.state == V.SENDING, OutboxMessage.claimed_by == token)
     try:
@@ -419,13 +542,20 @@ def _send_one(
         outcome = V.FAILED_PERMANENT if permanent else V.TIMED_OUT if ambiguous else V.FAILED
         note = reason if not dead or permanent else f"{reason} — gave up: it would no longer be worth sending at the next try"
         with sessions.begin() as s:
-            won = affected(s.execute(
-                update(OutboxMessage).where(*mine)
-                .values(state=V.DEAD if dead else V.PENDING, last_error=note, claimed_by=None, not_before=retry_at)
-            ))
-            s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
-                finished_at=finished, outcome=outcome if won else V.CLAIM_LOST, error=reason,
-                code=getattr(exc, "code", None)))
+            won = affected(
+                s.execute(
+                    update(OutboxMessage)
+                    .where(*mine)
+                    .values(state=V.DEAD if dead else V.PENDING, last_error=note, claimed_by=None, not_before=retry_at)
+                )
+            )
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(
+                    finished_at=finished, outcome=outcome if won else V.CLAIM_LOST, error=reason, code=getattr(exc, "code", None)
+                )
+            )
         who = f"{row['recipient']} {row['channel']}"
         if not won:
             log.warning("%s: failed after its claim expired (another sender owns it now): %s", who, reason)
@@ -435,9 +565,17 @@ def _send_one(
     finished = stamp()
     with sessions.begin() as s:
         won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
-        s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
-            finished_at=finished, outcome=V.DELIVERED if won else V.CLAIM_LOST, target=receipt.target, code=receipt.code,
-            error=None if won else "sent after this sender's claim had expired"))
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                finished_at=finished,
+                outcome=V.DELIVERED if won else V.CLAIM_LOST,
+                target=receipt.target,
+                code=receipt.code,
+                error=None if won else "sent after this sender's claim had expired",
+            )
+        )
     if not won:
         log.warning("%s %s: sent after its claim expired (another sender may send it too)", row["recipient"], row["channel"])
         return V.CLAIM_LOST, ""

@@ -60,8 +60,16 @@ def along_path(points: dict[int, float], window: Window, day: dt.date) -> float:
     return knots[-1][1]
 
 
-def status_of(achieved: float | None, expected: float | None, *, goal: float | None, limit: float | None, rate: bool,
-              window: Window, day: dt.date) -> Status | None:
+def status_of(
+    achieved: float | None,
+    expected: float | None,
+    *,
+    goal: float | None,
+    limit: float | None,
+    rate: bool,
+    window: Window,
+    day: dt.date,
+) -> Status | None:
     if rate or goal is None:  # thresholds: met or not, every day
         if achieved is None:
             return None
@@ -81,8 +89,16 @@ def status_of(achieved: float | None, expected: float | None, *, goal: float | N
     return "on_pace"
 
 
-def pace(achieved: float | None, *, goal: float | None, limit: float | None, rate: bool, window: Window, day: dt.date,
-         path: dict[int, float] | None = None) -> Pace:
+def pace(
+    achieved: float | None,
+    *,
+    goal: float | None,
+    limit: float | None,
+    rate: bool,
+    window: Window,
+    day: dt.date,
+    path: dict[int, float] | None = None,
+) -> Pace:
     if rate or goal is None:
         expected = goal if goal is not None else limit
     elif path:

@@ -76,10 +76,21 @@ def list_outbox(session: Session, *, states: tuple[str, ...] | None = None, limi
     for m, participant, milestone, programme, year in session.execute(q):
         out.append(
             {
-                "id": m.id, "programme": programme, "year": year, "milestone": milestone, "participant": participant,
-                "kind": m.kind, "step": m.step, "recipient": m.recipient, "audience": m.audience, "channel": m.channel,
-                "state": m.state, "attempts": m.attempts, "not_before": m.not_before.astimezone(TZ).isoformat(),
-                "sent_at": m.sent_at.astimezone(TZ).isoformat() if m.sent_at else None, "last_error": m.last_error,
+                "id": m.id,
+                "programme": programme,
+                "year": year,
+                "milestone": milestone,
+                "participant": participant,
+                "kind": m.kind,
+                "step": m.step,
+                "recipient": m.recipient,
+                "audience": m.audience,
+                "channel": m.channel,
+                "state": m.state,
+                "attempts": m.attempts,
+                "not_before": m.not_before.astimezone(TZ).isoformat(),
+                "sent_at": m.sent_at.astimezone(TZ).isoformat() if m.sent_at else None,
+                "last_error": m.last_error,
                 "subject": m.subject,
             }
         )

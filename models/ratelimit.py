@@ -35,9 +35,11 @@ def hit(session: Session, key: str, *, limit: int, window: dt.timedelta, now: dt
         from sqlalchemy.dialects import postgresql, sqlite
 
         insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        added = affected(session.execute(
-            insert(RateLimitWindow).values(key=key, window_start=now, hits=1).on_conflict_do_nothing(index_elements=["key"])
-        ))
+        added = affected(
+            session.execute(
+                insert(RateLimitWindow).values(key=key, window_start=now, hits=1).on_conflict_do_nothing(index_elements=["key"])
+            )
+        )
         # another process created it in between: count this request on its row
         n = 1 if added else session.execute(bump).scalar_one()
     return n <= limit

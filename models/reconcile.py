@@ -62,10 +62,17 @@ class AdvanceReport:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "at": self.at.isoformat(), "compiled": self.compiled, "opened": self.opened, "overdue": self.overdue,
-            "queued": dict(self.queued), "skipped_stale": self.skipped_stale, "undeliverable": self.undeliverable,
-            "unreachable": sorted(self.unreachable), "missing_workday_years": sorted(self.missing_years),
-            "waiting": dict(sorted(self.waiting.items())), "failures": dict(sorted(self.failures.items())),
+            "at": self.at.isoformat(),
+            "compiled": self.compiled,
+            "opened": self.opened,
+            "overdue": self.overdue,
+            "queued": dict(self.queued),
+            "skipped_stale": self.skipped_stale,
+            "undeliverable": self.undeliverable,
+            "unreachable": sorted(self.unreachable),
+            "missing_workday_years": sorted(self.missing_years),
+            "waiting": dict(sorted(self.waiting.items())),
+            "failures": dict(sorted(self.failures.items())),
         }
 
 
@@ -88,7 +95,11 @@ def first_step(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> dt.dat
 
 
 def compile_due_years(
-    session: Session, prog: LoadedProgramme, cal: WorkdayCalendar, at: dt.datetime, report: AdvanceReport,
+    session: Session,
+    prog: LoadedProgramme,
+    cal: WorkdayCalendar,
+    at: dt.datetime,
+    report: AdvanceReport,
     only_year: int | None = None,
 ) -> None:
     """Compile the years of ``prog`` that are due at ``at``, and recompile years already in
@@ -136,9 +147,7 @@ def open_and_mark(session: Session, py_ids: list[int], at: dt.datetime, report: 
     report.opened += len(S.change_states(session, to_open, S.OPEN, at=at, reason="the milestone opened"))
     late = list(
         session.scalars(
-            select(Task.id).where(
-                Task.programme_year_id.in_(py_ids), Task.state.in_((S.OPEN, S.RETURNED)), Task.due < today
-            )
+            select(Task.id).where(Task.programme_year_id.in_(py_ids), Task.state.in_((S.OPEN, S.RETURNED)), Task.due < today)
         )
     )
     report.overdue += len(S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed"))
@@ -182,14 +191,25 @@ def queue_reminders(
     pys = {py.id: py for py in session.scalars(select(ProgrammeYear).where(ProgrammeYear.id.in_(py_ids)))}
     done: set[tuple[int | None, str]] = set()
     if task_ids is None:  # one statement, whatever the number of tasks
-        done.update((t, k) for t, k in session.execute(
-            select(OutboxMessage.task_id, OutboxMessage.step).join(Task, Task.id == OutboxMessage.task_id).where(*awaiting).distinct()
-        ))
+        done.update(
+            (t, k)
+            for t, k in session.execute(
+                select(OutboxMessage.task_id, OutboxMessage.step)
+                .join(Task, Task.id == OutboxMessage.task_id)
+                .where(*awaiting)
+                .distinct()
+            )
+        )
     else:
         for i in range(0, len(task_ids), 5000):
-            done.update((t, k) for t, k in session.execute(
-                select(OutboxMessage.task_id, OutboxMessage.step).where(OutboxMessage.task_id.in_(task_ids[i : i + 5000])).distinct()
-            ))
+            done.update(
+                (t, k)
+                for t, k in session.execute(
+                    select(OutboxMessage.task_id, OutboxMessage.step)
+                    .where(OutboxMessage.task_id.in_(task_ids[i : i + 5000]))
+                    .distinct()
+                )
+            )
 
     groups: dict[tuple, list[_TaskFacts]] = defaultdict(list)
     for i, p, st, op, du, m in facts:
@@ -222,17 +242,38 @@ def _applies(step: Step, task: _TaskFacts) -> bool:
 
 
 def _step_rows(
-    prog: LoadedProgramme, py: ProgrammeYear, mi: MilestoneInstance, task: _TaskFacts, step: Step, roles: dict,
-    messenger: Messenger, at: dt.datetime, report: AdvanceReport,
+    prog: LoadedProgramme,
+    py: ProgrammeYear,
+    mi: MilestoneInstance,
+    task: _TaskFacts,
+    step: Step,
+    roles: dict,
+    messenger: Messenger,
+    at: dt.datetime,
+    report: AdvanceReport,
 ) -> list[dict[str, Any]]:
     base_key = f"{py.programme}/{py.year}/{mi.milestone}/{task.participant}/{step.key}"
-    common: dict[str, Any] = {"programme": py.programme, "task_id": task.id, "kind": step.kind, "step": step.key, "at": at,
-              "due_at": step.at, "stale_at": step.stale_at, "for_due": task.due}
+    common: dict[str, Any] = {
+        "programme": py.programme,
+        "task_id": task.id,
+        "kind": step.kind,
+        "step": step.key,
+        "at": at,
+        "due_at": step.at,
+        "stale_at": step.stale_at,
+        "for_due": task.due,
+    }
     if step.stale_at is not None and at >= step.stale_at:
         report.skipped_stale += 1
-        return [skipped_row(key=base_key, recipient=task.participant, **common,
-                            why=f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, "
-                                "when a later step superseded it")]
+        return [
+            skipped_row(
+                key=base_key,
+                recipient=task.participant,
+                **common,
+                why=f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, "
+                "when a later step superseded it",
+            )
+        ]
     recipients: list[tuple[str, str, str | None]] = []  # (participant, audience, role title)
     if step.kind == V.ESCALATION:
         for role_id in step.roles:
@@ -243,8 +284,9 @@ def _step_rows(
     out: list[dict[str, Any]] = []
     for recipient, audience, role_title in recipients:
         params = {k: v for k, v in (("chaser_number", step.number), ("escalated_to", role_title)) if v is not None}
-        rows = message_rows(messenger, key=f"{base_key}/{recipient}", recipient=recipient, audience=audience,
-                            params=params or None, **common)
+        rows = message_rows(
+            messenger, key=f"{base_key}/{recipient}", recipient=recipient, audience=audience, params=params or None, **common
+        )
         if not rows:
             # Nothing is written: the step stays due, so the run after the contacts file is
             # fixed sends it (if it is still worth sending). Every run reports who is missing.

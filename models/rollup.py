@@ -88,16 +88,21 @@ class Rollup:
 
 def year_tasks(session: Session, py: ProgrammeYear) -> list[tuple[MilestoneInstance, Task]]:
     """Every (milestone instance, task) of a programme year, by due date."""
-    return list(session.execute(
-        select(MilestoneInstance, Task)
-        .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
-        .where(MilestoneInstance.programme_year_id == py.id)
-        .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
-    ))
+    return list(
+        session.execute(
+            select(MilestoneInstance, Task)
+            .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
+            .where(MilestoneInstance.programme_year_id == py.id)
+            .order_by(MilestoneInstance.due, MilestoneInstance.milestone, Task.participant)
+        )
+    )
 
 
 def compute_rollup(
-    session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime,
+    session: Session,
+    prog: LoadedProgramme,
+    py: ProgrammeYear,
+    at: dt.datetime,
     rows: list[tuple[MilestoneInstance, Task]] | None = None,
 ) -> Rollup:
     """``rows``: the year's tasks when the caller has read them already (``year_tasks``)."""
@@ -146,9 +151,7 @@ def compute_rollup(
 
 def _standing_submissions(session: Session, prog: LoadedProgramme, years: list[int]) -> list[tuple[str, str, dict]]:
     """(form, participant, payload) of the latest version of every standing submission."""
-    latest = (
-        select(Submission.task_id, func.max(Submission.version).label("v")).group_by(Submission.task_id).subquery()
-    )
+    latest = select(Submission.task_id, func.max(Submission.version).label("v")).group_by(Submission.task_id).subquery()
     q = (
         select(MilestoneInstance.form, Task.participant, Submission.payload)
         .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
@@ -173,8 +176,15 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
         window = target_window(spec, t, py.year)
         day = min(at.astimezone(TZ).date(), dt.date(py.year, 12, 31))  # a past year is judged at its end
         path = {y: float(spec.parameter_value(v) or 0) for y, v in (t.path or {}).items()} or None
-        p = pace(tp.value, goal=tp.at_least if t.measure == "count" else tp.at_least, limit=tp.at_most,
-                 rate=t.measure == "rate", window=window, day=day, path=path)
+        p = pace(
+            tp.value,
+            goal=tp.at_least if t.measure == "count" else tp.at_least,
+            limit=tp.at_most,
+            rate=t.measure == "rate",
+            window=window,
+            day=day,
+            path=path,
+        )
         tp.expected, tp.pace, tp.deadline = p.expected, p.status, window.end.isoformat()
         out.append(tp)
     return out
@@ -243,8 +253,18 @@ def store_rollup(session: Session, py: ProgrammeYear, rollup: Rollup, at: dt.dat
     rows: list[dict[str, Any]] = []
 
     def put(scope: str, metric: str, subject: str, value, num=None, den=None) -> None:
-        rows.append({"programme_year_id": py.id, "scope": scope, "metric": metric, "subject": subject,
-                     "value": value, "numerator": num, "denominator": den, "computed_at": at})
+        rows.append(
+            {
+                "programme_year_id": py.id,
+                "scope": scope,
+                "metric": metric,
+                "subject": subject,
+                "value": value,
+                "numerator": num,
+                "denominator": den,
+                "computed_at": at,
+            }
+        )
 
     put("programme", "on_time_rate", "*", rollup.on_time_rate)
     for m in rollup.milestones:

@@ -56,7 +56,11 @@ class LeftOut:
 
 
 def plan_submissions(
-    plan: YearPlan, personas: dict[str, str], cal: WorkdayCalendar, seed: int, start: dt.date | None = None,
+    plan: YearPlan,
+    personas: dict[str, str],
+    cal: WorkdayCalendar,
+    seed: int,
+    start: dt.date | None = None,
     left_out: list[LeftOut] | None = None,
 ) -> list[PlannedSubmission]:
     """``start``: the first day the programme is in force that year — nobody submits

@@ -57,9 +57,7 @@ def change_state(
 ) -> StatusChange:
     if to not in ALLOWED.get(task.state, ()):
         raise TransitionRefused(task, to)
-    change = StatusChange(
-        task_id=task.id, from_state=task.state, to_state=to, at=at, actor=actor, reason=reason, details=details
-    )
+    change = StatusChange(task_id=task.id, from_state=task.state, to_state=to, at=at, actor=actor, reason=reason, details=details)
     task.state = to
     task.state_changed_at = at
     session.add(change)

@@ -42,12 +42,16 @@ class TaskRef:
 def find_task(session: Session, programme: str, year: int, milestone: str, participant: str) -> TaskRef:
     py = find_programme_year(session, programme, year)
     if py is None:
-        raise NotFound(f"{programme} {year} is not in the ledger yet: run `yearwheel advance` first (it compiles the year when it is due)")
+        raise NotFound(
+            f"{programme} {year} is not in the ledger yet: run `yearwheel advance` first (it compiles the year when it is due)"
+        )
     mi = session.scalars(
         select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
     ).one_or_none()
     if mi is None:
-        known = ", ".join(sorted(session.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id))))
+        known = ", ".join(
+            sorted(session.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id)))
+        )
         raise NotFound(f"milestone {milestone!r} is not held in {programme} {year}; known: {known}")
     task = session.scalars(
         select(Task).where(Task.milestone_instance_id == mi.id, Task.participant == participant).with_for_update()
@@ -91,22 +95,41 @@ def submit(
         raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to submit")
     version = (session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id)) or 0) + 1
     on_time = at.astimezone(TZ).date() <= task.due
-    sub = Submission(task_id=task.id, version=version, payload=clean, received_at=at, on_time=on_time, actor=actor, source=source,
-                     attachments=attachments or None)
+    sub = Submission(
+        task_id=task.id,
+        version=version,
+        payload=clean,
+        received_at=at,
+        on_time=on_time,
+        actor=actor,
+        source=source,
+        attachments=attachments or None,
+    )
     session.add(sub)
     reason = f"version {version} received {'on time' if on_time else 'late'}"
     if task.state == S.SUBMITTED:  # a re-submission before acceptance: same state, audited
-        S.record_event(session, task, at=at, actor=actor, reason=reason + " (replaces the previous version)",
-                       details={"version": version})
+        S.record_event(
+            session, task, at=at, actor=actor, reason=reason + " (replaces the previous version)", details={"version": version}
+        )
     else:
         S.change_state(session, task, S.SUBMITTED, at=at, actor=actor, reason=reason, details={"version": version})
     task.submitted_at, task.on_time = at, on_time
     session.flush()
     queue_message(
-        session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref), step=f"ack-v{version}",
-        kind=V.ACKNOWLEDGEMENT, at=at,
-        params={"submitted_at": at.isoformat(), "on_time": on_time, "version": version,
-                "working_days_late": working_days_late(cal, task.due, at) or None},
+        session,
+        messenger,
+        task=task,
+        programme=ref.py.programme,
+        key_prefix=_prefix(ref),
+        step=f"ack-v{version}",
+        kind=V.ACKNOWLEDGEMENT,
+        at=at,
+        params={
+            "submitted_at": at.isoformat(),
+            "on_time": on_time,
+            "version": version,
+            "working_days_late": working_days_late(cal, task.due, at) or None,
+        },
     )
     return sub
 
@@ -129,8 +152,15 @@ def return_for_revision(
     )
     session.flush()
     queue_message(
-        session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref), step=f"returned-{n}",
-        kind=V.RETURNED, at=at, params={"reason": reason},
+        session,
+        messenger,
+        task=task,
+        programme=ref.py.programme,
+        key_prefix=_prefix(ref),
+        step=f"returned-{n}",
+        kind=V.RETURNED,
+        at=at,
+        params={"reason": reason},
     )
 
 
@@ -142,12 +172,23 @@ def accept(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reaso
     if task.accepted_at is not None:
         raise NotAllowed(f"{task.participant}'s {ref.mi.milestone} is already accepted")
     version = session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id))
-    S.record_event(session, task, at=at, actor=actor, reason=f"accepted version {version}: {reason}", details={"version": version})
+    S.record_event(
+        session, task, at=at, actor=actor, reason=f"accepted version {version}: {reason}", details={"version": version}
+    )
     task.accepted_at, task.accepted_by = at, actor
 
 
-def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime, actor: str, reason: str,
-           messenger: Messenger | None = None, cal: WorkdayCalendar | None = None) -> None:
+def extend(
+    session: Session,
+    ref: TaskRef,
+    new_due: dt.date,
+    *,
+    at: dt.datetime,
+    actor: str,
+    reason: str,
+    messenger: Messenger | None = None,
+    cal: WorkdayCalendar | None = None,
+) -> None:
     """Move one participant's due date. Reminders queued for the old date are dropped and
     later ones follow the new date (their keys carry it); the bureau is told the new date
     (截止日期调整). With ``cal``, a new date that is not a working day is refused."""
@@ -162,20 +203,35 @@ def extend(session: Session, ref: TaskRef, new_due: dt.date, *, at: dt.datetime,
     if cal is not None and not cal.is_workday(new_due):
         nxt = cal.on_or_after(new_due)
         raise NotAllowed(f"{new_due} is not a working day; the next working day is {nxt}")
-    S.record_event(session, task, at=at, actor=actor, reason=f"extension: due {old} → {new_due}: {reason}",
-                   details={"old_due": str(old), "new_due": str(new_due)})
+    S.record_event(
+        session,
+        task,
+        at=at,
+        actor=actor,
+        reason=f"extension: due {old} → {new_due}: {reason}",
+        details={"old_due": str(old), "new_due": str(new_due)},
+    )
     task.due = new_due
     if task.state == S.OVERDUE and new_due >= at.astimezone(TZ).date():
         S.change_state(session, task, S.OPEN, at=at, actor=actor, reason=f"extended to {new_due}")
     session.flush()
-    pending = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.task_id == task.id,
-                                                                  OutboxMessage.state == V.PENDING)))
+    pending = list(
+        session.scalars(select(OutboxMessage.id).where(OutboxMessage.task_id == task.id, OutboxMessage.state == V.PENDING))
+    )
     if pending:
         skip_obsolete(session, pending)  # reminders of the old date: superseded, never sent
     if messenger is not None:
-        queue_message(session, messenger, task=task, programme=ref.py.programme, key_prefix=_prefix(ref),
-                      step=f"due-changed@{new_due}", kind=V.DUE_CHANGED, at=at,
-                      params={"old_due": old.isoformat(), "reason": reason})
+        queue_message(
+            session,
+            messenger,
+            task=task,
+            programme=ref.py.programme,
+            key_prefix=_prefix(ref),
+            step=f"due-changed@{new_due}",
+            kind=V.DUE_CHANGED,
+            at=at,
+            params={"old_due": old.isoformat(), "reason": reason},
+        )
 
 
 def exempt(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reason: str) -> None:

@@ -109,7 +109,8 @@ class Submission(Base):
     actor: Mapped[str] = mapped_column(String(120))
     source: Mapped[str | None] = mapped_column(Text, comment="file name or channel it came from")
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(
-        JSON, comment="evidence files: name, content type, size, sha256, stored path")
+        JSON, comment="evidence files: name, content type, size, sha256, stored path"
+    )
 
 
 class OutboxMessage(Base):

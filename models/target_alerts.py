@@ -36,16 +36,35 @@ def queue_target_escalations(
         if not holder:
             continue
         params = {
-            "kind": V.TARGET_BEHIND, "programme_id": prog.id, "programme_title": spec.programme.title, "year": rollup.year,
-            "milestone_id": "", "milestone_title": t.title, "participant_id": holder,
-            "participant_name": prog.names.get(holder, holder), "due": t.deadline, "submitted_at": at.isoformat(),
-            "target_title": t.title, "target_value": t.value, "target_expected": t.expected,
-            "target_goal": t.at_least if t.at_least is not None else t.at_most, "target_unit": t.unit,
+            "kind": V.TARGET_BEHIND,
+            "programme_id": prog.id,
+            "programme_title": spec.programme.title,
+            "year": rollup.year,
+            "milestone_id": "",
+            "milestone_title": t.title,
+            "participant_id": holder,
+            "participant_name": prog.names.get(holder, holder),
+            "due": t.deadline,
+            "submitted_at": at.isoformat(),
+            "target_title": t.title,
+            "target_value": t.value,
+            "target_expected": t.expected,
+            "target_goal": t.at_least if t.at_least is not None else t.at_most,
+            "target_unit": t.unit,
         }
         rows += message_rows(
-            messenger, key=f"{prog.id}/{rollup.year}/target/{t.target}/behind@{month}/{holder}", programme=prog.id,
-            task_id=None, kind=V.TARGET_BEHIND, step=f"target-{t.target}-behind@{month}", recipient=holder,
-            audience="self", at=at, due_at=at, stale_at=dt.datetime.combine(first_of_next, dt.time(), TZ), params=params,
+            messenger,
+            key=f"{prog.id}/{rollup.year}/target/{t.target}/behind@{month}/{holder}",
+            programme=prog.id,
+            task_id=None,
+            kind=V.TARGET_BEHIND,
+            step=f"target-{t.target}-behind@{month}",
+            recipient=holder,
+            audience="self",
+            at=at,
+            due_at=at,
+            stale_at=dt.datetime.combine(first_of_next, dt.time(), TZ),
+            params=params,
         )
     insert_ignore(session, rows)
     if rows:

@@ -26,7 +26,13 @@ DUE_SOON_WORKDAYS = 3  # an open task due within this many working days is "due 
 
 # light → (label in Chinese, short mark for text tables)
 ON_TIME, LATE, OVERDUE, DUE_SOON, ON_TRACK, NOT_OPEN, EXEMPTED = (
-    "on_time", "late", "overdue", "due_soon", "on_track", "not_open", "exempted"
+    "on_time",
+    "late",
+    "overdue",
+    "due_soon",
+    "on_track",
+    "not_open",
+    "exempted",
 )
 LIGHTS: dict[str, tuple[str, str]] = {
     ON_TIME: ("按时报送", "✅"),
@@ -109,7 +115,9 @@ class YearView:
         return next(m for m in self.milestones if m.id == milestone_id)
 
 
-def light_of(state: str, on_time: bool | None, due: dt.date, today: dt.date, cal: WorkdayCalendar) -> tuple[str, int | None, int | None]:
+def light_of(
+    state: str, on_time: bool | None, due: dt.date, today: dt.date, cal: WorkdayCalendar
+) -> tuple[str, int | None, int | None]:
     """(light, working days left, working days late) of one task on ``today``."""
     if state == S.SUBMITTED:
         return (ON_TIME if on_time else LATE), None, None
@@ -143,7 +151,9 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         light, left, late = light_of(t.state, t.on_time, t.due, today, cal)
         if light == LATE and t.submitted_at is not None:
             late = _count(cal, t.due, t.submitted_at.astimezone(TZ).date())
-        cells[(t.participant, mi.milestone)] = Cell(mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late)
+        cells[(t.participant, mi.milestone)] = Cell(
+            mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late
+        )
         m.assigned += 1
         m.submitted += t.state == S.SUBMITTED
         m.exempted += t.state == S.EXEMPTED

@@ -248,7 +248,8 @@ def addresses(contacts: Contacts, participant: str, audience: str, channel: str)
 def routes(contacts: Contacts, participant: str, audience: str = "self") -> tuple[tuple[str, str], ...]:
     """(channel, address id) for every address this participant (or its head) has."""
     return tuple(
-        (ch, address_id(ch, a)) for ch in contacts.channels(participant, audience)
+        (ch, address_id(ch, a))
+        for ch in contacts.channels(participant, audience)
         for a in addresses(contacts, participant, audience, ch)
     )
 

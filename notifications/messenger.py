@@ -41,8 +41,14 @@ class IntakeLinks:
 
 
 class ContactsMessenger:
-    def __init__(self, contacts: Contacts, cal: WorkdayCalendar, specs: dict[str, ProgrammeFile] | None = None,
-                 intake: IntakeLinks | None = None, environ: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        contacts: Contacts,
+        cal: WorkdayCalendar,
+        specs: dict[str, ProgrammeFile] | None = None,
+        intake: IntakeLinks | None = None,
+        environ: Mapping[str, str] | None = None,
+    ):
         self.contacts = contacts
         self.cal = cal
         self.specs = specs or {}

@@ -94,9 +94,17 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str, e
             auth = quote(server.username, safe="") + (":" + quote(password, safe="") if password else "") + "@"
         out = []
         for address in entry.email:
-            query = urlencode({"from": server.sender, "to": address, "mode": mode, "smtp": server.host, "format": "text"}, quote_via=quote)
-            out.append(Target("email", f"{schema}://{auth}{server.host}:{server.port}/?{query}", f"email {address}",
-                              address_id("email", address)))
+            query = urlencode(
+                {"from": server.sender, "to": address, "mode": mode, "smtp": server.host, "format": "text"}, quote_via=quote
+            )
+            out.append(
+                Target(
+                    "email",
+                    f"{schema}://{auth}{server.host}:{server.port}/?{query}",
+                    f"email {address}",
+                    address_id("email", address),
+                )
+            )
         return out
     if channel == "sms":
         gw = contacts.sms
@@ -128,8 +136,14 @@ def targets(contacts: Contacts, participant: str, audience: str, channel: str, e
     if chat is not None and channel == "webhook":
         parts = urlsplit(chat.url)
         schema = "jsons" if parts.scheme == "https" else "json"
-        return [Target("webhook", f"{schema}://{parts.netloc}{parts.path or '/'}", f"webhook {parts.netloc}{parts.path}",
-                       address_id("webhook", chat.url))]
+        return [
+            Target(
+                "webhook",
+                f"{schema}://{parts.netloc}{parts.path or '/'}",
+                f"webhook {parts.netloc}{parts.path}",
+                address_id("webhook", chat.url),
+            )
+        ]
     raise TransportError(f"no {channel} contact for {who}", permanent=True)
 
 
@@ -207,6 +221,8 @@ _IDLE = _Attempt()
 
 def _current() -> _Attempt:
     return getattr(_local, "attempt", None) or _IDLE
+
+
 _HEADER = {name: re.compile(rf"^{name}:.*(?:\n[ \t].*)*$", re.M | re.I) for name in ("Message-ID", "Date")}
 
 
@@ -254,6 +270,7 @@ class _Conversation:
 
 def _literal(text: str) -> Callable[[re.Match[str]], str]:
     """A re.sub replacement taken as typed (a header value is never read for \\1 groups)."""
+
     def put(_match: re.Match[str]) -> str:
         return text
 
@@ -313,7 +330,12 @@ def _http_code(reasons: list[str]) -> int | None:
 
 
 def deliver(
-    target: Target, subject: str, body: str, *, deadline: float = 60.0, message_id: str | None = None,
+    target: Target,
+    subject: str,
+    body: str,
+    *,
+    deadline: float = 60.0,
+    message_id: str | None = None,
     sent_at: dt.datetime | None = None,
 ) -> Delivered:
     """Send one message to one target within ``deadline`` seconds; TransportError when it
@@ -322,8 +344,11 @@ def deliver(
     app = apprise.Apprise()
     if not app.add(target.url):
         raise TransportError(f"{target.display}: apprise does not accept this address", permanent=True)
-    att = _local.attempt = _Attempt(deadline=time.monotonic() + deadline, message_id=message_id,
-                                     date=format_datetime((sent_at or dt.datetime.now(TZ)).astimezone(TZ)))
+    att = _local.attempt = _Attempt(
+        deadline=time.monotonic() + deadline,
+        message_id=message_id,
+        date=format_datetime((sent_at or dt.datetime.now(TZ)).astimezone(TZ)),
+    )
     watchdog = threading.Timer(deadline, att.abort)
     watchdog.daemon = True
     _capture.local.lines = []
@@ -339,14 +364,18 @@ def deliver(
         return Delivered(*(answered if target.channel == "email" and answered else (None, None)))
     said = "; ".join(dict.fromkeys(r for r in reasons if r))[:500] or "the server did not accept the message"
     if aborted:
-        raise TransportError(f"{target.display}: no answer within {deadline:g} s; the server may have taken the message",
-                             ambiguous=handed_over or target.channel != "email")
+        raise TransportError(
+            f"{target.display}: no answer within {deadline:g} s; the server may have taken the message",
+            ambiguous=handed_over or target.channel != "email",
+        )
     if failure is not None:
         code, text = failure
         raise TransportError(f"{target.display}: the server answered {code} {text}"[:500], permanent=code >= 500, code=code)
     if handed_over and answered is None:
-        raise TransportError(f"{target.display}: the connection was lost after the message was handed over; "
-                             "the server may have taken it", ambiguous=True)
+        raise TransportError(
+            f"{target.display}: the connection was lost after the message was handed over; the server may have taken it",
+            ambiguous=True,
+        )
     http = _http_code(reasons)
     if http is not None:
         raise TransportError(f"{target.display}: {said}", code=http, permanent=400 <= http < 500 and http not in (408, 429))

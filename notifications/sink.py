@@ -51,8 +51,9 @@ class _Handler:
 class SmtpSink:
     """``with SmtpSink(outbox_dir=…) as sink:`` — ``sink.host``, ``sink.port``, ``sink.messages``."""
 
-    def __init__(self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None,
-                 port: int = 0, delay: float = 0.0):
+    def __init__(
+        self, outbox_dir: Path | None = None, host: str = "127.0.0.1", tls_context=None, port: int = 0, delay: float = 0.0
+    ):
         """``tls_context``: an ``ssl.SSLContext`` with the server's certificate — the sink
         then offers STARTTLS and refuses mail before it. ``port``: 0 picks a free one (a
         fixed one lets a test bring the "same" server back). ``delay``: seconds to wait

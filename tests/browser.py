@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("YEARWHEEL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(os.environ.get("YEARWHEEL_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "ci-artifacts" / "screenshots")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(
+    os.environ.get("YEARWHEEL_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "ci-artifacts" / "screenshots"
+)
 
 
 @dataclass

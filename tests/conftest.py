@@ -67,7 +67,6 @@ def plan_json(cli, year: int, *extra: str) -> dict:
 # YEARWHEEL_REQUIRE_POSTGRES=1 (set by .ci/run), which turns the skip into a failure.
 
 
-
 PG_TEMPLATE = "yearwheel_template"
 
 
@@ -149,10 +148,10 @@ def _report_dir(tmp_path, monkeypatch):
 # deadline=None; a case that has not finished in ``seconds`` fails with a clear message).
 
 
-
 @contextlib.contextmanager
 def hang_guard(seconds: float = 30.0, what: str = "the case"):
     """Fail (TimeoutError) if the block runs longer than ``seconds`` — main thread only."""
+
     def expired(signum, frame):
         raise TimeoutError(f"{what} ran for more than {seconds:g} s: a hang, not slowness")
 
@@ -171,6 +170,7 @@ def hang_guard(seconds: float = 30.0, what: str = "the case"):
 # anyone remembering: PostgreSQL (the database_url[postgresql] case or the pg_server
 # fixture), a Prefect server, Chromium, the fuzz folder. Each of those is also "slow";
 # modules that take seconds for other reasons say `pytestmark = pytest.mark.slow`.
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

@@ -25,8 +25,12 @@ adjusted_workdays: [2027-04-25]
 
 
 def test_console_script_exits_2_naming_the_missing_year_and_file(jilin_to_2027):
-    out = subprocess.run([YEARWHEEL, "plan", JILIN_ID, "--year", "2027", "--json", "--calendar-dir", str(jilin_to_2027.parent)],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [YEARWHEEL, "plan", JILIN_ID, "--year", "2027", "--json", "--calendar-dir", str(jilin_to_2027.parent)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 2
     assert out.stdout == ""  # nothing half-planned on stdout
     assert "no working-day data for 2027" in out.stderr and "cn-2027.yaml" in out.stderr
@@ -151,6 +155,7 @@ def test_help_and_plan_import_only_what_they_need(tmp_path):
         "    except SystemExit: pass\n"
         "print(','.join(sorted(m for m in ('typer', 'sqlalchemy', 'prefect', 'apprise', 'fastapi', 'openpyxl') if m in sys.modules)))\n"
     )
+
     def loaded(*args: str) -> set[str]:
         out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert out.returncode == 0, out.stderr

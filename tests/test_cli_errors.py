@@ -38,8 +38,11 @@ def place(tmp_path_factory):
     later.mkdir()
     demo = (Path(__file__).parent / "engine" / "engine-demo.yaml").read_text(encoding="utf-8")
     (later / f"{LATER}.yaml").write_text(
-        demo.replace("id: engine-demo", f"id: {LATER}", 1).replace("years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2027}"),
-        encoding="utf-8")
+        demo.replace("id: engine-demo", f"id: {LATER}", 1).replace(
+            "years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2027}"
+        ),
+        encoding="utf-8",
+    )
     from models.migrate import upgrade
 
     db = root / "ledger.db"
@@ -48,8 +51,16 @@ def place(tmp_path_factory):
     contacts.write_text("version: 1\nparticipants:\n  changchun:\n    email: [not-an-address]\n", encoding="utf-8")
     form = root / "form.yaml"
     form.write_text("enterprises_served: 3\n", encoding="utf-8")
-    return {"root": root, "cal": cal, "broken": broken, "later": later, "db": db, "contacts": contacts, "form": form,
-            "missing_db": root / "nowhere" / "ledger.db"}
+    return {
+        "root": root,
+        "cal": cal,
+        "broken": broken,
+        "later": later,
+        "db": db,
+        "contacts": contacts,
+        "form": form,
+        "missing_db": root / "nowhere" / "ledger.db",
+    }
 
 
 def _cases():
@@ -64,45 +75,144 @@ def _cases():
         ("plan no working days", ["plan", LATER, "--year", "2027", cd, "{later}"], "db", 2, "no working-day data for 2027"),
         ("plan bad calendar", ["plan", jid, "--year", "2023", cd, "{broken}"], "db", 1, ".yaml:"),
         ("ics no working days", ["ics", LATER, "--year", "2027", cd, "{later}"], "db", 2, "cn-2027.yaml"),
-        ("ics unknown participant", ["ics", jid, "--year", "2023", "--participant", "nobody", cd, "{cal}"], "db", 1, "unknown participant"),
+        (
+            "ics unknown participant",
+            ["ics", jid, "--year", "2023", "--participant", "nobody", cd, "{cal}"],
+            "db",
+            1,
+            "unknown participant",
+        ),
         ("ics bad calendar", ["ics", jid, "--year", "2023", cd, "{broken}"], "db", 1, ".yaml:"),
         ("validate bad calendar", ["validate", "{broken}"], "db", 1, "anouncement"),
-        ("advance missing db", ["advance", "--at", "2023-12-01T09:00", "--no-prefect", cd, "{cal}"], "missing", 1, "does not exist"),
+        (
+            "advance missing db",
+            ["advance", "--at", "2023-12-01T09:00", "--no-prefect", cd, "{cal}"],
+            "missing",
+            1,
+            "does not exist",
+        ),
         ("advance bad instant", ["advance", "--at", "next tuesday", "--no-prefect", cd, "{cal}"], "db", 1, "is not a date-time"),
-        ("advance unknown programme", ["advance", "--programme", "nope", "--no-prefect", cd, "{cal}"], "db", 1, "no calendar for programme"),
+        (
+            "advance unknown programme",
+            ["advance", "--programme", "nope", "--no-prefect", cd, "{cal}"],
+            "db",
+            1,
+            "no calendar for programme",
+        ),
         ("advance bad calendar", ["advance", "--at", "2023-12-01T09:00", "--no-prefect", cd, "{broken}"], "db", 1, ".yaml:"),
-        ("advance bad contacts", ["advance", "--at", "2023-12-01T09:00", "--no-prefect", "--contacts", "{contacts}", cd, "{cal}"],
-         "db", 1, "contacts.yaml:"),
-        ("advance missing contacts", ["advance", "--at", "2023-12-01T09:00", "--no-prefect", "--contacts", "{root}/none.yaml", cd, "{cal}"],
-         "db", 1, "cannot read the file"),
-        ("advance no working days", ["advance", "--at", "2027-03-01T09:00", "--no-prefect", cd, "{later}"], "db", 1,
-         "no working-day data for 2027"),
+        (
+            "advance bad contacts",
+            ["advance", "--at", "2023-12-01T09:00", "--no-prefect", "--contacts", "{contacts}", cd, "{cal}"],
+            "db",
+            1,
+            "contacts.yaml:",
+        ),
+        (
+            "advance missing contacts",
+            ["advance", "--at", "2023-12-01T09:00", "--no-prefect", "--contacts", "{root}/none.yaml", cd, "{cal}"],
+            "db",
+            1,
+            "cannot read the file",
+        ),
+        (
+            "advance no working days",
+            ["advance", "--at", "2027-03-01T09:00", "--no-prefect", cd, "{later}"],
+            "db",
+            1,
+            "no working-day data for 2027",
+        ),
         ("status missing db", ["status", jid, "--year", "2023", cd, "{cal}"], "missing", 1, "does not exist"),
         ("status unknown year", ["status", jid, "--year", "2019", cd, "{cal}"], "db", 1, "not in the ledger"),
         ("status unknown programme", ["status", "nope", "--year", "2023", cd, "{cal}"], "db", 1, "no calendar for programme"),
         ("rollup unknown year", ["rollup", jid, "--year", "2019", cd, "{cal}"], "db", 1, "not in the ledger"),
-        ("report unknown year", ["report", jid, "--year", "2019", "-o", "{root}/r.html", cd, "{cal}"], "db", 1, "not in the ledger"),
-        ("report missing db", ["report", jid, "--year", "2023", "-o", "{root}/r.html", cd, "{cal}"], "missing", 1, "does not exist"),
-        ("submit missing file", ["submit", jid, "--year", "2023", *task, "--file", "{root}/none.yaml", cd, "{cal}"], "db", 1, "none.yaml"),
-        ("submit not compiled", ["submit", jid, "--year", "2023", *task, "--file", "{form}", cd, "{cal}"], "db", 1, "not in the ledger"),
-        ("submit bad contacts", ["submit", jid, "--year", "2023", *task, "--file", "{form}", "--contacts", "{contacts}", cd, "{cal}"],
-         "db", 1, "contacts.yaml:"),
-        ("accept missing db", ["accept", jid, "--year", "2023", *task, "--actor", "测试", cd, "{cal}"], "missing", 1, "does not exist"),
+        (
+            "report unknown year",
+            ["report", jid, "--year", "2019", "-o", "{root}/r.html", cd, "{cal}"],
+            "db",
+            1,
+            "not in the ledger",
+        ),
+        (
+            "report missing db",
+            ["report", jid, "--year", "2023", "-o", "{root}/r.html", cd, "{cal}"],
+            "missing",
+            1,
+            "does not exist",
+        ),
+        (
+            "submit missing file",
+            ["submit", jid, "--year", "2023", *task, "--file", "{root}/none.yaml", cd, "{cal}"],
+            "db",
+            1,
+            "none.yaml",
+        ),
+        (
+            "submit not compiled",
+            ["submit", jid, "--year", "2023", *task, "--file", "{form}", cd, "{cal}"],
+            "db",
+            1,
+            "not in the ledger",
+        ),
+        (
+            "submit bad contacts",
+            ["submit", jid, "--year", "2023", *task, "--file", "{form}", "--contacts", "{contacts}", cd, "{cal}"],
+            "db",
+            1,
+            "contacts.yaml:",
+        ),
+        (
+            "accept missing db",
+            ["accept", jid, "--year", "2023", *task, "--actor", "测试", cd, "{cal}"],
+            "missing",
+            1,
+            "does not exist",
+        ),
         ("return not compiled", ["return", jid, "--year", "2023", *task, *who, cd, "{cal}"], "db", 1, "not in the ledger"),
-        ("extend bad date", ["extend", jid, "--year", "2023", *task, "--to", "12月25日", *who, cd, "{cal}"], "db", 1, "expected a date"),
+        (
+            "extend bad date",
+            ["extend", jid, "--year", "2023", *task, "--to", "12月25日", *who, cd, "{cal}"],
+            "db",
+            1,
+            "expected a date",
+        ),
         ("exempt not compiled", ["exempt", jid, "--year", "2023", *task, *who, cd, "{cal}"], "db", 1, "not in the ledger"),
         ("outbox missing db", ["outbox"], "missing", 1, "does not exist"),
-        ("forms export unknown year", ["forms", "export", jid, "--year", "2019", "--milestone", "clinic-recommendations", "-o",
-                                       "{root}/xl", cd, "{cal}"], "db", 1, "not in the ledger"),
+        (
+            "forms export unknown year",
+            ["forms", "export", jid, "--year", "2019", "--milestone", "clinic-recommendations", "-o", "{root}/xl", cd, "{cal}"],
+            "db",
+            1,
+            "not in the ledger",
+        ),
         ("forms import not a workbook", ["forms", "import", "{form}", cd, "{cal}"], "db", 1, "form.yaml"),
-        ("experts draw not compiled", ["experts", "draw", jid, "--year", "2023", "--milestone", "clinic-visits", "--seed", "x",
-                                       cd, "{cal}"], "db", 1, ""),
-        ("simulate unknown programme", ["simulate", "nope", "--year", "2023", "--no-prefect", "--workdir", "{root}/sim", cd, "{cal}"],
-         "db", 1, "no calendar for programme"),
-        ("simulate unknown year", ["simulate", jid, "--year", "2030", "--no-prefect", "--workdir", "{root}/sim", cd, "{cal}"],
-         "db", 1, "not one of its years"),
-        ("simulate no working days", ["simulate", LATER, "--year", "2027", "--no-prefect", "--workdir", "{root}/sim", cd, "{later}"],
-         "db", 2, "cn-2027.yaml"),
+        (
+            "experts draw not compiled",
+            ["experts", "draw", jid, "--year", "2023", "--milestone", "clinic-visits", "--seed", "x", cd, "{cal}"],
+            "db",
+            1,
+            "",
+        ),
+        (
+            "simulate unknown programme",
+            ["simulate", "nope", "--year", "2023", "--no-prefect", "--workdir", "{root}/sim", cd, "{cal}"],
+            "db",
+            1,
+            "no calendar for programme",
+        ),
+        (
+            "simulate unknown year",
+            ["simulate", jid, "--year", "2030", "--no-prefect", "--workdir", "{root}/sim", cd, "{cal}"],
+            "db",
+            1,
+            "not one of its years",
+        ),
+        (
+            "simulate no working days",
+            ["simulate", LATER, "--year", "2027", "--no-prefect", "--workdir", "{root}/sim", cd, "{later}"],
+            "db",
+            2,
+            "cn-2027.yaml",
+        ),
         ("db current missing db", ["db", "current"], "missing", 1, "does not exist"),
         ("intake serve without a secret", ["intake", "serve", cd, "{cal}"], "db", 1, "YEARWHEEL_LINK_SECRET"),
     ]
@@ -133,8 +243,12 @@ def test_the_console_script_never_shows_a_traceback_even_for_a_bug(tmp_path):
     # details go to a log file the message names.
     bogus = tmp_path / "calendar"
     bogus.write_text("not a folder", encoding="utf-8")
-    out = subprocess.run([str(YEARWHEEL), "plan", JILIN_ID, "--year", "2023", "--calendar-dir", str(bogus)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(YEARWHEEL), "plan", JILIN_ID, "--year", "2023", "--calendar-dir", str(bogus)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in out.stderr + out.stdout
     assert out.returncode in (1, 2, 3)
     assert out.stderr.strip()

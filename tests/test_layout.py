@@ -20,7 +20,9 @@ def test_calendar_holds_no_python():
 
 def test_stdlib_calendar_and_email_still_import_from_the_repo_root():
     # Run from the repository root, where a `calendar` package would win over the stdlib.
-    code = "import calendar, email.utils, sys; assert hasattr(calendar, 'monthrange'), calendar.__file__; print(calendar.__file__)"
+    code = (
+        "import calendar, email.utils, sys; assert hasattr(calendar, 'monthrange'), calendar.__file__; print(calendar.__file__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert str(ROOT / "calendar") not in out.stdout
@@ -60,8 +62,12 @@ def _imports(package: str) -> set[str]:
 
 def _violations(package: str, allowed: Callable[[str, str], bool]) -> list[str]:
     ours = {"models", "notifications", "yearwheel", "flows"}
-    return sorted(f"{mod} imports {name}" for mod, names in _modules(package).items() for name in names
-                  if name.split(".")[0] in ours and not allowed(mod, name))
+    return sorted(
+        f"{mod} imports {name}"
+        for mod, names in _modules(package).items()
+        for name in names
+        if name.split(".")[0] in ours and not allowed(mod, name)
+    )
 
 
 FACES = ("yearwheel.cli", "yearwheel.web")  # entry points inside the application package
@@ -78,10 +84,31 @@ def test_the_dependency_rule():
     assert _violations("models", lambda m, n: n.startswith("models")) == []
     assert _violations("notifications", lambda m, n: n.split(".")[0] in ("models", "notifications")) == []
     core = lambda m, n: n.split(".")[0] in ("models", "notifications") or (n.startswith("yearwheel") and not _is_face(n))  # noqa: E731
-    assert _violations("yearwheel", lambda m, n: core(m, n) or (_is_face(m) and (
-        n.startswith("flows") and m.startswith("yearwheel.cli") or n.startswith("yearwheel.web") and m.startswith("yearwheel.cli")
-        or n.split(".")[0] == "yearwheel"))) == []
-    assert _violations("flows", lambda m, n: n.split(".")[0] in ("models", "flows") or (n.startswith("yearwheel") and not _is_face(n))) == []
+    assert (
+        _violations(
+            "yearwheel",
+            lambda m, n: (
+                core(m, n)
+                or (
+                    _is_face(m)
+                    and (
+                        n.startswith("flows")
+                        and m.startswith("yearwheel.cli")
+                        or n.startswith("yearwheel.web")
+                        and m.startswith("yearwheel.cli")
+                        or n.split(".")[0] == "yearwheel"
+                    )
+                )
+            ),
+        )
+        == []
+    )
+    assert (
+        _violations(
+            "flows", lambda m, n: n.split(".")[0] in ("models", "flows") or (n.startswith("yearwheel") and not _is_face(n))
+        )
+        == []
+    )
 
 
 def test_the_domain_and_notifications_import_no_framework():
@@ -110,8 +137,9 @@ def test_our_top_level_names_are_ours_alone_and_resolve_in_the_checkout():
     providers = importlib.metadata.packages_distributions()
     for name in ("models", "flows", "notifications", "yearwheel"):
         assert set(providers.get(name, ["yearwheel"])) == {"yearwheel"}, (name, providers.get(name))
-        out = subprocess.run([sys.executable, "-c", f"import {name}; print({name}.__file__)"], cwd="/", capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", f"import {name}; print({name}.__file__)"], cwd="/", capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().startswith(str(ROOT / name)), out.stdout
 
@@ -128,5 +156,3 @@ def test_no_flow_file_is_named_like_an_installed_module():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], cwd="/", capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"flows/ files shadow installed modules: {out.stdout.strip()}"
-
-

@@ -41,6 +41,12 @@ def test_run_elsewhere_it_says_to_run_from_the_checkout(tmp_path):
     assert found.returncode == 1
     assert "run from the checkout" in found.stderr and "Traceback" not in found.stderr
     # the code came from the copy, not from the checkout
-    where = subprocess.run([*run[:2], f"import sys; sys.path.insert(0, {str(elsewhere)!r}); import yearwheel; print(yearwheel.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    where = subprocess.run(
+        [*run[:2], f"import sys; sys.path.insert(0, {str(elsewhere)!r}); import yearwheel; print(yearwheel.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert where.stdout.strip().startswith(str(elsewhere))

@@ -24,16 +24,19 @@ def test_defaults_and_values(monkeypatch, tmp_path):
     assert s.report_location("p", 2023) == (tmp_path / "p-2023.html", "https://reports.example.gov.cn/yw/p-2023.html")
 
 
-@pytest.mark.parametrize(("env", "said"), [
-    ({"YEARWHEEL_LINK_DAYS": "sixty"}, "YEARWHEEL_LINK_DAYS"),
-    ({"YEARWHEEL_LINK_DAYS": "0"}, "YEARWHEEL_LINK_DAYS"),
-    ({"YEARWHEEL_LINK_SECRET": "short", "YEARWHEEL_INTAKE_URL": "https://x.example"}, "at least 32 bytes"),
-    ({"YEARWHEEL_LINK_SECRET": SECRET}, "YEARWHEEL_INTAKE_URL is not set"),
-    ({"YEARWHEEL_INTAKE_URL": "https://x.example"}, "YEARWHEEL_LINK_SECRET is not set"),
-    ({"YEARWHEEL_INTAKE_URL": "x.example", "YEARWHEEL_LINK_SECRET": SECRET}, "http:// or https://"),
-    ({"YEARWHEEL_COORDINATOR_TOKEN": "abc"}, "at least 24 characters"),
-    ({"YEARWHEEL_LOG_LEVEL": "LOUD"}, "YEARWHEEL_LOG_LEVEL"),
-])
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"YEARWHEEL_LINK_DAYS": "sixty"}, "YEARWHEEL_LINK_DAYS"),
+        ({"YEARWHEEL_LINK_DAYS": "0"}, "YEARWHEEL_LINK_DAYS"),
+        ({"YEARWHEEL_LINK_SECRET": "short", "YEARWHEEL_INTAKE_URL": "https://x.example"}, "at least 32 bytes"),
+        ({"YEARWHEEL_LINK_SECRET": SECRET}, "YEARWHEEL_INTAKE_URL is not set"),
+        ({"YEARWHEEL_INTAKE_URL": "https://x.example"}, "YEARWHEEL_LINK_SECRET is not set"),
+        ({"YEARWHEEL_INTAKE_URL": "x.example", "YEARWHEEL_LINK_SECRET": SECRET}, "http:// or https://"),
+        ({"YEARWHEEL_COORDINATOR_TOKEN": "abc"}, "at least 24 characters"),
+        ({"YEARWHEEL_LOG_LEVEL": "LOUD"}, "YEARWHEEL_LOG_LEVEL"),
+    ],
+)
 def test_a_wrong_variable_is_named_with_what_to_set(monkeypatch, env, said):
     for k, v in env.items():
         monkeypatch.setenv(k, v)

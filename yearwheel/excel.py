@@ -92,7 +92,10 @@ def _validation(spec: ProgrammeFile, f: FormField) -> DataValidation | None:
         dv = DataValidation(type=k.excel, operator="between", formula1=lo_s, formula2=hi_s, allow_blank=not f.required)
         what = k.zh
         rng = "，".join(x for x in (f"≥ {lo}" if lo is not None else "", f"≤ {hi}" if hi is not None else "") if x)
-        dv.error, dv.prompt = f"请填写{what}{'（' + rng + '）' if rng else ''}", f"{f.label}：{what}{'（' + rng + '）' if rng else ''}"
+        dv.error, dv.prompt = (
+            f"请填写{what}{'（' + rng + '）' if rng else ''}",
+            f"{f.label}：{what}{'（' + rng + '）' if rng else ''}",
+        )
     elif k.excel == "date":
         dv = DataValidation(type="date", operator="between", formula1="36526", formula2="73051", allow_blank=not f.required)
         dv.error, dv.prompt = "请填写日期，如 2023-12-25", f"{f.label}：日期"
@@ -104,8 +107,9 @@ def _validation(spec: ProgrammeFile, f: FormField) -> DataValidation | None:
         dv = DataValidation(type="list", formula1=formula, allow_blank=not f.required)
         dv.error, dv.prompt = "请从下拉列表中选择", f"{f.label}：请选择"
     elif k.excel == "textLength":
-        dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(f.max_length or 100_000),
-                            allow_blank=not f.required)
+        dv = DataValidation(
+            type="textLength", operator="lessThanOrEqual", formula1=str(f.max_length or 100_000), allow_blank=not f.required
+        )
         dv.error, dv.prompt = f"最多 {f.max_length or 100_000} 个字", f"{f.label}"
     else:
         return None
@@ -140,8 +144,9 @@ def _footer_text(text: str) -> str:
     return text.replace("&", "&&")  # '&' starts a code in page headers and footers
 
 
-def _print_setup(ws: Any, last_col: int, last_row: int | None, *, title_rows: str | None = None,
-                 header: tuple[str, str] | None = None) -> None:
+def _print_setup(
+    ws: Any, last_col: int, last_row: int | None, *, title_rows: str | None = None, header: tuple[str, str] | None = None
+) -> None:
     """A4, one page wide and as many pages high as needed, centred, 第 N 页 / 共 M 页.
 
     Orientation rule: portrait when the used columns (A..``last_col``) fit across an A4
@@ -200,8 +205,12 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     ws.merge_cells("A1:C1")  # the title spans the printed width and wraps, never runs off the page
     ws.row_dimensions[1].height = 20 * _lines(title, sum(MAIN_WIDTHS), size=14) + 10
-    rows = [("填报事项", t.milestone_title), ("填报单位", t.participant_name), ("表单", t.form.title),
-            ("截止日期", zh_date(t.due, cal))]
+    rows = [
+        ("填报事项", t.milestone_title),
+        ("填报单位", t.participant_name),
+        ("表单", t.form.title),
+        ("截止日期", zh_date(t.due, cal)),
+    ]
     for i, (k, v) in enumerate(rows, start=2):
         ws.cell(i, 1, k).font = Font(bold=True)
         ws.cell(i, 1).alignment = Alignment(vertical="center")
@@ -216,8 +225,14 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
     tables: list[tuple[Any, int]] = []
     meta = wb.create_sheet(META)
     meta.sheet_state = "veryHidden"
-    facts: tuple[tuple[str, Any], ...] = (("version", 1), ("programme", t.programme), ("year", t.year),
-                                          ("milestone", t.milestone), ("participant", t.participant), ("form", t.form.id))
+    facts: tuple[tuple[str, Any], ...] = (
+        ("version", 1),
+        ("programme", t.programme),
+        ("year", t.year),
+        ("milestone", t.milestone),
+        ("participant", t.participant),
+        ("form", t.form.id),
+    )
     for k, v in facts:
         meta.append([k, v])
     row = FIRST_FIELD_ROW
@@ -246,8 +261,13 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
                 if col.type == "date":
                     for r in range(2, n + 2):
                         tws.cell(r, c).number_format = "yyyy-mm-dd"
-            need = max((_lines(str(tws.cell(1, c).value), tws.column_dimensions[get_column_letter(c)].width)
-                        for c in range(1, len(f.columns or []) + 1)), default=1)
+            need = max(
+                (
+                    _lines(str(tws.cell(1, c).value), tws.column_dimensions[get_column_letter(c)].width)
+                    for c in range(1, len(f.columns or []) + 1)
+                ),
+                default=1,
+            )
             tws.row_dimensions[1].height = _row_height(need, pad=6)
             tws.freeze_panes = "A2"
             tws.print_options.gridLines = True  # the rows a bureau adds print as a table
@@ -308,8 +328,12 @@ def read_meta(path: Path) -> tuple[Any, dict[str, Any], list[list[Any]]]:
     except Exception as exc:  # noqa: BLE001 — openpyxl raises many kinds for broken files
         raise WorkbookInvalid([f"{path}: not a readable Excel workbook (.xlsx): {type(exc).__name__}: {exc}"[:400]]) from None
     if META not in wb.sheetnames:
-        raise WorkbookInvalid([f"{path}: not a Yearwheel form: the hidden sheet {META} is missing "
-                               "(export a fresh template with `yearwheel forms export`)"])
+        raise WorkbookInvalid(
+            [
+                f"{path}: not a Yearwheel form: the hidden sheet {META} is missing "
+                "(export a fresh template with `yearwheel forms export`)"
+            ]
+        )
     rows = [[c.value for c in r] for r in wb[META].iter_rows()]
     meta = {r[0]: r[1] for r in rows if r and r[0] in ("version", "programme", "year", "milestone", "participant", "form")}
     missing = [k for k in ("programme", "year", "milestone", "participant", "form") if meta.get(k) in (None, "")]
@@ -364,7 +388,9 @@ def read_workbook(path: Path, spec: ProgrammeFile, form: Form, wb: Any, meta: di
         clean = validate_payload(spec, form.id, payload)
     except PayloadInvalid as exc:
         raise WorkbookInvalid([_located(path, p, cells) for p in exc.problems]) from None
-    return ReadForm(str(meta["programme"]), int(meta["year"]), str(meta["milestone"]), str(meta["participant"]), form.id, clean, cells)
+    return ReadForm(
+        str(meta["programme"]), int(meta["year"]), str(meta["milestone"]), str(meta["participant"]), form.id, clean, cells
+    )
 
 
 def _located(path: Path, p: FieldProblem, cells: dict[str, str]) -> str:

@@ -53,8 +53,14 @@ class Runtime:
 
     def dispatch(self, at: dt.datetime) -> O.DispatchReport:
         """Send what the outbox holds for this runtime's programmes, due by ``at``."""
-        return O.dispatch(self.sessions, self.messenger, programmes={p.id: p for p in self.programmes}, cal=self.cal,
-                          at=at, stamp_clock=self.stamp_clock)
+        return O.dispatch(
+            self.sessions,
+            self.messenger,
+            programmes={p.id: p for p in self.programmes},
+            cal=self.cal,
+            at=at,
+            stamp_clock=self.stamp_clock,
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -115,8 +121,13 @@ def open_runtime(
     cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
     secret = settings.secret_bytes()
     intake = IntakeLinks(secret, settings.intake_url, settings.link_days) if secret and settings.intake_url else None
-    messenger = ContactsMessenger(load_contacts_or_empty(contacts or settings.contacts), cal, {p.id: p.spec for p in progs},
-                                  intake=intake, environ=S.environ())
+    messenger = ContactsMessenger(
+        load_contacts_or_empty(contacts or settings.contacts),
+        cal,
+        {p.id: p.spec for p in progs},
+        intake=intake,
+        environ=S.environ(),
+    )
     engine, sessions = open_database(database or settings.database_url)
     return Runtime(engine, sessions, progs, cal, messenger, broken, settings, directory)
 

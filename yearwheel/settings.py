@@ -33,29 +33,38 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True, case_sensitive=False)
 
     database_url: str | None = Field(
-        None, description="the ledger: sqlite:///path/ledger.db or postgresql+psycopg://user:password@host/db "
-        "(default: sqlite:///./yearwheel.db in the working directory)")
+        None,
+        description="the ledger: sqlite:///path/ledger.db or postgresql+psycopg://user:password@host/db "
+        "(default: sqlite:///./yearwheel.db in the working directory)",
+    )
     calendar_dir: Path | None = Field(
-        None, description="the calendar folder (default: ./calendar if it holds calendars, else the checkout's calendar/)")
+        None, description="the calendar folder (default: ./calendar if it holds calendars, else the checkout's calendar/)"
+    )
     contacts: Path | None = Field(None, description="the contacts file; without one nothing can be delivered")
     intake_url: str | None = Field(None, description="where `yearwheel intake serve` is reachable by bureaus (http or https)")
     link_secret: SecretStr | None = Field(None, description=f"signs the intake links, at least {MIN_SECRET_BYTES} bytes")
     link_days: int = Field(60, ge=1, le=3650, description="days after a task's due date its link still works")
     coordinator_token: SecretStr | None = Field(
-        None, description=f"the bearer token of the coordinator API, at least {MIN_TOKEN_CHARS} characters")
+        None, description=f"the bearer token of the coordinator API, at least {MIN_TOKEN_CHARS} characters"
+    )
     attachment_dir: Path = Field(Path("attachments"), description="where the intake keeps evidence files")
     report_dir: Path = Field(Path("reports-out"), description="where the flows write the HTML year reports")
     report_url: str | None = Field(None, description="the address that serves report_dir (else file:// links)")
     log_level: str | None = Field(None, description="show the engine's log on the terminal at this level (DEBUG, INFO, WARNING)")
-    prefect_api_url: str | None = Field(None, validation_alias="PREFECT_API_URL",
-                                        description="a Prefect server: commands then run as flow runs (Prefect's own variable)")
+    prefect_api_url: str | None = Field(
+        None,
+        validation_alias="PREFECT_API_URL",
+        description="a Prefect server: commands then run as flow runs (Prefect's own variable)",
+    )
 
     @field_validator("link_secret")
     @classmethod
     def _long_secret(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value().encode()) < MIN_SECRET_BYTES:
-            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes (got {len(v.get_secret_value().encode())}); "
-                             f"make one with: {MAKE_SECRET}")
+            raise ValueError(
+                f"must be at least {MIN_SECRET_BYTES} bytes (got {len(v.get_secret_value().encode())}); "
+                f"make one with: {MAKE_SECRET}"
+            )
         return v
 
     @field_validator("coordinator_token")

@@ -48,8 +48,17 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
             state.sent += result.dispatch.sent
             state.failed.extend(result.dispatch.errors)
         else:
-            d = R.submit_form(rt, state.programme, state.year, sub.milestone, sub.participant, state.payload_for(sub), at=at,
-                              actor=f"{sub.participant} (simulated, {sub.persona})", source="simulation").dispatch
+            d = R.submit_form(
+                rt,
+                state.programme,
+                state.year,
+                sub.milestone,
+                sub.participant,
+                state.payload_for(sub),
+                at=at,
+                actor=f"{sub.participant} (simulated, {sub.persona})",
+                source="simulation",
+            ).dispatch
             assert d is not None  # sent at once
             state.sent += d.sent
             state.failed.extend(d.errors)
@@ -150,7 +159,9 @@ def run_simulation(
         form = spec.milestone(sub.milestone).form
         if not form:
             return {}
-        return sample_payload(spec, form, random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}"), sub.participant, year=year)
+        return sample_payload(
+            spec, form, random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}"), sub.participant, year=year
+        )
 
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"
@@ -171,5 +182,6 @@ def run_simulation(
             rt.close()
         received = len(sink.messages)
     months = len({e[0].astimezone(TZ).strftime("%Y-%m") for e in events})
-    return SimulationResult(state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file,
-                            t_ready, t_done - t_ready, left_out)
+    return SimulationResult(
+        state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file, t_ready, t_done - t_ready, left_out
+    )

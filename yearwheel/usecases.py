@@ -51,7 +51,9 @@ class AdvanceResult:
 def problem_text(exc: BaseException) -> str:
     """One paragraph for a programme that stopped: the file, line and column when known."""
     if isinstance(exc, CalendarInvalid):
-        return "; ".join(str(p) for p in exc.problems[:5]) + (f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else "")
+        return "; ".join(str(p) for p in exc.problems[:5]) + (
+            f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
+        )
     if isinstance(exc, PlanInconsistent):
         return f"the {exc.year} plan contradicts itself: {exc}"
     return str(exc)
@@ -78,7 +80,12 @@ def advance_programme(rt: Runtime, prog: LoadedProgramme, at: dt.datetime, *, on
 
 
 def advance(
-    rt: Runtime, at: dt.datetime, *, send: bool = True, roll: bool = True, only_year: int | None = None,
+    rt: Runtime,
+    at: dt.datetime,
+    *,
+    send: bool = True,
+    roll: bool = True,
+    only_year: int | None = None,
     each: Callable[[LoadedProgramme], RC.AdvanceReport] | None = None,
 ) -> AdvanceResult:
     """The level-triggered reconcile as of ``at``: for each programme compile, open, mark
@@ -101,14 +108,27 @@ def advance(
             log.error("advance %s stopped: %s", prog.id, report.failures[prog.id])
     rollups = rollup_current(rt, at, year=only_year, escalate=report, programmes=good) if roll else []
     dispatched = rt.dispatch(at) if send else O.DispatchReport()
-    log.info("advance as of %s: opened %d, overdue %d, queued %s; sent %d, failed %d, dead %d; %d programme(s) stopped",
-             at.isoformat(), report.opened, report.overdue, dict(report.queued), dispatched.sent, dispatched.failed,
-             dispatched.dead, len(report.failures))
+    log.info(
+        "advance as of %s: opened %d, overdue %d, queued %s; sent %d, failed %d, dead %d; %d programme(s) stopped",
+        at.isoformat(),
+        report.opened,
+        report.overdue,
+        dict(report.queued),
+        dispatched.sent,
+        dispatched.failed,
+        dispatched.dead,
+        len(report.failures),
+    )
     return AdvanceResult(report, dispatched, rollups)
 
 
-def rollup_current(rt: Runtime, at: dt.datetime, year: int | None = None, escalate: RC.AdvanceReport | None = None,
-                   programmes: list[LoadedProgramme] | None = None) -> list[Rollup]:
+def rollup_current(
+    rt: Runtime,
+    at: dt.datetime,
+    year: int | None = None,
+    escalate: RC.AdvanceReport | None = None,
+    programmes: list[LoadedProgramme] | None = None,
+) -> list[Rollup]:
     """Roll up this year and last (or ``year``); with ``escalate``, also queue the monthly
     message to the owner of each target behind its pace (for the current year only)."""
     at = to_instant(at)
@@ -169,8 +189,18 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
 
 
 def coordinator_action(
-    rt: Runtime, kind: str, programme: str, year: int, milestone: str, participant: str, *, actor: str, reason: str,
-    at: dt.datetime, new_due: dt.date | None = None, send: bool = True,
+    rt: Runtime,
+    kind: str,
+    programme: str,
+    year: int,
+    milestone: str,
+    participant: str,
+    *,
+    actor: str,
+    reason: str,
+    at: dt.datetime,
+    new_due: dt.date | None = None,
+    send: bool = True,
 ) -> dict[str, Any]:
     """accept | return | extend | exempt one participant's task, audited with who and why;
     the bureau's message (returned, due changed) is queued and, with ``send``, delivered
@@ -193,10 +223,16 @@ def coordinator_action(
             U.exempt(s, ref, at=at, actor=actor, reason=reason)
         else:
             raise U.NotAllowed(f"unknown action {kind!r}: accept, return, extend or exempt")
-        out = {"action": kind, "state": ref.task.state, "due": ref.task.due.isoformat(),
-               "accepted": ref.task.accepted_at is not None}
+        out = {
+            "action": kind,
+            "state": ref.task.state,
+            "due": ref.task.due.isoformat(),
+            "accepted": ref.task.accepted_at is not None,
+        }
         if kind == "accept":
-            out["action"] = f"accepted version {s.scalar(select(func.max(Submission.version)).where(Submission.task_id == ref.task.id))}"
+            out["action"] = (
+                f"accepted version {s.scalar(select(func.max(Submission.version)).where(Submission.task_id == ref.task.id))}"
+            )
     if send:
         rt.dispatch(at)
     return out
@@ -256,9 +292,21 @@ class Submitted:
 
 
 def submit_form(
-    rt: Runtime, programme: str, year: int, milestone: str, participant: str, payload: Any, *, at: dt.datetime,
-    actor: str, source: str | None, attachments: Callable[[int], list[dict[str, Any]]] | None = None,
-    store: Callable[[int], None] | None = None, send: bool = True, sessions: Any = None, expect_form: str | None = None,
+    rt: Runtime,
+    programme: str,
+    year: int,
+    milestone: str,
+    participant: str,
+    payload: Any,
+    *,
+    at: dt.datetime,
+    actor: str,
+    source: str | None,
+    attachments: Callable[[int], list[dict[str, Any]]] | None = None,
+    store: Callable[[int], None] | None = None,
+    send: bool = True,
+    sessions: Any = None,
+    expect_form: str | None = None,
 ) -> Submitted:
     """A bureau's filled form — from a file, a workbook, the web or the simulation: validated,
     recorded as a new version, the task closed (on time or late), the acknowledgement
@@ -275,8 +323,18 @@ def submit_form(
         ref = U.find_task(s, programme, year, milestone, participant)
         if expect_form is not None and ref.mi.form != expect_form:
             raise U.NotAllowed(f"made for form {expect_form}, but {milestone} now asks for {ref.mi.form}")
-        sub = U.submit(s, rt.programme(programme), ref, payload, at=at, actor=actor, source=source, messenger=rt.messenger,
-                       cal=rt.cal, attachments=attachments(ref.task.id) if attachments else None)
+        sub = U.submit(
+            s,
+            rt.programme(programme),
+            ref,
+            payload,
+            at=at,
+            actor=actor,
+            source=source,
+            messenger=rt.messenger,
+            cal=rt.cal,
+            attachments=attachments(ref.task.id) if attachments else None,
+        )
         if store is not None:
             store(ref.task.id)
         done = Submitted(sub.version, sub.on_time, ref.task.due, ref.task.id)

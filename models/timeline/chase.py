@@ -67,7 +67,9 @@ def _midnight_after(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
 
 
-def pre_due_days(due: dt.date, before_due: list[int], opened_day: dt.date, cal: WorkdayCalendar) -> tuple[list[tuple[dt.date, tuple[int, ...]]], tuple[int, ...]]:
+def pre_due_days(
+    due: dt.date, before_due: list[int], opened_day: dt.date, cal: WorkdayCalendar
+) -> tuple[list[tuple[dt.date, tuple[int, ...]]], tuple[int, ...]]:
     """The days pre-due reminders fall on, each with the ``before_due`` values it stands
     for (nearest the due date first), and the values carried by the opening notice.
     Values whose day is before the opening are dropped: the task does not exist yet."""

@@ -51,7 +51,12 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
 
     stem = FsPath(loaded.file).stem
     if stem != spec.programme.id:
-        out.append(problem(("programme", "id"), f"the file must be named {spec.programme.id}.yaml (after the programme id), not {FsPath(loaded.file).name}"))
+        out.append(
+            problem(
+                ("programme", "id"),
+                f"the file must be named {spec.programme.id}.yaml (after the programme id), not {FsPath(loaded.file).name}",
+            )
+        )
 
     participants = _ids(loaded, spec.participants, ("participants",), "participant", out)
     groups = _ids(loaded, spec.groups, ("groups",), "group", out)
@@ -65,7 +70,11 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
 
     for gi, g in enumerate(spec.groups):
         if g.id in participants:
-            out.append(problem(("groups", gi, "id"), f"'{g.id}' is already a participant id; groups and participants share one namespace"))
+            out.append(
+                problem(
+                    ("groups", gi, "id"), f"'{g.id}' is already a participant id; groups and participants share one namespace"
+                )
+            )
     for pi, p in enumerate(spec.participants):
         if p.parent is not None and p.parent not in participants:
             out.append(problem(("participants", pi, "parent"), _unknown(p.parent, participants, "participant")))
@@ -100,7 +109,9 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
     # ----- reminder policies
     d = spec.programme.defaults
     if d.reminder_policy is not None and d.reminder_policy not in policies:
-        out.append(problem(("programme", "defaults", "reminder_policy"), _unknown(d.reminder_policy, policies, "reminder policy")))
+        out.append(
+            problem(("programme", "defaults", "reminder_policy"), _unknown(d.reminder_policy, policies, "reminder policy"))
+        )
     for pi, pol in enumerate(spec.reminder_policies):
         seen_offsets: set[int] = set()
         for k, off in enumerate(pol.before_due):
@@ -128,7 +139,9 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
             check_who(m.assignees, path + ("assignees",))
             check_who(m.cooperating, path + ("cooperating",))
             if m.assignees is None and w.lead is None:
-                out.append(problem(path, f"milestone '{m.id}' has no assignees and workstream '{w.id}' has no lead to default to"))
+                out.append(
+                    problem(path, f"milestone '{m.id}' has no assignees and workstream '{w.id}' has no lead to default to")
+                )
             if m.form is not None and m.form not in forms:
                 out.append(problem(path + ("form",), _unknown(m.form, forms, "form")))
             if m.kind == "submission" and m.form is None:
@@ -138,7 +151,12 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
             held = set(m.years) if m.years else years
             for k, y in enumerate(m.years or ()):
                 if y not in years:
-                    out.append(problem(path + ("years", k), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+                    out.append(
+                        problem(
+                            path + ("years", k),
+                            f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}",
+                        )
+                    )
             for which in ("opens", "due"):
                 rule = getattr(m, which)
                 if rule is None:
@@ -147,7 +165,12 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
                 if isinstance(rule, FixedDay) and rule.month == 2 and rule.day == 29:
                     bad = sorted(y for y in held if not _stdcal.isleap(y))
                     if bad:
-                        out.append(problem(rpath + ("day",), f"February 29 does not exist in {', '.join(map(str, bad))}; use end_of_month for the end of February"))
+                        out.append(
+                            problem(
+                                rpath + ("day",),
+                                f"February 29 does not exist in {', '.join(map(str, bad))}; use end_of_month for the end of February",
+                            )
+                        )
                 if isinstance(rule, RELATIVE_RULES):
                     if rule.milestone not in by_id:
                         out.append(problem(rpath + ("milestone",), _unknown(rule.milestone, by_id, "milestone")))
@@ -156,11 +179,26 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
                     other_years = set(other.years) if other.years else years
                     if not held <= other_years:
                         missing = ", ".join(map(str, sorted(held - other_years)))
-                        out.append(problem(rpath + ("milestone",), f"'{other.id}' is not held in {missing}, a year this milestone is held; limit this milestone's 'years'"))
+                        out.append(
+                            problem(
+                                rpath + ("milestone",),
+                                f"'{other.id}' is not held in {missing}, a year this milestone is held; limit this milestone's 'years'",
+                            )
+                        )
             if m.opens is not None and isinstance(m.due, Window):
-                out.append(problem(path + ("opens",), "a window due date already says when the milestone opens; remove 'opens' or make 'due' a single day"))
+                out.append(
+                    problem(
+                        path + ("opens",),
+                        "a window due date already says when the milestone opens; remove 'opens' or make 'due' a single day",
+                    )
+                )
             if m.opens_before_due is not None and (m.opens is not None or isinstance(m.due, Window)):
-                out.append(problem(path + ("opens_before_due",), "'opens_before_due' applies only to a milestone with no 'opens' rule and no window; remove one of them"))
+                out.append(
+                    problem(
+                        path + ("opens_before_due",),
+                        "'opens_before_due' applies only to a milestone with no 'opens' rule and no window; remove one of them",
+                    )
+                )
 
     out.extend(_cycles(loaded, spec))
 
@@ -172,17 +210,28 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
         if t.each is not None and t.each not in who:
             out.append(problem(tpath + ("each",), _unknown(t.each, who, "participant or group")))
         if t.by_year is not None and t.by_year not in years:
-            out.append(problem(tpath + ("by_year",), f"{t.by_year} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+            out.append(
+                problem(
+                    tpath + ("by_year",),
+                    f"{t.by_year} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}",
+                )
+            )
         if t.owner is not None and t.owner not in who and t.owner not in {r.id for r in spec.roles}:
             out.append(problem(tpath + ("owner",), _unknown(t.owner, [*who, *(r.id for r in spec.roles)], "role or participant")))
         for y, v in (t.path or {}).items():
             check_param(v, tpath + ("path", y))
             if y not in years:
-                out.append(problem(tpath + ("path", y), f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}"))
+                out.append(
+                    problem(
+                        tpath + ("path", y),
+                        f"{y} is outside the programme years {spec.programme.years.first}–{spec.programme.years.last}",
+                    )
+                )
         for key in ("counted_from", "numerator", "denominator"):
             meas = getattr(t, key)
             if meas is not None:
                 _check_measure(loaded, spec, meas, tpath + (key,), out)
+
         def value(v: object) -> float | None:
             if isinstance(v, ParameterRef) and v.parameter not in params:
                 return None  # reported above
@@ -197,7 +246,12 @@ def check_programme(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
                     out.append(problem(tpath + (key,), f"a rate threshold is a percentage from 0 to 100, got {bound}"))
 
     if spec.programme.in_force_from is not None and spec.programme.in_force_from.year > spec.programme.years.last:
-        out.append(problem(("programme", "in_force_from"), f"{spec.programme.in_force_from} is after the last programme year {spec.programme.years.last}"))
+        out.append(
+            problem(
+                ("programme", "in_force_from"),
+                f"{spec.programme.in_force_from} is after the last programme year {spec.programme.years.last}",
+            )
+        )
     return out
 
 
@@ -220,19 +274,36 @@ def _check_measure(loaded: Loaded, spec: ProgrammeFile, meas: Measure, path: Pat
         return
     field = next((f for f in form.fields if f.id == meas.field), None)
     if field is None:
-        out.append(loaded.problem(path + ("field",), _unknown(meas.field, [f.id for f in form.fields], f"field of form '{form.id}'")))
+        out.append(
+            loaded.problem(path + ("field",), _unknown(meas.field, [f.id for f in form.fields], f"field of form '{form.id}'"))
+        )
         return
     if meas.column is not None:
         if field.type != "table":
-            out.append(loaded.problem(path + ("column",), f"field '{field.id}' is a {field.type} field, not a table; remove 'column'"))
+            out.append(
+                loaded.problem(path + ("column",), f"field '{field.id}' is a {field.type} field, not a table; remove 'column'")
+            )
             return
         col = next((c for c in field.columns or () if c.id == meas.column), None)
         if col is None:
-            out.append(loaded.problem(path + ("column",), _unknown(meas.column, [c.id for c in field.columns or ()], f"column of '{field.id}'")))
+            out.append(
+                loaded.problem(
+                    path + ("column",), _unknown(meas.column, [c.id for c in field.columns or ()], f"column of '{field.id}'")
+                )
+            )
         elif col.type not in ("integer", "number"):
-            out.append(loaded.problem(path + ("column",), f"column '{col.id}' is {col.type}; only integer and number columns can be summed"))
+            out.append(
+                loaded.problem(
+                    path + ("column",), f"column '{col.id}' is {col.type}; only integer and number columns can be summed"
+                )
+            )
     elif field.type not in ("integer", "number", "table"):
-        out.append(loaded.problem(path + ("field",), f"field '{field.id}' is {field.type}; a measure needs an integer or number field, or a table (its rows are counted)"))
+        out.append(
+            loaded.problem(
+                path + ("field",),
+                f"field '{field.id}' is {field.type}; a measure needs an integer or number field, or a table (its rows are counted)",
+            )
+        )
 
 
 def _cycles(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
@@ -258,7 +329,7 @@ def _cycles(loaded: Loaded, spec: ProgrammeFile) -> list[Problem]:
         while node in edges:
             node = edges[node]
             if node in chain:
-                cycle = chain[chain.index(node):]
+                cycle = chain[chain.index(node) :]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)

@@ -36,8 +36,9 @@ def to_instant(value: str | dt.datetime | dt.date | None) -> dt.datetime:
         try:
             parsed: Any = pendulum.parse(text, tz="Asia/Shanghai", strict=False)
         except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-            raise InstantInvalid(f"{value!r} is not a date-time; write it like 2023-12-25T09:00 "
-                                 "(Asia/Shanghai unless an offset is given)") from exc
+            raise InstantInvalid(
+                f"{value!r} is not a date-time; write it like 2023-12-25T09:00 (Asia/Shanghai unless an offset is given)"
+            ) from exc
         if not isinstance(parsed, dt.datetime):  # a bare date, a time or a duration
             if isinstance(parsed, dt.date):
                 parsed = dt.datetime.combine(parsed, dt.time(), TZ)
@@ -46,12 +47,14 @@ def to_instant(value: str | dt.datetime | dt.date | None) -> dt.datetime:
         value = parsed
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                               value.microsecond, tzinfo=TZ)
+            return dt.datetime(
+                value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=TZ
+            )
         offset = value.utcoffset() or dt.timedelta(0)
         tz: dt.tzinfo = TZ if offset == dt.timedelta(hours=8) else dt.timezone(offset)
-        return dt.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                           value.microsecond, tzinfo=tz)
+        return dt.datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=tz
+        )
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time(), TZ)
     raise InstantInvalid(f"expected an instant, got {type(value).__name__}")

@@ -101,10 +101,7 @@ def plan_to_ics(
     known = {p.id: p.name for p in spec.participants}
     forms = {f.id: f.title for f in spec.forms}
     if participant is not None and participant not in known:
-        raise ValueError(
-            f"unknown participant {participant!r} in programme {plan.programme};"
-            f" known: {', '.join(sorted(known))}"
-        )
+        raise ValueError(f"unknown participant {participant!r} in programme {plan.programme}; known: {', '.join(sorted(known))}")
     cal_name = f"{plan.title} {plan.year}"
     if participant is not None:
         cal_name += f" — {known[participant]}"

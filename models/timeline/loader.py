@@ -121,9 +121,16 @@ def _workdays_coherence(loaded: Loaded) -> list[Problem]:
         if d.year != year:
             out.append(loaded.problem(("adjusted_workdays", i), f"adjusted working day {d} is not in {year}"))
         elif d.weekday() < 5:
-            out.append(loaded.problem(("adjusted_workdays", i), f"adjusted working day {d} is a weekday; list only weekend days that become working days"))
+            out.append(
+                loaded.problem(
+                    ("adjusted_workdays", i),
+                    f"adjusted working day {d} is a weekday; list only weekend days that become working days",
+                )
+            )
         elif d in rest:
-            out.append(loaded.problem(("adjusted_workdays", i), f"{d} is listed both as a holiday and as an adjusted working day"))
+            out.append(
+                loaded.problem(("adjusted_workdays", i), f"{d} is listed both as a holiday and as an adjusted working day")
+            )
     return out
 
 
@@ -135,7 +142,9 @@ def load_workdays_file(file: FsPath | str) -> WorkdaysFile:
     spec: WorkdaysFile = parse_model(loaded, WorkdaysFile)
     stem = FsPath(file).stem
     if stem != f"cn-{spec.year}":
-        raise CalendarInvalid([loaded.problem(("year",), f"the file for {spec.year} must be named cn-{spec.year}.yaml, not {FsPath(file).name}")])
+        raise CalendarInvalid(
+            [loaded.problem(("year",), f"the file for {spec.year} must be named cn-{spec.year}.yaml, not {FsPath(file).name}")]
+        )
     return spec
 
 
@@ -289,7 +298,12 @@ def _one_problem(loaded: Loaded, root: type[BaseModel], path: Path, missing: str
     if kind in ("value_error", "assertion_error"):
         msg = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return loaded.problem(path, msg)
-    bounds = {"greater_than_equal": "{ge} or more", "less_than_equal": "{le} or less", "greater_than": "more than {gt}", "less_than": "less than {lt}"}
+    bounds = {
+        "greater_than_equal": "{ge} or more",
+        "less_than_equal": "{le} or less",
+        "greater_than": "more than {gt}",
+        "less_than": "less than {lt}",
+    }
     if kind in bounds:
         return loaded.problem(path, f"expected {bounds[kind].format(**first['ctx'])}, got {_kind(value)}")
     if kind in ("too_short", "too_long") and isinstance(value, (list, str)):
@@ -298,7 +312,11 @@ def _one_problem(loaded: Loaded, root: type[BaseModel], path: Path, missing: str
         unit = "item(s)" if isinstance(value, list) else "character(s)"
         return loaded.problem(path, f"expected {size} {unit}, got {len(value)}")
     if kind == "string_pattern_mismatch":
-        what = "a kebab-case id (lower-case letters, digits, single hyphens)" if "-" in first["ctx"]["pattern"] else f"text matching {first['ctx']['pattern']}"
+        what = (
+            "a kebab-case id (lower-case letters, digits, single hyphens)"
+            if "-" in first["ctx"]["pattern"]
+            else f"text matching {first['ctx']['pattern']}"
+        )
         return loaded.problem(path, f"expected {what}, got {_kind(value)}")
     expected = [_EXPECTED.get(e["type"]) for e in errs]
     if all(expected):

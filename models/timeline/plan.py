@@ -42,7 +42,6 @@ from .spec import (
     Window,
     WorkingDaysAfter,
     WorkingDaysBefore,
-
 )
 from .chase import DUE_TODAY, LAST_WORKDAY, OPENED, UPCOMING, Step, shift_workdays, task_steps
 from .workdays import WorkdayCalendar
@@ -213,9 +212,7 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
     ordered by due date. Raises YearNotInProgramme, PlanInconsistent, MissingWorkdayData."""
     prog = spec.programme
     if year not in prog.years:
-        raise YearNotInProgramme(
-            f"{prog.id} runs {prog.years.first}–{prog.years.last}; {year} is not one of its years"
-        )
+        raise YearNotInProgramme(f"{prog.id} runs {prog.years.first}–{prog.years.last}; {year} is not one of its years")
     dates = _Dates(spec, year, cal)
     policies = {p.id: p for p in spec.reminder_policies}
     planned: list[tuple[tuple, PlannedMilestone]] = []
@@ -237,8 +234,14 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
         for which in ("due", "opens"):
             rule = getattr(m, which)
             if isinstance(rule, (WorkingDaysAfter, WorkingDaysBefore)) and rule.milestone in not_held:
-                issues.append(PlanIssue(m.id, which, f"counts from '{rule.milestone}', which is not held in {year} "
-                                        f"({not_held[rule.milestone]}); limit this milestone's 'years' or count from another milestone"))
+                issues.append(
+                    PlanIssue(
+                        m.id,
+                        which,
+                        f"counts from '{rule.milestone}', which is not held in {year} "
+                        f"({not_held[rule.milestone]}); limit this milestone's 'years' or count from another milestone",
+                    )
+                )
         nominal, due = dates.get(m.id, "due")
         _, opens = dates.get(m.id, "opens")
         assert nominal is not None and due is not None
@@ -249,7 +252,8 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
         steps: tuple[Step, ...] = ()
         if policy_id is not None:
             steps = tuple(
-                s for s in task_steps(policies[policy_id], opens=opens, due=due, cal=cal, year_start=opens or due, missing=set())
+                s
+                for s in task_steps(policies[policy_id], opens=opens, due=due, cal=cal, year_start=opens or due, missing=set())
                 if s.at.date() <= due and s.kind in PRE_DUE_STEPS
             )
         notice = next((s.at for s in steps if s.kind == OPENED), None)
@@ -290,9 +294,9 @@ def _merged(steps: tuple[Step, ...]) -> tuple[str, ...]:
     for s in steps:
         day = f"{s.at:%Y-%m-%d}"
         if s.kind == OPENED and s.covers:
-            out.append(f"before_due {', '.join(map(str, s.covers))} falls on the opening day {day}: the opening notice stands for it")
+            out.append(
+                f"before_due {', '.join(map(str, s.covers))} falls on the opening day {day}: the opening notice stands for it"
+            )
         elif len(s.covers) > 1:
             out.append(f"before_due {' and '.join(map(str, s.covers))} fall on the same working day {day}: one reminder is sent")
     return tuple(out)
-
-

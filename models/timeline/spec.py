@@ -88,12 +88,16 @@ class Defaults(Strict):
     )
     reminder_policy: Id | None = Field(None, description="id of the reminder policy used by default")
     opens_before_due: int = Field(
-        20, ge=0, le=250,
+        20,
+        ge=0,
+        le=250,
         description="a milestone with no 'opens' rule (and no window) opens this many working days before its"
         " (effective) due date; its opening notice goes out that morning",
     )
     compile_lead_days: int = Field(
-        31, ge=0, le=366,
+        31,
+        ge=0,
+        le=366,
         description="a programme year enters the ledger this many days before January 1st (31: on December 1st"
         " of the year before), or earlier when one of its steps falls due earlier — so reminders for early-January"
         " deadlines are sent in December",
@@ -258,9 +262,7 @@ class Escalation(Strict):
 
 class ReminderPolicy(Strict):
     id: Id
-    send_at: str = Field(
-        "09:00", description="local time (Asia/Shanghai) reminders go out, 'HH:MM' in quotes"
-    )
+    send_at: str = Field("09:00", description="local time (Asia/Shanghai) reminders go out, 'HH:MM' in quotes")
     before_due: list[Annotated[int, Field(ge=0, le=120)]] = Field(
         default_factory=list,
         description="working days before the due date a reminder is sent; 0 = on the due day",
@@ -298,9 +300,7 @@ class FixedDay(Strict):
     def _real_day(self) -> FixedDay:
         longest = _stdcal.monthrange(2024, self.month)[1]  # 2024 is a leap year: Feb has 29
         if self.day > longest:
-            raise ValueError(
-                f"{_stdcal.month_name[self.month]} has no day {self.day} (at most {longest})"
-            )
+            raise ValueError(f"{_stdcal.month_name[self.month]} has no day {self.day} (at most {longest})")
         return self
 
 
@@ -376,17 +376,20 @@ class Milestone(Strict):
     assignees: list[Id] | None = Field(
         None,
         min_length=1,
-        description="participants or groups; each participant owes one task. Defaults to the"
-        " workstream's lead",
+        description="participants or groups; each participant owes one task. Defaults to the workstream's lead",
     )
     cooperating: list[Id] | None = Field(
         None, description="participants or groups copied on reminders. Defaults to the workstream's"
     )
     opens: DateRule | None = Field(
-        None, description="when tasks open; defaults to a window's start, else opens_before_due working days before due")
+        None, description="when tasks open; defaults to a window's start, else opens_before_due working days before due"
+    )
     opens_before_due: int | None = Field(
-        None, ge=0, le=250, description="with no 'opens' rule: open this many working days before the due date"
-        " (overrides the programme default)")
+        None,
+        ge=0,
+        le=250,
+        description="with no 'opens' rule: open this many working days before the due date (overrides the programme default)",
+    )
     due: DateRule
     rest_day_rule: RestDayRule | None = Field(None, description="overrides the programme default")
     years: list[Year] | None = Field(
@@ -434,11 +437,15 @@ class Target(Strict):
     numerator: Measure | None = Field(None, description="rate targets")
     denominator: Measure | None = Field(None, description="rate targets")
     path: dict[Year, NumberOrParam] | None = Field(
-        None, description="count targets: the declared cumulative value expected by the end of each year "
-        "(default: a straight line from the start to the deadline)")
+        None,
+        description="count targets: the declared cumulative value expected by the end of each year "
+        "(default: a straight line from the start to the deadline)",
+    )
     owner: Id | None = Field(
-        None, description="a role (its holder) or participant told, once a month, while the target is behind its pace; "
-        "without one the pace is shown but nobody is told")
+        None,
+        description="a role (its holder) or participant told, once a month, while the target is behind its pace; "
+        "without one the pace is shown but nobody is told",
+    )
     source: Source
 
     @model_validator(mode="after")
@@ -465,9 +472,7 @@ class Target(Strict):
 class ProgrammeFile(Strict):
     """A programme calendar: one YAML file in calendar/."""
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", strict=True, title="Yearwheel programme calendar"
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title="Yearwheel programme calendar")
 
     version: Literal[1] = Field(description="schema version; this engine reads version 1")
     programme: Programme

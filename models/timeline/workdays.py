@@ -58,8 +58,13 @@ class WorkdayDataInvalid(MissingWorkdayData):
 
 # chinese-calendar names its festivals in English; a coordinator reads them in Chinese.
 FESTIVALS_ZH = {
-    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
-    "Dragon Boat Festival": "端午节", "National Day": "国庆节", "Mid-autumn Festival": "中秋节",
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
     "Anti-Fascist 70th Day": "抗战胜利纪念日",
 }
 
@@ -72,8 +77,9 @@ class WorkdayCalendar:
     Year files are read when a year is first needed, not up front: a mistake in next
     year's file drafted early stops only what needs next year (``WorkdayDataInvalid``)."""
 
-    def __init__(self, years: dict[int, WorkdaysFile] | None = None, directory: Path | None = None,
-                 paths: dict[int, Path] | None = None):
+    def __init__(
+        self, years: dict[int, WorkdaysFile] | None = None, directory: Path | None = None, paths: dict[int, Path] | None = None
+    ):
         self._files: dict[int, WorkdaysFile] = dict(years or {})
         self._paths = dict(paths or {})
         self._broken: dict[int, WorkdayDataInvalid] = {}
@@ -215,4 +221,3 @@ class WorkdayCalendar:
             d += ONE_DAY
             n += self.is_workday(d)
         return n
-

@@ -140,7 +140,11 @@ class _Scanner:
                 break
             if s[k] == "\u3000":
                 # sure when a key or a list item follows; text might be a paragraph indented
-                self._add(k, f"{_IDEOGRAPHIC} in the indentation; indent with half-width spaces", sure=_STRUCTURE.match(body) is not None)
+                self._add(
+                    k,
+                    f"{_IDEOGRAPHIC} in the indentation; indent with half-width spaces",
+                    sure=_STRUCTURE.match(body) is not None,
+                )
                 break
         self._block_node(s, j, at_key=True, owner=j)
         return True
@@ -167,13 +171,19 @@ class _Scanner:
                 continue
             if at_key and c in "\u3000\t":  # after '- ': the item would start with it
                 if c == "\u3000":
-                    self._add(j, f"{_IDEOGRAPHIC} after the list dash '- '; delete it", sure=_STRUCTURE.match(s, _skip(s, j, "\u3000")) is not None)
+                    self._add(
+                        j,
+                        f"{_IDEOGRAPHIC} after the list dash '- '; delete it",
+                        sure=_STRUCTURE.match(s, _skip(s, j, "\u3000")) is not None,
+                    )
                 else:
                     self._add(j, f"{_TAB} after the list dash '-'; type a space instead")
                 j = _skip(s, j, " \t\u3000")
                 continue
             if at_key and c in _DASHES and nxt in " \u3000":
-                self._add(j, f"{_DASHES[c]} used as a list marker; type a half-width hyphen '-' followed by a space", sure=c == "－")
+                self._add(
+                    j, f"{_DASHES[c]} used as a list marker; type a half-width hyphen '-' followed by a space", sure=c == "－"
+                )
                 owner = j
                 j = _skip(s, j + 1, " \u3000")
                 continue
@@ -230,11 +240,19 @@ class _Scanner:
 
         m = _KEY_FW_COLON.match(run)
         if m:
-            add(col0 + m.end() - 1, f"full-width colon '：' (全角冒号) after the key '{m.group(1)}'; type a half-width colon ':' followed by a space", m.group(1))
+            add(
+                col0 + m.end() - 1,
+                f"full-width colon '：' (全角冒号) after the key '{m.group(1)}'; type a half-width colon ':' followed by a space",
+                m.group(1),
+            )
             return
         m = _KEY_COLON_IDEO.match(run)
         if m:
-            add(col0 + m.end() - 1, f"{_IDEOGRAPHIC} after the colon of the key '{m.group(1)}'; type a half-width space instead", m.group(1))
+            add(
+                col0 + m.end() - 1,
+                f"{_IDEOGRAPHIC} after the colon of the key '{m.group(1)}'; type a half-width space instead",
+                m.group(1),
+            )
             return
         m = _KEY_SPACE_COLON.match(run) if colon else None
         if m:
@@ -258,12 +276,19 @@ class _Scanner:
             mapping = colon if broken else ": " in inner
             yaml_open, yaml_close, what = ("{", "}", "mapping") if mapping else ("[", "]", "list")
             if broken or whole:
-                self._add(j, f"{name} does not open a YAML {what}; type a half-width '{yaml_open}' and close it with '{yaml_close}'", sure=whole and c != "【")
+                self._add(
+                    j,
+                    f"{name} does not open a YAML {what}; type a half-width '{yaml_open}' and close it with '{yaml_close}'",
+                    sure=whole and c != "【",
+                )
         else:
             name, close, ascii_quote = _FW_QUOTES[c]
             # only when PyYAML cut the text short: “1256” alone may well be a title
             if broken:
-                self._add(j, f"{name} does not quote text in YAML; type a half-width quote {ascii_quote} here and at the end of the text (instead of '{close}')")
+                self._add(
+                    j,
+                    f"{name} does not quote text in YAML; type a half-width quote {ascii_quote} here and at the end of the text (instead of '{close}')",
+                )
 
     # ---- flow context
 
@@ -345,7 +370,11 @@ class _Scanner:
             sure = m is not None and not in_map and _ASCII_ITEMS.fullmatch(run.strip(" ")) is not None
         if m is not None:
             ch = m.group("comma")
-            self._add(col0 + m.start("comma"), f"{_COMMAS[ch]} used to separate the entries of {where}; type a half-width comma ',' followed by a space", sure=sure)
+            self._add(
+                col0 + m.start("comma"),
+                f"{_COMMAS[ch]} used to separate the entries of {where}; type a half-width comma ',' followed by a space",
+                sure=sure,
+            )
 
     # ---- quoted scalars
 
@@ -415,14 +444,28 @@ def culprit_after_failure(text: str, exc: yaml.MarkedYAMLError) -> _Culprit | No
                 name, close, what = _OPEN_NAMES[b.char]
                 wrong, wl, wc = b.closed_by
                 where = f"column {wc}" if wl == b.line else f"line {wl} column {wc}"
-                found.append(_Culprit(b.line, b.column, f"{name} opened here is never closed (the '{wrong}' at {where} closes something else); type '{close}' after the last {what}"))
+                found.append(
+                    _Culprit(
+                        b.line,
+                        b.column,
+                        f"{name} opened here is never closed (the '{wrong}' at {where} closes something else); type '{close}' after the last {what}",
+                    )
+                )
         for b in scanner.flow:  # still open where PyYAML stopped, and not closed on its own line
             if (b.line, b.column) == at and (b.line < line or "<stream end>" in problem):
                 name, close, what = _OPEN_NAMES[b.char]
-                found.append(_Culprit(b.line, b.column, f"{name} opened here is never closed; type '{close}' after the last {what}"))
+                found.append(
+                    _Culprit(b.line, b.column, f"{name} opened here is never closed; type '{close}' after the last {what}")
+                )
     if cm is not None and context.startswith("while scanning a quoted scalar") and "end of stream" in problem:
         q = _quote_char(text, cm)
-        found.append(_Culprit(cm.line + 1, cm.column + 1, f"the quote {q} opened here is never closed; type the closing {q} at the end of the text"))
+        found.append(
+            _Culprit(
+                cm.line + 1,
+                cm.column + 1,
+                f"the quote {q} opened here is never closed; type the closing {q} at the end of the text",
+            )
+        )
     if "'\\t'" in problem and not any((c.line, c.column) == (line, col) for c in found):
         found.append(_Culprit(line, col, f"{_TAB} where YAML does not accept one; type spaces instead"))
     return max(found, default=None)

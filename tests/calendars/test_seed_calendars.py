@@ -83,10 +83,15 @@ def test_lead_and_cooperating_units_in_xuancheng(cli):
     assert x["t09-progress"]["assignees"] == ["justice"]
 
 
-@pytest.mark.parametrize(("programme", "year"), [
-    ("gansu-quality-keypoints-2023", 2023), ("xuancheng-quality-1256-2022-2025", 2023),
-    ("jilin-standards-2020-2022", 2021), ("city-product-quality-2023-2025", 2024),
-])
+@pytest.mark.parametrize(
+    ("programme", "year"),
+    [
+        ("gansu-quality-keypoints-2023", 2023),
+        ("xuancheng-quality-1256-2022-2025", 2023),
+        ("jilin-standards-2020-2022", 2021),
+        ("city-product-quality-2023-2025", 2024),
+    ],
+)
 @pytest.mark.slow
 def test_a_simulated_year_rolls_up(cli, tmp_path, programme, year):
     r = cli("simulate", programme, "--year", str(year), "--no-prefect", "--workdir", tmp_path, "--json", "--seed", "3")

@@ -24,8 +24,12 @@ BIN = Path(sys.executable).parent
 
 
 def _api(url: str, body: dict | None = None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"content-type": "application/json"}, method="POST" if body is not None else "GET")
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"content-type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -45,8 +49,12 @@ class PrefectServer:
         }
         self.log = home / "server.log"
         home.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -59,8 +67,14 @@ class PrefectServer:
             time.sleep(0.5)
 
     def cli(self, *args: str, env: dict | None = None, cwd: Path = REPO, timeout: int = 180) -> str:
-        r = subprocess.run([str(BIN / "prefect"), *args], env={**self.env, **(env or {})}, cwd=cwd,
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(
+            [str(BIN / "prefect"), *args],
+            env={**self.env, **(env or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert r.returncode == 0, f"prefect {' '.join(args)}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         return r.stdout
 
@@ -97,7 +111,9 @@ def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_
     server.cli("work-pool", "create", "yearwheel", "--type", "process")
     out = server.cli("--no-prompt", "deploy", "--all", env={"PWD": str(REPO)})
     for name in ("advance-hourly", "rollup-nightly", "open-milestone-manual", "chase-manual", "simulate-manual"):
-        assert f"Deployment '{name.split('-')[0].replace('open', 'open_milestone')}/{name}' successfully created" in " ".join(out.split())
+        assert f"Deployment '{name.split('-')[0].replace('open', 'open_milestone')}/{name}' successfully created" in " ".join(
+            out.split()
+        )
     deployments = {d["name"]: d for d in _api(server.api + "/deployments/filter", {})}
     hourly = deployments["advance-hourly"]
     assert hourly["schedules"][0]["schedule"] == {"cron": "0 8-18 * * *", "timezone": "Asia/Shanghai", "day_or": True}
@@ -108,12 +124,23 @@ def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_
     assert form["at"]["anyOf"][0] == {"format": "date-time", "type": "string"} and "Asia/Shanghai" in form["at"]["description"]
 
     # what the UI's "Run ▸ Custom run" does: a flow run of the deployment with parameters
-    params = {"at": "2023-12-28T09:00:00+08:00", "programme": PROGRAMME, "calendar_dir": str(world.calendar_dir),
-              "contacts": str(world.contacts)}
+    params = {
+        "at": "2023-12-28T09:00:00+08:00",
+        "programme": PROGRAMME,
+        "calendar_dir": str(world.calendar_dir),
+        "contacts": str(world.contacts),
+    }
     run = _api(server.api + f"/deployments/{hourly['id']}/create_flow_run", {"parameters": params})
     reports = tmp_path / "reports"
-    server.cli("worker", "start", "--pool", "yearwheel", "--run-once",
-               env={"YEARWHEEL_DATABASE_URL": database_url, "YEARWHEEL_REPORT_DIR": str(reports)}, timeout=300)
+    server.cli(
+        "worker",
+        "start",
+        "--pool",
+        "yearwheel",
+        "--run-once",
+        env={"YEARWHEEL_DATABASE_URL": database_url, "YEARWHEEL_REPORT_DIR": str(reports)},
+        timeout=300,
+    )
     done = _api(server.api + f"/flow_runs/{run['id']}")
     assert done["state_type"] == "COMPLETED", done["state"]
     assert done["name"] == f"advance {PROGRAMME} as of 2023-12-28 09:00"
@@ -122,14 +149,21 @@ def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_
 
     # the artifacts, by key
     latest = {a["key"]: a for a in _api(server.api + "/artifacts/latest/filter", {})}
-    assert set(latest) == {"status-engine-demo-2023", "advance-engine-demo", "report-engine-demo-2023",
-                           "progress-engine-demo-2023-results-submitted"}, set(latest)
+    assert set(latest) == {
+        "status-engine-demo-2023",
+        "advance-engine-demo",
+        "report-engine-demo-2023",
+        "progress-engine-demo-2023-results-submitted",
+    }, set(latest)
     # late-city still owes it: the milestone is open, 1 of the 2 owed (one exempted) submitted
     assert float(latest["progress-engine-demo-2023-results-submitted"]["data"]) == 50.0
     status = latest["status-engine-demo-2023"]
     rows = json.loads(status["data"]) if isinstance(status["data"], str) else status["data"]
-    assert rows == [{"单位": "准时市市场监督管理局", "#1": "✅"}, {"单位": "迟交市市场监督管理局", "#1": "🔴"},
-                    {"单位": "免报市市场监督管理局", "#1": "➖"}]
+    assert rows == [
+        {"单位": "准时市市场监督管理局", "#1": "✅"},
+        {"单位": "迟交市市场监督管理局", "#1": "🔴"},
+        {"单位": "免报市市场监督管理局", "#1": "➖"},
+    ]
     summary = latest["advance-engine-demo"]["data"]
     assert "标记逾期 **1**" in summary and "逾期未报 1" in summary
     report = reports / "engine-demo-2023.html"

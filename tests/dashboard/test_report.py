@@ -35,8 +35,10 @@ def test_report_renders_in_chromium(world, cli, tmp_path, visit, monkeypatch):
     assert page.locator("#gantt path.nominal").count() == 0
     assert "2023年12月25日（周一）" in page.inner_text("#milestones")
     # the heat map: one row per participant, one coloured cell per task
-    cells = {row.get_attribute("data-participant"): row.locator("td.c").get_attribute("class")
-             for row in page.locator("#heatmap tr[data-participant]").all()}
+    cells = {
+        row.get_attribute("data-participant"): row.locator("td.c").get_attribute("class")
+        for row in page.locator("#heatmap tr[data-participant]").all()
+    }
     assert cells == {"punctual-city": "c late", "late-city": "c overdue", "exempt-city": "c exempted"}
     # targets with a progress bar each, the late list with working days late
     assert page.locator("#targets tr[data-target]").count() >= 1

@@ -49,7 +49,10 @@ def test_year_view_from_the_ledger(world):
     rt = world.runtime()
     soon = R.year_view(rt, PROGRAMME, 2023, at("2023-12-21T11:00"))
     assert {c.participant: c.light for c in soon.cells.values()} == {
-        "punctual-city": ON_TIME, "late-city": DUE_SOON, "exempt-city": EXEMPTED}
+        "punctual-city": ON_TIME,
+        "late-city": DUE_SOON,
+        "exempt-city": EXEMPTED,
+    }
     assert soon.cells[("late-city", "results-submitted")].workdays_left == 2  # Fri 22nd, Mon 25th
 
     world.advance("2023-12-28T09:00")

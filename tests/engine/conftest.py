@@ -47,8 +47,16 @@ class World:
     """A calendar folder (the engine demo, or ``calendar`` text of another programme), a
     contacts file pointing at the loopback SMTP server, and a ledger."""
 
-    def __init__(self, root: Path, database_url: str, smtp, *, calendar: str | None = None, programme: str = PROGRAMME,
-                 contacts: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        database_url: str,
+        smtp,
+        *,
+        calendar: str | None = None,
+        programme: str = PROGRAMME,
+        contacts: str | None = None,
+    ):
         self.root = root
         self.database_url = database_url
         self.smtp = smtp
@@ -67,8 +75,9 @@ class World:
         self.contacts.write_text(text, encoding="utf-8")
 
     def runtime(self) -> R.Runtime:
-        rt = R.open_runtime(calendar_dir=self.calendar_dir, programme=self.programme, contacts=self.contacts,
-                            database=self.database_url)
+        rt = R.open_runtime(
+            calendar_dir=self.calendar_dir, programme=self.programme, contacts=self.contacts, database=self.database_url
+        )
         self._runtimes.append(rt)
         return rt
 
@@ -102,8 +111,17 @@ def submit(world: World, when: str, participant: str, payload: dict, milestone: 
     try:
         with rt.sessions.begin() as s:
             ref = find_task(s, PROGRAMME, 2023, milestone, participant)
-            sub = submit_case(s, rt.programme(PROGRAMME), ref, payload, at=at(when), actor=participant, source="test",
-                              messenger=rt.messenger, cal=rt.cal)
+            sub = submit_case(
+                s,
+                rt.programme(PROGRAMME),
+                ref,
+                payload,
+                at=at(when),
+                actor=participant,
+                source="test",
+                messenger=rt.messenger,
+                cal=rt.cal,
+            )
             result = (sub.version, sub.on_time)
         rt.dispatch(at(when))
         return result
@@ -119,11 +137,13 @@ def coordinator(world: World, action: str, when: str, participant: str, **kw):
         with rt.sessions.begin() as s:
             ref = U.find_task(s, PROGRAMME, 2023, "results-submitted", participant)
             if action == "return":
-                U.return_for_revision(s, rt.programme(PROGRAMME), ref, at=at(when), actor="coordinator",
-                                      reason=kw["reason"], messenger=rt.messenger)
+                U.return_for_revision(
+                    s, rt.programme(PROGRAMME), ref, at=at(when), actor="coordinator", reason=kw["reason"], messenger=rt.messenger
+                )
             elif action == "extend":
-                U.extend(s, ref, kw["to"], at=at(when), actor="coordinator", reason=kw["reason"], messenger=rt.messenger,
-                         cal=rt.cal)
+                U.extend(
+                    s, ref, kw["to"], at=at(when), actor="coordinator", reason=kw["reason"], messenger=rt.messenger, cal=rt.cal
+                )
             else:
                 U.exempt(s, ref, at=at(when), actor="coordinator", reason=kw["reason"])
         rt.dispatch(at(when))
@@ -145,8 +165,9 @@ def dispatch(rt: R.Runtime, when: dt.datetime, *, messenger=None, **kw):
     sender) or other options when a test needs them."""
     from models import outbox as O
 
-    return O.dispatch(rt.sessions, messenger or rt.messenger, programmes={p.id: p for p in rt.programmes}, cal=rt.cal,
-                      at=when, **kw)
+    return O.dispatch(
+        rt.sessions, messenger or rt.messenger, programmes={p.id: p for p in rt.programmes}, cal=rt.cal, at=when, **kw
+    )
 
 
 def tasks_of(year: int = 2023, participant: str | None = None):

@@ -68,14 +68,18 @@ def test_a_year_for_three_personas(world):
         py_id = s.scalar(select(ProgrammeYear.id).where(ProgrammeYear.year == 2023))
         rows = {r["participant"]: r for r in list_task_status(s, py_id)}
         assert {p: r["state"] for p, r in rows.items()} == {
-            "punctual-city": "submitted", "late-city": "submitted", "exempt-city": "exempted"
+            "punctual-city": "submitted",
+            "late-city": "submitted",
+            "exempt-city": "exempted",
         }
         assert rows["punctual-city"]["reminders_sent"] == 1
         assert rows["late-city"]["reminders_sent"] == 5  # opened, before-5, before-1, due, overdue-1
         assert rows["late-city"]["submitted_at"].startswith("2023-12-29T10:00")
         late_id = s.scalar(tasks_of(2023, "late-city").with_only_columns(Task.id))
         trail = s.execute(
-            select(StatusChange.from_state, StatusChange.to_state).where(StatusChange.task_id == late_id).order_by(StatusChange.id)
+            select(StatusChange.from_state, StatusChange.to_state)
+            .where(StatusChange.task_id == late_id)
+            .order_by(StatusChange.id)
         ).all()
         assert [tuple(t) for t in trail] == [("waiting", "open"), ("open", "overdue"), ("overdue", "submitted")]
 
@@ -102,7 +106,9 @@ def test_catch_up_after_downtime_sends_no_stale_burst(world):
     assert len(subjects_to(world, LATE)) == 2  # opened earlier + the second chaser
     assert len(subjects_to(world, "head@late.example.gov.cn")) == 1
     with ledger(world) as s:
-        skipped = s.scalars(select(OutboxMessage.step).where(OutboxMessage.state == "skipped", OutboxMessage.recipient == "late-city")).all()
+        skipped = s.scalars(
+            select(OutboxMessage.step).where(OutboxMessage.state == "skipped", OutboxMessage.recipient == "late-city")
+        ).all()
         assert sorted(skipped) == sorted(["before-5@2023-12-25", "before-1@2023-12-25", "due@2023-12-25", "overdue-1@2023-12-25"])
     again = world.advance("2023-12-29T09:00")
     assert again.dispatch.sent == 0 and again.reconcile.skipped_stale == 0
@@ -112,8 +118,10 @@ def test_an_extension_moves_the_reminders(world):
     world.advance("2023-12-01T09:00")
     coordinator(world, "extend", "2023-12-20T10:00", "late-city", to=dt.date(2024, 1, 5), reason="疫情影响，延期至1月5日")
     # the bureau is told the new date at once, with the old one and the reason
-    assert subjects_to(world, LATE) == ["【工作提醒】提交年度提升成效表已启动，请于12月25日前完成",
-                                        "【截止日期调整】提交年度提升成效表：截止日期调整为1月5日"]
+    assert subjects_to(world, LATE) == [
+        "【工作提醒】提交年度提升成效表已启动，请于12月25日前完成",
+        "【截止日期调整】提交年度提升成效表：截止日期调整为1月5日",
+    ]
     notice = [m for m in world.smtp.messages if m["To"] == LATE][-1].get_body().get_content()
     assert "由2023年12月25日（星期一）调整为2024年1月5日（星期五）" in notice and "疫情影响" in notice
     world.advance("2023-12-25T09:00")
@@ -139,9 +147,13 @@ def test_returned_submission_reopens_and_keeps_history(world):
     assert submit(world, "2023-12-12T10:00", "punctual-city", GOOD | {"enterprises_served": 11}) == (2, True)
     with ledger(world) as s:
         t = s.scalars(tasks_of(2023, "punctual-city")).one()
-        versions = s.execute(select(Submission.version, Submission.payload).where(Submission.task_id == t.id).order_by(Submission.version)).all()
+        versions = s.execute(
+            select(Submission.version, Submission.payload).where(Submission.task_id == t.id).order_by(Submission.version)
+        ).all()
         assert [(v, p["enterprises_served"]) for v, p in versions] == [(1, 12), (2, 11)]
-        trail = s.execute(select(StatusChange.to_state).where(StatusChange.task_id == t.id).order_by(StatusChange.id)).scalars().all()
+        trail = (
+            s.execute(select(StatusChange.to_state).where(StatusChange.task_id == t.id).order_by(StatusChange.id)).scalars().all()
+        )
         assert trail == ["open", "submitted", "returned", "submitted"]
 
 
@@ -190,7 +202,9 @@ def test_sms_waits_for_morning_and_is_dropped_once_stale(world):
     from tests.sinks import HttpSink
 
     with HttpSink() as gateway:
-        world.write_contacts(contacts_yaml(world.smtp.port, sms_url=f"{gateway.url}/sms", extra="    phone: ['+8613900000001']\n"))
+        world.write_contacts(
+            contacts_yaml(world.smtp.port, sms_url=f"{gateway.url}/sms", extra="    phone: ['+8613900000001']\n")
+        )
         # first run late on the due day: email goes at once, the SMS is held for the morning
         r = world.advance("2023-12-25T22:00")
         assert len(subjects_to(world, LATE)) == 2  # opening notice + due today, by email
@@ -228,8 +242,18 @@ def test_two_advance_processes_at_once_deliver_each_message_once(world):
 
     world.advance("2023-11-30T09:00")
     exe = Path(sys.executable).parent / "yearwheel"
-    cmd = [str(exe), "advance", "--at", "2023-12-18T09:00", "--no-prefect", "--json",
-           "--calendar-dir", str(world.calendar_dir), "--contacts", str(world.contacts)]
+    cmd = [
+        str(exe),
+        "advance",
+        "--at",
+        "2023-12-18T09:00",
+        "--no-prefect",
+        "--json",
+        "--calendar-dir",
+        str(world.calendar_dir),
+        "--contacts",
+        str(world.contacts),
+    ]
     env = {**os.environ, "YEARWHEEL_DATABASE_URL": world.database_url}
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -275,12 +299,24 @@ def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
     with rt.sessions.begin() as s:  # a sender claimed every row, then died
         s.execute(update(OutboxMessage).values(state="sending", claimed_by="dead-sender", claimed_at=real_now, attempts=1))
     # a run replaying a later instant, a minute later: the claims are still alive
-    r = O.dispatch(rt.sessions, rt.messenger, programmes=progs, cal=rt.cal, at=at("2023-12-05T09:00"),
-                   lease_clock=lambda: real_now + dt.timedelta(minutes=1))
+    r = O.dispatch(
+        rt.sessions,
+        rt.messenger,
+        programmes=progs,
+        cal=rt.cal,
+        at=at("2023-12-05T09:00"),
+        lease_clock=lambda: real_now + dt.timedelta(minutes=1),
+    )
     assert (r.reclaimed, r.sent) == (0, 0) and world.smtp.messages == []
     # eleven minutes later the lease has expired: the rows go back to the queue and out
-    r = O.dispatch(rt.sessions, rt.messenger, programmes=progs, cal=rt.cal, at=at("2023-12-05T09:00"),
-                   lease_clock=lambda: real_now + dt.timedelta(minutes=11))
+    r = O.dispatch(
+        rt.sessions,
+        rt.messenger,
+        programmes=progs,
+        cal=rt.cal,
+        at=at("2023-12-05T09:00"),
+        lease_clock=lambda: real_now + dt.timedelta(minutes=11),
+    )
     assert (r.reclaimed, r.sent) == (3, 3) and len(world.smtp.messages) == 3
     with ledger(world) as s:
         assert {m.attempts for m in s.scalars(select(OutboxMessage))} == {2}
@@ -289,8 +325,12 @@ def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
 def test_each_address_is_its_own_message_so_a_retry_never_doubles_another(world):
     from tests.engine.conftest import contacts_yaml
 
-    world.write_contacts(contacts_yaml(world.smtp.port).replace(
-        "    email: [office@punctual.example.gov.cn]", "    email: [office@punctual.example.gov.cn, backup@punctual.example.gov.cn]"))
+    world.write_contacts(
+        contacts_yaml(world.smtp.port).replace(
+            "    email: [office@punctual.example.gov.cn]",
+            "    email: [office@punctual.example.gov.cn, backup@punctual.example.gov.cn]",
+        )
+    )
     world.smtp.defer.add("backup@punctual.example.gov.cn")  # 451: try again later
     r = world.advance("2023-12-01T09:00")
     assert (r.dispatch.sent, r.dispatch.failed) == (3, 1)
@@ -307,7 +347,8 @@ def test_a_calendar_edited_mid_year_moves_awaiting_tasks_and_keeps_history(world
     world.advance("2023-12-26T00:05")  # the other two are overdue now
     text = (world.calendar_dir / "engine-demo.yaml").read_text(encoding="utf-8")
     (world.calendar_dir / "engine-demo.yaml").write_text(
-        text.replace("due: {rule: fixed, month: 12, day: 25}", "due: {rule: fixed, month: 12, day: 29}"), encoding="utf-8")
+        text.replace("due: {rule: fixed, month: 12, day: 25}", "due: {rule: fixed, month: 12, day: 29}"), encoding="utf-8"
+    )
     r = world.advance("2023-12-26T09:00")
     # both years in the ledger (2024 was compiled on December 1st) follow the edited calendar
     assert r.reconcile.compiled == [f"{PROGRAMME}/2023", f"{PROGRAMME}/2024"]

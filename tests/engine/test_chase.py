@@ -12,7 +12,9 @@ from models.timeline.spec import ReminderPolicy
 CAL = WorkdayCalendar()
 POLICY = ReminderPolicy.model_validate(
     {
-        "id": "p", "send_at": "09:00", "before_due": [5, 1, 0],
+        "id": "p",
+        "send_at": "09:00",
+        "before_due": [5, 1, 0],
         "overdue": {"every_working_days": 2, "max_chasers": 2},
         "escalations": [{"after_working_days": 3, "to": ["unit-head"]}],
     }
@@ -79,8 +81,17 @@ def test_steps_in_a_year_without_working_day_data_are_left_out_and_named():
     # 2027 is beyond chinese-calendar 1.11.0: the escalation 5 working days after
     # 2026-12-25 cannot be dated; the December steps still are.
     missing: set[int] = set()
-    s = {x.key: x for x in task_steps(POLICY, opens=dt.date(2026, 12, 1), due=dt.date(2026, 12, 25), cal=CAL,
-                                       year_start=dt.date(2026, 1, 1), missing=missing)}
+    s = {
+        x.key: x
+        for x in task_steps(
+            POLICY,
+            opens=dt.date(2026, 12, 1),
+            due=dt.date(2026, 12, 25),
+            cal=CAL,
+            year_start=dt.date(2026, 1, 1),
+            missing=missing,
+        )
+    }
     assert missing == {2027}
     assert s["due@2026-12-25"].at == at(2026, 12, 25)
     assert s["overdue-1@2026-12-25"].at == at(2026, 12, 29) and s["escalate-3@2026-12-25"].at == at(2026, 12, 30)

@@ -62,8 +62,24 @@ def test_submit_rejects_a_bad_payload_and_stores_nothing(cli, world, tmp_path):
     run(cli, world, "advance", "--at", "2023-12-01T09:00", "--contacts", world.contacts, "--no-prefect")
     bad = tmp_path / "bad.yaml"
     bad.write_text("enterprises_served: -3\nsummary: 12\ncolour: red\n", encoding="utf-8")
-    r = run(cli, world, "submit", PROGRAMME, "--year", "2023", "--milestone", "results-submitted",
-            "--participant", "late-city", "--file", bad, "--at", "2023-12-10T10:00", "--contacts", world.contacts)
+    r = run(
+        cli,
+        world,
+        "submit",
+        PROGRAMME,
+        "--year",
+        "2023",
+        "--milestone",
+        "results-submitted",
+        "--participant",
+        "late-city",
+        "--file",
+        bad,
+        "--at",
+        "2023-12-10T10:00",
+        "--contacts",
+        world.contacts,
+    )
     assert r.exit_code == 1
     problems = [line for line in r.stderr.splitlines() if line.startswith(str(bad))]
     assert len(problems) == 3, r.stderr
@@ -78,31 +94,110 @@ def test_submit_then_coordinator_actions(cli, world, tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"enterprises_served": 7, "summary": "完成"}), encoding="utf-8")
     args = ("--year", "2023", "--milestone", "results-submitted")
-    r = run(cli, world, "submit", PROGRAMME, *args, "--participant", "punctual-city", "--file", good,
-            "--at", "2023-12-10T10:00", "--contacts", world.contacts)
+    r = run(
+        cli,
+        world,
+        "submit",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "punctual-city",
+        "--file",
+        good,
+        "--at",
+        "2023-12-10T10:00",
+        "--contacts",
+        world.contacts,
+    )
     assert r.exit_code == 0, r.stderr
     assert "version 1: on time (due 2023-12-25); acknowledgement sent 1" in r.stdout
     ack = world.smtp.messages[-1]
     assert ack["To"] == "office@punctual.example.gov.cn"
-    again = run(cli, world, "submit", PROGRAMME, *args, "--participant", "punctual-city", "--file", good,
-                "--at", "2023-12-11T10:00", "--contacts", world.contacts)
+    again = run(
+        cli,
+        world,
+        "submit",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "punctual-city",
+        "--file",
+        good,
+        "--at",
+        "2023-12-11T10:00",
+        "--contacts",
+        world.contacts,
+    )
     assert again.exit_code == 0 and "version 2: on time" in again.stdout  # a correction before acceptance
-    r = run(cli, world, "accept", PROGRAMME, *args, "--participant", "punctual-city", "--actor", "质量发展处 张三",
-            "--at", "2023-12-11T11:00")
+    r = run(
+        cli,
+        world,
+        "accept",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "punctual-city",
+        "--actor",
+        "质量发展处 张三",
+        "--at",
+        "2023-12-11T11:00",
+    )
     assert r.exit_code == 0 and "accepted version 2" in r.stdout, r.stderr
-    third = run(cli, world, "submit", PROGRAMME, *args, "--participant", "punctual-city", "--file", good,
-                "--at", "2023-12-11T12:00", "--contacts", world.contacts)
+    third = run(
+        cli,
+        world,
+        "submit",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "punctual-city",
+        "--file",
+        good,
+        "--at",
+        "2023-12-11T12:00",
+        "--contacts",
+        world.contacts,
+    )
     assert third.exit_code == 1 and "was accepted on 2023-12-11" in third.stderr
 
-    r = run(cli, world, "return", PROGRAMME, *args, "--participant", "punctual-city", "--reason", "缺少附件",
-            "--actor", "质量发展处 张三", "--at", "2023-12-12T10:00", "--contacts", world.contacts)
+    r = run(
+        cli,
+        world,
+        "return",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "punctual-city",
+        "--reason",
+        "缺少附件",
+        "--actor",
+        "质量发展处 张三",
+        "--at",
+        "2023-12-12T10:00",
+        "--contacts",
+        world.contacts,
+    )
     assert r.exit_code == 0, r.stderr
     assert "returned" in r.stdout
-    r = run(cli, world, "extend", PROGRAMME, *args, "--participant", "late-city", "--to", "2024-01-05",
-            "--reason", "延期", "--actor", "质量发展处 张三")
+    r = run(
+        cli,
+        world,
+        "extend",
+        PROGRAMME,
+        *args,
+        "--participant",
+        "late-city",
+        "--to",
+        "2024-01-05",
+        "--reason",
+        "延期",
+        "--actor",
+        "质量发展处 张三",
+    )
     assert r.exit_code == 0 and "due 2024-01-05" in r.stdout
-    r = run(cli, world, "exempt", PROGRAMME, *args, "--participant", "exempt-city", "--reason", "免报",
-            "--actor", "质量发展处 张三")
+    r = run(
+        cli, world, "exempt", PROGRAMME, *args, "--participant", "exempt-city", "--reason", "免报", "--actor", "质量发展处 张三"
+    )
     assert r.exit_code == 0 and "exempted" in r.stdout
     r = run(cli, world, "exempt", PROGRAMME, *args, "--participant", "nobody", "--reason", "x", "--actor", "y")
     assert r.exit_code == 1 and "'nobody' is not an assignee" in r.stderr and "late-city" in r.stderr

@@ -94,13 +94,24 @@ def test_mail_server_down_for_part_of_a_batch_loses_nothing_and_doubles_nothing(
         r = dispatch(rt, at("2023-12-01T09:10"), workers=4)
         assert (r.sent, r.failed) == (12, 0)
         everyone = [m["To"] for m in world.smtp.messages] + [m["To"] for m in back.messages]
-    assert Counter(everyone) == Counter(addresses + ["office@punctual.example.gov.cn", "office@late.example.gov.cn",
-                                                     "office@exempt.example.gov.cn"])
+    assert Counter(everyone) == Counter(
+        addresses + ["office@punctual.example.gov.cn", "office@late.example.gov.cn", "office@exempt.example.gov.cn"]
+    )
 
 
 def _advance_cmd(world: World, when: str) -> list[str]:
-    return [str(YEARWHEEL), "advance", "--at", when, "--no-prefect", "--json",
-            "--calendar-dir", str(world.calendar_dir), "--contacts", str(world.contacts)]
+    return [
+        str(YEARWHEEL),
+        "advance",
+        "--at",
+        when,
+        "--no-prefect",
+        "--json",
+        "--calendar-dir",
+        str(world.calendar_dir),
+        "--contacts",
+        str(world.contacts),
+    ]
 
 
 def test_a_sender_killed_mid_dispatch_is_finished_by_the_next_run(world, tmp_path):
@@ -124,8 +135,12 @@ def test_a_sender_killed_mid_dispatch_is_finished_by_the_next_run(world, tmp_pat
         with ledger(world) as s:
             in_flight = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "sending"))
             # the lease is measured on the real clock: age the claims past it, as 10 minutes would
-            for row_id, claimed in s.execute(select(OutboxMessage.id, OutboxMessage.claimed_at).where(OutboxMessage.state == "sending")).all():
-                s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(claimed_at=claimed - dt.timedelta(minutes=11)))
+            for row_id, claimed in s.execute(
+                select(OutboxMessage.id, OutboxMessage.claimed_at).where(OutboxMessage.state == "sending")
+            ).all():
+                s.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == row_id).values(claimed_at=claimed - dt.timedelta(minutes=11))
+                )
             s.commit()
         assert in_flight > 0
 
@@ -134,7 +149,11 @@ def test_a_sender_killed_mid_dispatch_is_finished_by_the_next_run(world, tmp_pat
         out = json.loads(r.stdout)
         assert out["dispatch"]["reclaimed"] == in_flight
         received = Counter(m["To"] for m in slow.messages)
-        expected = set(addresses) | {"office@punctual.example.gov.cn", "office@late.example.gov.cn", "office@exempt.example.gov.cn"}
+        expected = set(addresses) | {
+            "office@punctual.example.gov.cn",
+            "office@late.example.gov.cn",
+            "office@exempt.example.gov.cn",
+        }
         assert set(received) == expected  # nothing lost
         doubled = sum(n - 1 for n in received.values())
         assert doubled <= 8  # at most the messages on the wire when the process died, one per worker
@@ -150,8 +169,16 @@ def test_database_unreachable_at_start_is_a_clear_error_and_writes_nothing(cli, 
     url = f"postgresql+psycopg://yearwheel@127.0.0.1:{port}/ledger"
     os.environ["YEARWHEEL_DATABASE_URL"] = url
     try:
-        r = cli("advance", "--at", "2023-12-01T09:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts,
-                "--no-prefect")
+        r = cli(
+            "advance",
+            "--at",
+            "2023-12-01T09:00",
+            "--calendar-dir",
+            world.calendar_dir,
+            "--contacts",
+            world.contacts,
+            "--no-prefect",
+        )
     finally:
         del os.environ["YEARWHEEL_DATABASE_URL"]
     assert r.exit_code == 1
@@ -202,8 +229,13 @@ def test_advance_says_one_line_when_the_database_goes_away_mid_run(world, pg_ser
     world.smtp.delay = 0.3
     addresses = widen(world, 17)
     env = {**os.environ, "YEARWHEEL_DATABASE_URL": world.database_url}
-    proc = subprocess.Popen(_advance_cmd(world, "2023-12-01T09:00")[:-1] + [str(world.contacts)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _advance_cmd(world, "2023-12-01T09:00")[:-1] + [str(world.contacts)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not world.smtp.messages and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -221,8 +253,11 @@ def test_advance_says_one_line_when_the_database_goes_away_mid_run(world, pg_ser
     assert "error: the database" in err and "failed mid-run" in err
     world.smtp.delay = 0
     with ledger(world) as s:  # the claims of the dead run age past the lease, as 10 minutes would
-        s.execute(update(OutboxMessage).where(OutboxMessage.state == "sending")
-                  .values(claimed_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11)))
+        s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.state == "sending")
+            .values(claimed_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11))
+        )
         s.commit()
     r = world.advance("2023-12-01T09:00")
     assert r.reconcile.failures == {}
@@ -230,5 +265,8 @@ def test_advance_says_one_line_when_the_database_goes_away_mid_run(world, pg_ser
         states = Counter(s.scalars(select(OutboxMessage.state)))
     assert states == {"sent": 20}  # nothing lost
     got = Counter(m["To"] for m in world.smtp.messages)
-    assert set(got) == set(addresses) | {"office@punctual.example.gov.cn", "office@late.example.gov.cn",
-                                         "office@exempt.example.gov.cn"}
+    assert set(got) == set(addresses) | {
+        "office@punctual.example.gov.cn",
+        "office@late.example.gov.cn",
+        "office@exempt.example.gov.cn",
+    }

@@ -35,16 +35,26 @@ def test_a_broken_calendar_stops_only_itself(world, cli, monkeypatch):
     workdays.mkdir()
     (workdays / "cn-2027.yaml").write_text(BROKEN_2027, encoding="utf-8")  # next-but-one year, drafted early
     monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
-    r = cli("advance", "--at", "2023-12-01T09:00", "--no-prefect", "--json", "--calendar-dir", world.calendar_dir,
-            "--contacts", world.contacts)
+    r = cli(
+        "advance",
+        "--at",
+        "2023-12-01T09:00",
+        "--no-prefect",
+        "--json",
+        "--calendar-dir",
+        world.calendar_dir,
+        "--contacts",
+        world.contacts,
+    )
     assert r.exit_code == 1  # something must be fixed …
     out = json.loads(r.stdout)
     assert list(out["failures"]) == [BROKEN]
     assert f"{name}:{line}:{column}:" in out["failures"][BROKEN]
     assert out["opened"] == 3 and out["dispatch"]["sent"] == 3  # … and every bureau of the good programme was reminded
     assert len(world.smtp.messages) == 3
-    r = cli("advance", "--at", "2023-12-01T09:00", "--no-prefect", "--calendar-dir", world.calendar_dir,
-            "--contacts", world.contacts)
+    r = cli(
+        "advance", "--at", "2023-12-01T09:00", "--no-prefect", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts
+    )
     assert r.exit_code == 1
     assert f"error: {BROKEN} was not advanced (the other programmes were): " in r.stderr and f"{name}:{line}:{column}" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
@@ -54,8 +64,12 @@ def test_a_broken_working_day_year_stops_only_the_programmes_that_need_it(world)
     workdays = world.calendar_dir / "workdays"
     workdays.mkdir()
     (workdays / "cn-2027.yaml").write_text(BROKEN_2027, encoding="utf-8")
-    later = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("id: engine-demo", "id: later-demo", 1).replace(
-        "years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2027}")
+    later = (
+        (HERE / "engine-demo.yaml")
+        .read_text(encoding="utf-8")
+        .replace("id: engine-demo", "id: later-demo", 1)
+        .replace("years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2027}")
+    )
     (world.calendar_dir / "later-demo.yaml").write_text(later, encoding="utf-8")
     rt = R.open_runtime(calendar_dir=world.calendar_dir, contacts=world.contacts, database=world.database_url)
     try:
@@ -84,6 +98,16 @@ def test_naming_a_broken_programme_says_where(world, cli, monkeypatch):
 def test_a_good_programme_alone_still_exits_zero(world, cli, monkeypatch, tmp_path):
     monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
     shutil.rmtree(world.calendar_dir / "workdays", ignore_errors=True)
-    r = cli("advance", "--at", "2023-12-01T09:00", "--no-prefect", "--calendar-dir", world.calendar_dir,
-            "--contacts", world.contacts, "--programme", PROGRAMME)
+    r = cli(
+        "advance",
+        "--at",
+        "2023-12-01T09:00",
+        "--no-prefect",
+        "--calendar-dir",
+        world.calendar_dir,
+        "--contacts",
+        world.contacts,
+        "--programme",
+        PROGRAMME,
+    )
     assert r.exit_code == 0, r.stderr

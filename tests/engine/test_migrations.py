@@ -55,6 +55,9 @@ def test_every_revision_says_why():
 
 def test_the_app_never_creates_tables_itself():
     offenders = [
-        p for d in ("models", "flows", "notifications") for p in (ROOT / d).rglob("*.py") if ".create_all(" in p.read_text(encoding="utf-8")
+        p
+        for d in ("models", "flows", "notifications")
+        for p in (ROOT / d).rglob("*.py")
+        if ".create_all(" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []

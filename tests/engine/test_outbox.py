@@ -54,10 +54,27 @@ def test_tasks_exempted_submitted_or_extended_during_a_run_get_nothing_stale(wor
         refs = {c: U.find_task(s, PROGRAMME, 2023, "results-submitted", c) for c in late_ones}
         for city in late_ones[:5]:
             U.exempt(s, refs[city], at=when, actor="coordinator", reason="本年度免报")
-        U.submit(s, rt.programme(PROGRAMME), refs[late_ones[5]], GOOD, at=when, actor="bureau", source="test",
-                 messenger=rt.messenger, cal=rt.cal)
-        U.extend(s, refs[late_ones[6]], dt.date(2024, 1, 5), at=when, actor="coordinator", reason="延期",
-                 messenger=rt.messenger, cal=rt.cal)
+        U.submit(
+            s,
+            rt.programme(PROGRAMME),
+            refs[late_ones[5]],
+            GOOD,
+            at=when,
+            actor="bureau",
+            source="test",
+            messenger=rt.messenger,
+            cal=rt.cal,
+        )
+        U.extend(
+            s,
+            refs[late_ones[6]],
+            dt.date(2024, 1, 5),
+            at=when,
+            actor="coordinator",
+            reason="延期",
+            messenger=rt.messenger,
+            cal=rt.cal,
+        )
     sender.join(120)
     assert done.is_set()
     dispatch(rt, when)  # the acknowledgement and the new date go out
@@ -178,8 +195,9 @@ def test_a_transient_failure_gives_up_only_when_the_step_goes_stale(world):
     world.advance("2023-12-25T09:00")  # the opening notice and the due-day reminder, both until midnight
     world.advance("2023-12-25T23:55")  # the next try (10 min later) would be after midnight: no longer worth it
     with ledger(world) as s:
-        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "late-city",
-                                                     OutboxMessage.channel == "email")).all()
+        rows = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.recipient == "late-city", OutboxMessage.channel == "email")
+        ).all()
     assert {r.state for r in rows} == {"dead"}
     assert all("gave up" in r.last_error and "451" in r.last_error for r in rows)
 

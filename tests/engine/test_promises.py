@@ -75,12 +75,15 @@ workstreams:
         source: {clause: 测试}
 """
 # festival-return uses a policy whose 1 and 0 meet on the same working day
-CALENDAR = CALENDAR.replace("""    before_due: [10, 5, 1, 0]
-""", """    before_due: [10, 5, 1, 0]
+CALENDAR = CALENDAR.replace(
+    """    before_due: [10, 5, 1, 0]
+""",
+    """    before_due: [10, 5, 1, 0]
   - id: close
     send_at: "09:00"
     before_due: [1, 0]
-""")
+""",
+)
 CONTACTS = """version: 1
 email: {{host: 127.0.0.1, port: {port}, sender: "测试厅 <noreply@example.gov.cn>", security: none}}
 participants:
@@ -91,8 +94,9 @@ participants:
 
 @pytest.fixture
 def promise(tmp_path, database_url, smtp_server):
-    w = World(tmp_path, database_url, smtp_server, calendar=CALENDAR, programme=PROMISE,
-              contacts=CONTACTS.format(port=smtp_server.port))
+    w = World(
+        tmp_path, database_url, smtp_server, calendar=CALENDAR, programme=PROMISE, contacts=CONTACTS.format(port=smtp_server.port)
+    )
     yield w
     w.close()
 
@@ -104,8 +108,12 @@ def test_the_plan_shows_what_a_bureau_expects():
     jan = plan["jan-report"]
     # opens 20 working days before 2025-01-02 (New Year's Day is a holiday): in December 2024
     assert jan.opens == dt.date(2024, 12, 4)
-    assert [r.date() for r in jan.reminders] == [dt.date(2024, 12, 18), dt.date(2024, 12, 25), dt.date(2024, 12, 31),
-                                                dt.date(2025, 1, 2)]
+    assert [r.date() for r in jan.reminders] == [
+        dt.date(2024, 12, 18),
+        dt.date(2024, 12, 25),
+        dt.date(2024, 12, 31),
+        dt.date(2025, 1, 2),
+    ]
     festival = plan["festival-return"]
     assert festival.due == dt.date(2025, 1, 30)  # kept inside the break
     (step,) = [s for s in festival.steps if s.kind != "opened"]
@@ -145,8 +153,16 @@ def test_advance_at_each_planned_instant_sends_exactly_that_step(promise):
         r = promise.advance(when.astimezone(TZ).replace(tzinfo=None).isoformat())
         assert r.reconcile.failures == {}
     with ledger(promise) as s:
-        rows = s.execute(select(OutboxMessage.key, OutboxMessage.kind, OutboxMessage.due_at, OutboxMessage.recipient,
-                                OutboxMessage.state, OutboxMessage.sent_at)).all()
+        rows = s.execute(
+            select(
+                OutboxMessage.key,
+                OutboxMessage.kind,
+                OutboxMessage.due_at,
+                OutboxMessage.recipient,
+                OutboxMessage.state,
+                OutboxMessage.sent_at,
+            )
+        ).all()
     sent: Counter = Counter()
     for key, kind, due_at, recipient, state, _sent_at in rows:
         assert state == "sent", (key, state)
@@ -173,8 +189,10 @@ def test_the_next_year_is_compiled_from_december_first(promise):
 
 
 def test_a_step_earlier_than_the_lead_compiles_the_year_when_it_falls_due(promise):
-    text = CALENDAR.replace("  years: {first: 2024, last: 2025}\n  defaults: {reminder_policy: standard}",
-                            "  years: {first: 2024, last: 2025}\n  defaults: {reminder_policy: standard, compile_lead_days: 0}")
+    text = CALENDAR.replace(
+        "  years: {first: 2024, last: 2025}\n  defaults: {reminder_policy: standard}",
+        "  years: {first: 2024, last: 2025}\n  defaults: {reminder_policy: standard, compile_lead_days: 0}",
+    )
     (promise.calendar_dir / f"{PROMISE}.yaml").write_text(text, encoding="utf-8")
     assert promise.advance("2024-12-03T09:00").reconcile.compiled == [f"{PROMISE}/2024"]
     r = promise.advance("2024-12-04T09:00")  # jan-report 2025 opens today: its year is compiled now

@@ -15,8 +15,18 @@ pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or co
 
 
 def simulate(cli, tmp_path, seed: int) -> dict:
-    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--seed", str(seed), "--no-prefect",
-            "--workdir", tmp_path / f"run-{seed}", "--json")
+    r = cli(
+        "simulate",
+        "jilin-quality-2022-2024",
+        "--year",
+        "2023",
+        "--seed",
+        str(seed),
+        "--no-prefect",
+        "--workdir",
+        tmp_path / f"run-{seed}",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -53,8 +63,18 @@ def test_the_simulated_mail_reads_as_the_year_it_simulates(cli, tmp_path):
     import sqlite3
 
     out = tmp_path / "eml"
-    r = cli("simulate", "city-product-quality-2023-2025", "--year", "2024", "--no-prefect", "--workdir", tmp_path,
-            "--outbox", out, "--json")
+    r = cli(
+        "simulate",
+        "city-product-quality-2023-2025",
+        "--year",
+        "2024",
+        "--no-prefect",
+        "--workdir",
+        tmp_path,
+        "--outbox",
+        out,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     files = sorted(out.glob("*.eml"))
     assert files
@@ -76,13 +96,27 @@ def test_a_late_submission_in_a_year_without_working_days_is_left_out_and_said(c
 
     cal = tmp_path / "calendar"
     cal.mkdir()
-    text = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("years: {first: 2023, last: 2024}",
-                                                                          "years: {first: 2026, last: 2026}")
+    text = (
+        (HERE / "engine-demo.yaml")
+        .read_text(encoding="utf-8")
+        .replace("years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2026}")
+    )
     (cal / "engine-demo.yaml").write_text(text, encoding="utf-8")
     outcomes = set()
     for seed in range(1, 12):
-        r = cli("simulate", "engine-demo", "--year", "2026", "--seed", str(seed), "--no-prefect", "--workdir", tmp_path / str(seed),
-                "--calendar-dir", cal)
+        r = cli(
+            "simulate",
+            "engine-demo",
+            "--year",
+            "2026",
+            "--seed",
+            str(seed),
+            "--no-prefect",
+            "--workdir",
+            tmp_path / str(seed),
+            "--calendar-dir",
+            cal,
+        )
         assert "Traceback" not in r.stdout + r.stderr
         assert r.exit_code == 0, r.stderr
         outcomes.add("left out of the simulation" in r.stderr)

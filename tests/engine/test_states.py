@@ -29,13 +29,30 @@ def _task(session: Session, state: str) -> Task:
     py = ProgrammeYear(programme=f"p{next(_n)}", year=2023, title="t", calendar_digest="x", compiled_at=AT)
     session.add(py)
     session.flush()
-    mi = MilestoneInstance(programme_year_id=py.id, milestone="m", title="m", kind="submission", form=None,
-                           reminder_policy=None, opens=None, nominal_due=dt.date(2023, 12, 25), due=dt.date(2023, 12, 25),
-                           rest_day_rule="next_workday")
+    mi = MilestoneInstance(
+        programme_year_id=py.id,
+        milestone="m",
+        title="m",
+        kind="submission",
+        form=None,
+        reminder_policy=None,
+        opens=None,
+        nominal_due=dt.date(2023, 12, 25),
+        due=dt.date(2023, 12, 25),
+        rest_day_rule="next_workday",
+    )
     session.add(mi)
     session.flush()
-    t = Task(programme_year_id=py.id, milestone_instance_id=mi.id, participant="city", state=state, opens=None,
-             due=dt.date(2023, 12, 25), original_due=dt.date(2023, 12, 25), state_changed_at=AT)
+    t = Task(
+        programme_year_id=py.id,
+        milestone_instance_id=mi.id,
+        participant="city",
+        state=state,
+        opens=None,
+        due=dt.date(2023, 12, 25),
+        original_due=dt.date(2023, 12, 25),
+        state_changed_at=AT,
+    )
     session.add(t)
     session.flush()
     return t
@@ -134,8 +151,7 @@ def test_every_outbox_state_change_in_the_code_is_allowed():
 def test_outbox_transitions_all_pairs(a, b):
     from models import vocabulary as V
 
-    expected = {("pending", "sending"), ("pending", "skipped"), ("sending", "sent"), ("sending", "pending"),
-                ("sending", "dead")}
+    expected = {("pending", "sending"), ("pending", "skipped"), ("sending", "sent"), ("sending", "pending"), ("sending", "dead")}
     assert ((a, b) in expected) == (b in V.OUTBOX_ALLOWED[a])
     if a in (V.SENT, V.DEAD, V.SKIPPED):
         assert V.OUTBOX_ALLOWED[a] == frozenset()  # final: a message sent, given up or skipped is never reopened

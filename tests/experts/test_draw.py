@@ -16,10 +16,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lib(experts, k=2):
-    return Library(programme="p", draws={"visits": DrawConfig(enterprises_from="recs", experts_per_enterprise=k)}, experts=experts)
+    return Library(
+        programme="p", draws={"visits": DrawConfig(enterprises_from="recs", experts_per_enterprise=k)}, experts=experts
+    )
 
 
-ENTS = [Enterprise(f"企业{i}", f"C{i:03d}", "汽车" if i % 2 else "食品", city) for i, city in enumerate(["a", "a", "b", "b", "c", "c"])]
+ENTS = [
+    Enterprise(f"企业{i}", f"C{i:03d}", "汽车" if i % 2 else "食品", city)
+    for i, city in enumerate(["a", "a", "b", "b", "c", "c"])
+]
 
 
 def test_same_seed_same_result_other_seed_other_result():
@@ -27,13 +32,18 @@ def test_same_seed_same_result_other_seed_other_result():
     one = draw(lib(experts), "sha", "p", 2023, "visits", "seed-1", ENTS)
     again = draw(lib(experts), "sha", "p", 2023, "visits", "seed-1", list(reversed(ENTS)))  # input order does not matter
     assert one.as_json() == again.as_json()
-    others = {json.dumps(draw(lib(experts), "sha", "p", 2023, "visits", f"seed-{n}", ENTS).as_json()["assignments"]) for n in range(2, 8)}
+    others = {
+        json.dumps(draw(lib(experts), "sha", "p", 2023, "visits", f"seed-{n}", ENTS).as_json()["assignments"])
+        for n in range(2, 8)
+    }
     assert len(others | {json.dumps(one.as_json()["assignments"])}) >= 3  # the seed decides
 
 
 def test_conflicts_are_never_drawn_and_load_is_balanced():
-    experts = [Expert(id=f"e{i}", name=f"专家{i}", city=c, ties=t) for i, (c, t) in enumerate(
-        [("a", []), ("b", []), ("c", []), (None, ["企业4"]), (None, ["C005"]), ("a", [])])]
+    experts = [
+        Expert(id=f"e{i}", name=f"专家{i}", city=c, ties=t)
+        for i, (c, t) in enumerate([("a", []), ("b", []), ("c", []), (None, ["企业4"]), (None, ["C005"]), ("a", [])])
+    ]
     for seed in map(str, range(30)):
         rec = draw(lib(experts), "sha", "p", 2023, "visits", seed, ENTS)
         by_name = {e.name: e for e in ENTS}
@@ -47,8 +57,12 @@ def test_conflicts_are_never_drawn_and_load_is_balanced():
 
 
 def test_avoided_counts_and_skills():
-    experts = [Expert(id="e1", name="甲", city="a", fields=["汽车"]), Expert(id="e2", name="乙", fields=["汽车"]),
-               Expert(id="e3", name="丙", fields=["食品"]), Expert(id="e4", name="丁", fields=["汽车"])]
+    experts = [
+        Expert(id="e1", name="甲", city="a", fields=["汽车"]),
+        Expert(id="e2", name="乙", fields=["汽车"]),
+        Expert(id="e3", name="丙", fields=["食品"]),
+        Expert(id="e4", name="丁", fields=["汽车"]),
+    ]
     rec = draw(lib(experts), "sha", "p", 2023, "visits", "s", [Enterprise("企业x", "X", "汽车", "a")])
     (a,) = rec.assignments
     assert a.avoided == 1 and {x["id"] for x in a.experts} == {"e2", "e4"}  # the two skilled experts without a conflict
@@ -73,8 +87,18 @@ def test_draw_from_a_simulated_year_through_the_cli(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{tmp_path}/jilin-quality-2022-2024-2023/ledger.db")
     library = tmp_path / "experts.yaml"
     shutil.copy(ROOT / "calendar" / "experts" / "jilin-quality-2022-2024.yaml", library)
-    args = ("experts", "draw", "jilin-quality-2022-2024", "--year", "2023", "--milestone", "clinic-visits", "--no-prefect",
-            "--library", library)
+    args = (
+        "experts",
+        "draw",
+        "jilin-quality-2022-2024",
+        "--year",
+        "2023",
+        "--milestone",
+        "clinic-visits",
+        "--no-prefect",
+        "--library",
+        library,
+    )
     first, second, other = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     for out, seed in ((first, "2023-06-01 3D 123"), (second, "2023-06-01 3D 123"), (other, "2023-06-01 3D 124")):
         r = cli(*args, "--seed", seed, "-o", out)

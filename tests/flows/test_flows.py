@@ -12,7 +12,6 @@ import pytest
 from tests.engine.conftest import PROGRAMME, World, at
 
 
-
 @pytest.fixture(scope="module")
 def prefect_server():
     from prefect.testing.utilities import prefect_test_harness
@@ -53,8 +52,19 @@ def test_advance_flow_is_idempotent_and_chase_and_rollup_run(world):
 
 def test_simulate_jilin_2023(cli, tmp_path, prefect_server):
     outbox = tmp_path / "eml"
-    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--seed", "7", "--workdir", tmp_path,
-            "--outbox", outbox, "--json")
+    r = cli(
+        "simulate",
+        "jilin-quality-2022-2024",
+        "--year",
+        "2023",
+        "--seed",
+        "7",
+        "--workdir",
+        tmp_path,
+        "--outbox",
+        outbox,
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
     s = out["summary"]
@@ -62,7 +72,9 @@ def test_simulate_jilin_2023(cli, tmp_path, prefect_server):
     assert s["delivery_failures"] == 0
     states = {row["state"] for row in out["status"]}
     assert "submitted" in states and "overdue" in states  # the 'never' bureaus stay overdue
-    assert all(set(row) == {"milestone", "participant", "state", "due", "submitted_at", "reminders_sent"} for row in out["status"])
+    assert all(
+        set(row) == {"milestone", "participant", "state", "due", "submitted_at", "reminders_sent"} for row in out["status"]
+    )
     assert 0 < out["rollup"]["on_time_rate"] < 1
 
 
@@ -73,12 +85,22 @@ def test_a_secret_can_come_from_a_prefect_secret_block(prefect_server):
     from notifications.send import TransportError, targets
 
     Secret(value="gateway-token-42").save("yw-sms-token", overwrite=True)
-    c = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "yw-sms-token"}},
-                                 "participants": {"cc": {"phone": ["+8613800000001"]}}})
+    c = Contacts.model_validate(
+        {
+            "version": 1,
+            "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "yw-sms-token"}},
+            "participants": {"cc": {"phone": ["+8613800000001"]}},
+        }
+    )
     (t,) = targets(c, "cc", "self", "sms", os.environ)
     assert "gateway-token-42" in t.url and "gateway-token-42" not in t.display
-    missing = Contacts.model_validate({"version": 1, "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "no-such-block"}},
-                                       "participants": {"cc": {"phone": ["+8613800000001"]}}})
+    missing = Contacts.model_validate(
+        {
+            "version": 1,
+            "sms": {"url": "http://127.0.0.1:9/sms", "token": {"prefect_secret": "no-such-block"}},
+            "participants": {"cc": {"phone": ["+8613800000001"]}},
+        }
+    )
     try:
         targets(missing, "cc", "self", "sms", os.environ)
     except TransportError as exc:
@@ -88,8 +110,19 @@ def test_a_secret_can_come_from_a_prefect_secret_block(prefect_server):
 
 
 def test_the_advance_command_runs_as_a_flow_run(cli, world):
-    args = ("advance", "--at", "2023-12-01T09:00", "--programme", PROGRAMME, "--contacts", world.contacts,
-            "--calendar-dir", world.calendar_dir, "--json", "--prefect")
+    args = (
+        "advance",
+        "--at",
+        "2023-12-01T09:00",
+        "--programme",
+        PROGRAMME,
+        "--contacts",
+        world.contacts,
+        "--calendar-dir",
+        world.calendar_dir,
+        "--json",
+        "--prefect",
+    )
     first = cli(*args)
     assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout)["dispatch"]["sent"] == 3
@@ -119,13 +152,22 @@ def test_progress_artifact_for_an_open_milestone(world, tmp_path, monkeypatch):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "reports"))
-    common = {"programme": PROGRAMME, "calendar_dir": str(world.calendar_dir), "contacts": str(world.contacts), "return_state": True}
+    common = {
+        "programme": PROGRAMME,
+        "calendar_dir": str(world.calendar_dir),
+        "contacts": str(world.contacts),
+        "return_state": True,
+    }
     runs = [advance(at=at("2023-12-01T09:00"), **common).state_details.flow_run_id]
     submit(world, "2023-12-20T10:00", "punctual-city", {"enterprises_served": 3, "summary": "好"})
     runs.append(advance(at=at("2023-12-21T09:00"), **common).state_details.flow_run_id)
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["progress-engine-demo-2023-results-submitted"]), flow_run_id=ArtifactFilterFlowRunId(any_=runs)))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["progress-engine-demo-2023-results-submitted"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=runs),
+            )
+        )
     assert (tmp_path / "reports" / "engine-demo-2023.html").exists()
     values = sorted(float(a.data) for a in found)
     # 0 of 3 after opening, 1 of 3 after punctual-city's submission: both versions kept under the key
@@ -169,10 +211,12 @@ def test_a_broken_calendar_is_one_failed_task_run_and_the_others_advance(world, 
     from tests.engine.conftest import HERE
 
     text = (HERE / "engine-demo.yaml").read_text(encoding="utf-8").replace("id: engine-demo", "id: broken-demo", 1)
-    (world.calendar_dir / "broken-demo.yaml").write_text(text.replace("before_due: [5, 1, 0]", "before_due: [5, 1, zero]"),
-                                                         encoding="utf-8")
-    state = advance(at=at("2023-12-01T09:00"), calendar_dir=str(world.calendar_dir), contacts=str(world.contacts),
-                    return_state=True)
+    (world.calendar_dir / "broken-demo.yaml").write_text(
+        text.replace("before_due: [5, 1, 0]", "before_due: [5, 1, zero]"), encoding="utf-8"
+    )
+    state = advance(
+        at=at("2023-12-01T09:00"), calendar_dir=str(world.calendar_dir), contacts=str(world.contacts), return_state=True
+    )
     assert state.is_failed() and "broken-demo" in state.message and "1 programme(s) stopped" in state.message
     out = state.result(raise_on_failure=False)
     assert out["opened"] == 3 and out["dispatch"]["sent"] == 3 and list(out["failures"]) == ["broken-demo"]
@@ -182,7 +226,9 @@ def test_a_broken_calendar_is_one_failed_task_run_and_the_others_advance(world, 
 
     async def task_runs():
         async with get_client() as client:
-            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+            )
             return {r.name: r.state.type.value for r in runs}
 
     runs = asyncio.run(task_runs())
@@ -210,14 +256,22 @@ def test_the_engine_log_reaches_the_run_log_and_no_secret_does(world, monkeypatc
         text = text.replace("  security: none\n", "  security: none\n  username: noreply\n  password: {env: YW_SMTP_PASSWORD}\n")
         text = text.replace(f"  url: {gateway.url}/sms\n", f"  url: {gateway.url}/sms\n  token: {{env: YW_SMS_TOKEN}}\n")
         world.write_contacts(text)
-        state = advance(at=at("2023-12-01T10:00"), programme=PROGRAMME, calendar_dir=str(world.calendar_dir),
-                        contacts=str(world.contacts), return_state=True)
+        state = advance(
+            at=at("2023-12-01T10:00"),
+            programme=PROGRAMME,
+            calendar_dir=str(world.calendar_dir),
+            contacts=str(world.contacts),
+            return_state=True,
+        )
     assert gateway.requests and token in gateway.requests[0].headers.get("X-Token", "")  # the secret was used …
     run_id = state.state_details.flow_run_id
 
     async def logs():
         async with get_client() as client:
-            return [entry.message for entry in await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
+            return [
+                entry.message
+                for entry in await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+            ]
 
     messages = asyncio.run(logs())
     text = "\n".join(messages)

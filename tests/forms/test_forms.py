@@ -31,8 +31,12 @@ SPEC = ProgrammeFile.model_validate(
                     {"id": "day", "label": "完成日期", "type": "date", "required": False},
                     {"id": "level", "label": "等级", "type": "choice", "choices": ["优秀", "良好"], "required": False},
                     {
-                        "id": "firms", "label": "企业名单", "type": "table", "required": False,
-                        "min_rows": 1, "max_rows": {"parameter": "most"},
+                        "id": "firms",
+                        "label": "企业名单",
+                        "type": "table",
+                        "required": False,
+                        "min_rows": 1,
+                        "max_rows": {"parameter": "most"},
                         "columns": [
                             {"id": "firm", "label": "企业名称", "type": "string"},
                             {"id": "staff", "label": "人数", "type": "integer", "min": 1},
@@ -41,9 +45,23 @@ SPEC = ProgrammeFile.model_validate(
                 ],
             }
         ],
-        "workstreams": [{"id": "w", "title": "w", "lead": ["city-a"], "milestones": [
-            {"id": "m", "title": "m", "kind": "submission", "form": "f", "due": {"rule": "fixed", "month": 12, "day": 25},
-             "source": {"clause": "一"}}]}],
+        "workstreams": [
+            {
+                "id": "w",
+                "title": "w",
+                "lead": ["city-a"],
+                "milestones": [
+                    {
+                        "id": "m",
+                        "title": "m",
+                        "kind": "submission",
+                        "form": "f",
+                        "due": {"rule": "fixed", "month": 12, "day": 25},
+                        "source": {"clause": "一"},
+                    }
+                ],
+            }
+        ],
     }
 )
 GOOD = {"count": 12, "name": "甲市局", "firms": [{"firm": "甲公司", "staff": 5}, {"firm": "乙公司", "staff": 7}]}
@@ -82,7 +100,10 @@ def test_a_good_payload_is_normalised():
         ({"firms": [{"firm": "x", "staff": 1}] * 4}, "firms (企业名单): expected at least 1 and at most 3 rows, got 4"),
         ({"firms": [{"firm": "x", "staff": 0}]}, "firms[0].staff (企业名单 第1行 人数): expected an integer ≥ 1, got 0"),
         ({"firms": ["x"]}, "firms[0] (企业名单 第1行): expected a row mapping column → value, got text ('x')"),
-        ({"firms": [{"firm": "x", "staff": 1, "extra": 1}]}, "firms[0].extra: unknown field in a row of firms; allowed: firm, staff"),
+        (
+            {"firms": [{"firm": "x", "staff": 1, "extra": 1}]},
+            "firms[0].extra: unknown field in a row of firms; allowed: firm, staff",
+        ),
         ({"colour": "red"}, "colour: unknown field in form f; allowed: count, rate, name, done, day, level, firms"),
         ({"name": "x" * 100_001}, "name (单位名称): at most 10 characters, got 100001"),
     ],
@@ -107,7 +128,10 @@ def test_load_payload_files(tmp_path):
     assert load_payload(tmp_path / "a.json") == {"count": 3}
     cases = {
         "b.txt": ("count: 3", "expected a .yaml, .yml or .json file"),
-        "c.yaml": ("x: !!python/object/apply:os.system [ls]\n", "c.yaml:1:4: the tag !!python/object/apply:os.system is not allowed"),
+        "c.yaml": (
+            "x: !!python/object/apply:os.system [ls]\n",
+            "c.yaml:1:4: the tag !!python/object/apply:os.system is not allowed",
+        ),
         "d.yaml": ("a: &x [1]\nb: *x\n", "d.yaml:"),
         "e.yaml": ("a: 1\na: 2\n", "duplicate key 'a'"),
         "f.json": ('{"a": 1,\n "b": }', "f.json:2:7: invalid JSON"),

@@ -27,26 +27,40 @@ DEMO = Path(__file__).resolve().parents[1] / "engine" / "engine-demo.yaml"
 BASE = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
 SPEC = load_programme_file(DEMO)
 MANY = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-SOME = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-                derandomize=True)
+SOME = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
 
 # --------------------------------------------------------------------------- generators
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40),
-    st.dates().map(str), st.sampled_from(["", "~", "null", "yes", "no", "0x1F", "1e400", ".nan", "12:30", "2023-02-30"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.dates().map(str),
+    st.sampled_from(["", "~", "null", "yes", "no", "0x1F", "1e400", ".nan", "12:30", "2023-02-30"]),
 )
 # huge strings, 10 kB to ~1.5 MB: drawn once per case (each costs real parsing time)
-huge = st.builds(lambda piece, n: piece * n,
-                 st.text(min_size=1, max_size=30, alphabet="长春市AZaz09 \n\t:-#{}[]&*!|>'\""), st.integers(1_000, 50_000))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=12), inner, max_size=6)), max_leaves=30)
+huge = st.builds(
+    lambda piece, n: piece * n,
+    st.text(min_size=1, max_size=30, alphabet="长春市AZaz09 \n\t:-#{}[]&*!|>'\""),
+    st.integers(1_000, 50_000),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=12), inner, max_size=6)),
+    max_leaves=30,
+)
 
 TRICKS = [
     # an alias bomb ("billion laughs")
-    "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(
-        f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
+    "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
+    + "".join(f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
     "version: 1\nprogramme: !!python/object/apply:os.system ['echo pwned > /tmp/yearwheel-pwned']\n",
     "version: !!python/name:os.system 1\n",
     "!!binary aGVsbG8=\n",
@@ -144,8 +158,11 @@ def test_the_alias_bomb_is_refused_quickly(tmp_path):
 @given(st.data())
 def test_fuzzed_calendars_through_the_cli(cli, tmp_path_factory, data):
     path = tmp_path_factory.mktemp("cli") / "fuzz.yaml"
-    path.write_text(dump(mutate(data)) if data.draw(st.booleans()) else data.draw(st.sampled_from(TRICKS)),
-                    encoding="utf-8", errors="surrogatepass")
+    path.write_text(
+        dump(mutate(data)) if data.draw(st.booleans()) else data.draw(st.sampled_from(TRICKS)),
+        encoding="utf-8",
+        errors="surrogatepass",
+    )
     with hang_guard(30, "validate on one fuzzed calendar"):
         r = cli("validate", path)
     assert r.exit_code in (0, 1), (r.exit_code, r.stderr[-2000:])
@@ -209,7 +226,10 @@ def test_fuzzed_payloads_through_the_cli_write_nothing(world, cli, tmp_path):
 
     world.advance("2023-12-01T09:00")
     with ledger(world) as s:
-        before = (s.scalar(select(func.count()).select_from(Submission)), s.scalar(select(func.count()).select_from(StatusChange)))
+        before = (
+            s.scalar(select(func.count()).select_from(Submission)),
+            s.scalar(select(func.count()).select_from(StatusChange)),
+        )
 
     @SOME
     @given(st.data())
@@ -221,8 +241,24 @@ def test_fuzzed_payloads_through_the_cli_write_nothing(world, cli, tmp_path):
         text = dump(doc) if path.suffix == ".yaml" else json.dumps(doc, ensure_ascii=False, default=str)
         path.write_text(data.draw(st.sampled_from([text, *TRICKS[:3]])), encoding="utf-8")
         with hang_guard(60, "submit of one fuzzed payload"):
-            r = cli("submit", "engine-demo", "--year", "2023", "--milestone", "results-submitted", "--participant", "late-city",
-                    "--file", path, "--at", "2023-12-10T10:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts)
+            r = cli(
+                "submit",
+                "engine-demo",
+                "--year",
+                "2023",
+                "--milestone",
+                "results-submitted",
+                "--participant",
+                "late-city",
+                "--file",
+                path,
+                "--at",
+                "2023-12-10T10:00",
+                "--calendar-dir",
+                world.calendar_dir,
+                "--contacts",
+                world.contacts,
+            )
         assert r.exit_code == 1, (r.exit_code, r.stdout[-500:], r.stderr[-2000:])
         assert "Traceback" not in r.stdout + r.stderr and str(path) in r.stderr
 

@@ -15,8 +15,17 @@ from tests.sinks import HttpSink
 
 
 def contacts(**kw) -> Contacts:
-    data = {"version": 1, "participants": {"cc": {"name": "长春市市场监督管理局", "email": ["office@cc.example.gov.cn"],
-                                                  "phone": ["+8613800000001"], "head": {"email": ["head@cc.example.gov.cn"]}}}}
+    data = {
+        "version": 1,
+        "participants": {
+            "cc": {
+                "name": "长春市市场监督管理局",
+                "email": ["office@cc.example.gov.cn"],
+                "phone": ["+8613800000001"],
+                "head": {"email": ["head@cc.example.gov.cn"]},
+            }
+        },
+    }
     data.update(kw)
     return Contacts.model_validate(data)
 
@@ -103,9 +112,18 @@ def test_chat_targets_are_built_for_the_public_endpoints_and_masked(monkeypatch)
     monkeypatch.setenv("YW_DT_SECRET", "SECabcdef01")
     monkeypatch.setenv("YW_WECOM", "wecom-key-0123456789")
     monkeypatch.setenv("YW_FEISHU", "feishutoken0123456789")
-    c = Contacts.model_validate({"version": 1, "participants": {"cc": {
-        "dingtalk": {"token": {"env": "YW_DT"}, "secret": {"env": "YW_DT_SECRET"}},
-        "wecom": {"key": {"env": "YW_WECOM"}}, "feishu": {"token": {"env": "YW_FEISHU"}}}}})
+    c = Contacts.model_validate(
+        {
+            "version": 1,
+            "participants": {
+                "cc": {
+                    "dingtalk": {"token": {"env": "YW_DT"}, "secret": {"env": "YW_DT_SECRET"}},
+                    "wecom": {"key": {"env": "YW_WECOM"}},
+                    "feishu": {"token": {"env": "YW_FEISHU"}},
+                }
+            },
+        }
+    )
     assert c.channels("cc") == ("dingtalk", "wecom", "feishu")
     import apprise
 
@@ -131,17 +149,24 @@ def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     pem = tmp_path / "cert.pem"
     pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     keyfile = tmp_path / "key.pem"
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(pem, keyfile)
     return pem, ctx
@@ -189,7 +214,9 @@ def test_a_busy_mailbox_is_transient_and_keeps_the_servers_reply(smtp_server):
     assert "try again later" in str(info.value)
 
 
-@pytest.mark.parametrize(("reply", "permanent"), [("452 4.3.1 insufficient storage", False), ("554 5.7.1 rejected as spam", True)])
+@pytest.mark.parametrize(
+    ("reply", "permanent"), [("452 4.3.1 insufficient storage", False), ("554 5.7.1 rejected as spam", True)]
+)
 def test_the_reply_to_the_message_itself_decides(smtp_server, reply, permanent):
     smtp_server.data_reply = reply
     with pytest.raises(TransportError) as info:

@@ -49,23 +49,40 @@ def test_channels_need_a_server_and_an_address(tmp_path):
 
 
 CTX = dict(
-    programme_id="p", programme_title="深入开展质量提升行动三年计划", year=2023, milestone_id="m",
-    milestone_title="提交“一市一域、一县一品”年度提升成效表", participant_id="cc", participant_name="长春市市场监督管理局",
-    due=dt.date(2023, 12, 25), form_title="年度提升成效表",
+    programme_id="p",
+    programme_title="深入开展质量提升行动三年计划",
+    year=2023,
+    milestone_id="m",
+    milestone_title="提交“一市一域、一县一品”年度提升成效表",
+    participant_id="cc",
+    participant_name="长春市市场监督管理局",
+    due=dt.date(2023, 12, 25),
+    form_title="年度提升成效表",
 )
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_for_email_and_sms(kind):
     extra = {
-        "upcoming": {"working_days_left": 5}, "due_today": {"working_days_left": 0},
+        "upcoming": {"working_days_left": 5},
+        "due_today": {"working_days_left": 0},
         "overdue": {"working_days_late": 3, "chaser_number": 2},
         "escalation": {"working_days_late": 5, "escalated_to": "省厅质量发展处联络人"},
-        "acknowledgement": {"submitted_at": dt.datetime(2023, 12, 26, 2, 30, tzinfo=dt.timezone.utc), "on_time": False,
-                            "version": 2, "working_days_late": 1},
+        "acknowledgement": {
+            "submitted_at": dt.datetime(2023, 12, 26, 2, 30, tzinfo=dt.timezone.utc),
+            "on_time": False,
+            "version": 2,
+            "working_days_late": 1,
+        },
         "returned": {"reason": "服务企业数与名单不符"},
-        "target_behind": {"target_title": "为企业提供质量提升服务", "target_value": 120, "target_expected": 184.54,
-                          "target_goal": 300, "target_unit": "户", "submitted_at": dt.datetime(2023, 12, 1, 1, 0, tzinfo=dt.timezone.utc)},
+        "target_behind": {
+            "target_title": "为企业提供质量提升服务",
+            "target_value": 120,
+            "target_expected": 184.54,
+            "target_goal": 300,
+            "target_unit": "户",
+            "submitted_at": dt.datetime(2023, 12, 1, 1, 0, tzinfo=dt.timezone.utc),
+        },
     }.get(kind, {})
     ctx = MessageContext(kind=kind, **CTX, **extra)
     subject, body = render(ctx, "email")
@@ -73,8 +90,11 @@ def test_every_kind_renders_for_email_and_sms(kind):
     _, short = render(ctx, "sms")
     assert short.startswith("【质量提升行动】") and len(short) <= SHORT_LIMIT and "\n" not in short
     expected = {
-        "upcoming": "还有5个工作日", "overdue": "已逾期3个工作日", "escalation": "长春市市场监督管理局",
-        "acknowledgement": "2023年12月26日（星期二）10:30", "returned": "服务企业数与名单不符",
+        "upcoming": "还有5个工作日",
+        "overdue": "已逾期3个工作日",
+        "escalation": "长春市市场监督管理局",
+        "acknowledgement": "2023年12月26日（星期二）10:30",
+        "returned": "服务企业数与名单不符",
         "target_behind": "完成120户，按计划进度此时应完成184.54户（目标300户）",
     }.get(kind)
     if expected:
@@ -86,7 +106,9 @@ def test_every_kind_renders_for_email_and_sms(kind):
 
 
 def test_a_moved_due_date_is_explained():
-    _, body = render(MessageContext(kind="opened", **{**CTX, "due": dt.date(2023, 10, 9)}, nominal_due=dt.date(2023, 9, 30)), "email")
+    _, body = render(
+        MessageContext(kind="opened", **{**CTX, "due": dt.date(2023, 10, 9)}, nominal_due=dt.date(2023, 9, 30)), "email"
+    )
     assert "截止日期：2023年10月9日（星期一）（文件规定为2023年9月30日（星期六），逢休息日依规调整）" in body
 
 

@@ -25,8 +25,16 @@ def test_window_fractions():
 
 @pytest.mark.parametrize(
     ("achieved", "status"),
-    [(None, "behind"), (0, "behind"), (120, "behind"), (135.4, "on_pace"), (150, "on_pace"), (165.4, "on_pace"),
-     (165.5, "ahead"), (300, "ahead")],
+    [
+        (None, "behind"),
+        (0, "behind"),
+        (120, "behind"),
+        (135.4, "on_pace"),
+        (150, "on_pace"),
+        (165.4, "on_pace"),
+        (165.5, "ahead"),
+        (300, "ahead"),
+    ],
 )
 def test_straight_line_count(achieved, status):
     # expected on 2 July 2023: 300 × 183/365 = 150.41; behind under 90 % (135.37), ahead from 110 % (165.45)
@@ -48,14 +56,14 @@ def test_declared_path():
     assert along_path(path, w, D(2023, 12, 31)) == 100
     assert along_path(path, w, D(2023, 7, 2)) == pytest.approx(100 * 183 / 365)
     # 2024-12-31 is 366 of the 731 days from 2023-12-31 to 2025-12-31: 100 + 200 × 366/731 = 200.14
-    assert pace(180, goal=300, limit=None, rate=False, window=w, day=D(2024, 12, 31), path=path) .expected == 200.14
+    assert pace(180, goal=300, limit=None, rate=False, window=w, day=D(2024, 12, 31), path=path).expected == 200.14
     assert pace(180, goal=300, limit=None, rate=False, window=w, day=D(2024, 12, 31), path=path).status == "behind"
     assert pace(181, goal=300, limit=None, rate=False, window=w, day=D(2024, 12, 31), path=path).status == "on_pace"
 
 
 def test_rates_and_limits_hold_every_day():
     for day in (D(2023, 1, 5), D(2023, 12, 31)):
-        assert pace(96.67, goal=95, limit=None, rate=True, window=YEAR_2023, day=day) .status == "on_pace"
+        assert pace(96.67, goal=95, limit=None, rate=True, window=YEAR_2023, day=day).status == "on_pace"
         assert pace(94.9, goal=95, limit=None, rate=True, window=YEAR_2023, day=day).status == "behind"
         assert pace(None, goal=95, limit=None, rate=True, window=YEAR_2023, day=day).status is None
         assert pace(96.67, goal=95, limit=None, rate=True, window=YEAR_2023, day=day).expected == 95

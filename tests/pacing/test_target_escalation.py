@@ -14,9 +14,15 @@ def owned(world):
     path = world.calendar_dir / "engine-demo.yaml"
     text = path.read_text(encoding="utf-8")
     # the yearly count target "enterprises" (≥ 10) gets an owner: the coordinator role (held by the province)
-    path.write_text(text.replace("    counted_from: {form: results, field: enterprises_served}\n    source: {clause: 测试}\n  - id: pass-rate",
-                                 "    counted_from: {form: results, field: enterprises_served}\n    owner: coordinator\n"
-                                 "    source: {clause: 测试}\n  - id: pass-rate", 1), encoding="utf-8")
+    path.write_text(
+        text.replace(
+            "    counted_from: {form: results, field: enterprises_served}\n    source: {clause: 测试}\n  - id: pass-rate",
+            "    counted_from: {form: results, field: enterprises_served}\n    owner: coordinator\n"
+            "    source: {clause: 测试}\n  - id: pass-rate",
+            1,
+        ),
+        encoding="utf-8",
+    )
     assert "owner: coordinator" in path.read_text(encoding="utf-8")
     return world
 

@@ -107,9 +107,7 @@ def physical_lines(data: bytes) -> list[tuple[int, str]]:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise StrictICSError(
-                number, f"not UTF-8 on its own ({exc.reason}): a fold split a multi-octet character"
-            ) from None
+            raise StrictICSError(number, f"not UTF-8 on its own ({exc.reason}): a fold split a multi-octet character") from None
         out.append((number, text))
     return out
 
@@ -174,7 +172,7 @@ def parse_content_line(number: int, line: str) -> tuple[str, dict[str, list[str]
             raise StrictICSError(number, f"{name}: parameter {pname} given twice")
         params[pname] = values
     if line[pos : pos + 1] != ":":
-        raise StrictICSError(number, f"{name}: expected ':' or ';' at column {pos + 1}, found {line[pos:pos + 1]!r}")
+        raise StrictICSError(number, f"{name}: expected ':' or ';' at column {pos + 1}, found {line[pos : pos + 1]!r}")
     value = line[pos + 1 :]
     if _CONTROL.search(value):
         raise StrictICSError(number, f"{name}: control character in the value")
@@ -284,8 +282,20 @@ def _binary(s: str) -> bytes:
 
 
 _RECUR_PARTS = {
-    "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
-    "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
 }
 
 
@@ -428,19 +438,54 @@ PROPERTIES: dict[str, PropDef] = {
 
 # §3.2 parameters
 PARAMETERS = {
-    "ALTREP", "CN", "CUTYPE", "DELEGATED-FROM", "DELEGATED-TO", "DIR", "ENCODING", "FMTTYPE",
-    "FBTYPE", "LANGUAGE", "MEMBER", "PARTSTAT", "RANGE", "RELATED", "RELTYPE", "ROLE", "RSVP",
-    "SENT-BY", "TZID", "VALUE",
+    "ALTREP",
+    "CN",
+    "CUTYPE",
+    "DELEGATED-FROM",
+    "DELEGATED-TO",
+    "DIR",
+    "ENCODING",
+    "FMTTYPE",
+    "FBTYPE",
+    "LANGUAGE",
+    "MEMBER",
+    "PARTSTAT",
+    "RANGE",
+    "RELATED",
+    "RELTYPE",
+    "ROLE",
+    "RSVP",
+    "SENT-BY",
+    "TZID",
+    "VALUE",
 }
 VALUE_TYPES = set(_PARSERS)
 
 _ONCE, _MANY, _REQUIRED = "once", "many", "required"
 _EVENTLIKE_COMMON = {
-    "DTSTAMP": _REQUIRED, "UID": _REQUIRED, "CLASS": _ONCE, "CREATED": _ONCE, "DESCRIPTION": _ONCE,
-    "DTSTART": _ONCE, "LAST-MODIFIED": _ONCE, "ORGANIZER": _ONCE, "RECURRENCE-ID": _ONCE,
-    "SEQUENCE": _ONCE, "STATUS": _ONCE, "SUMMARY": _ONCE, "URL": _ONCE, "RRULE": _ONCE,
-    "ATTACH": _MANY, "ATTENDEE": _MANY, "CATEGORIES": _MANY, "COMMENT": _MANY, "CONTACT": _MANY,
-    "EXDATE": _MANY, "REQUEST-STATUS": _MANY, "RELATED-TO": _MANY, "RDATE": _MANY,
+    "DTSTAMP": _REQUIRED,
+    "UID": _REQUIRED,
+    "CLASS": _ONCE,
+    "CREATED": _ONCE,
+    "DESCRIPTION": _ONCE,
+    "DTSTART": _ONCE,
+    "LAST-MODIFIED": _ONCE,
+    "ORGANIZER": _ONCE,
+    "RECURRENCE-ID": _ONCE,
+    "SEQUENCE": _ONCE,
+    "STATUS": _ONCE,
+    "SUMMARY": _ONCE,
+    "URL": _ONCE,
+    "RRULE": _ONCE,
+    "ATTACH": _MANY,
+    "ATTENDEE": _MANY,
+    "CATEGORIES": _MANY,
+    "COMMENT": _MANY,
+    "CONTACT": _MANY,
+    "EXDATE": _MANY,
+    "REQUEST-STATUS": _MANY,
+    "RELATED-TO": _MANY,
+    "RDATE": _MANY,
 }
 # Which properties (and how often) and which sub-components each component may hold.
 COMPONENTS: dict[str, tuple[dict[str, str], set[str]]] = {
@@ -449,31 +494,74 @@ COMPONENTS: dict[str, tuple[dict[str, str], set[str]]] = {
         {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VTIMEZONE"},
     ),
     "VEVENT": (
-        {**_EVENTLIKE_COMMON, "DTSTART": _REQUIRED, "GEO": _ONCE, "LOCATION": _ONCE, "PRIORITY": _ONCE,
-         "TRANSP": _ONCE, "DTEND": _ONCE, "DURATION": _ONCE, "RESOURCES": _MANY},
+        {
+            **_EVENTLIKE_COMMON,
+            "DTSTART": _REQUIRED,
+            "GEO": _ONCE,
+            "LOCATION": _ONCE,
+            "PRIORITY": _ONCE,
+            "TRANSP": _ONCE,
+            "DTEND": _ONCE,
+            "DURATION": _ONCE,
+            "RESOURCES": _MANY,
+        },
         {"VALARM"},
     ),
     "VTODO": (
-        {**_EVENTLIKE_COMMON, "COMPLETED": _ONCE, "GEO": _ONCE, "LOCATION": _ONCE,
-         "PERCENT-COMPLETE": _ONCE, "PRIORITY": _ONCE, "DUE": _ONCE, "DURATION": _ONCE, "RESOURCES": _MANY},
+        {
+            **_EVENTLIKE_COMMON,
+            "COMPLETED": _ONCE,
+            "GEO": _ONCE,
+            "LOCATION": _ONCE,
+            "PERCENT-COMPLETE": _ONCE,
+            "PRIORITY": _ONCE,
+            "DUE": _ONCE,
+            "DURATION": _ONCE,
+            "RESOURCES": _MANY,
+        },
         {"VALARM"},
     ),
     "VJOURNAL": (dict(_EVENTLIKE_COMMON), set()),
     "VFREEBUSY": (
-        {"DTSTAMP": _REQUIRED, "UID": _REQUIRED, "CONTACT": _ONCE, "DTSTART": _ONCE, "DTEND": _ONCE,
-         "ORGANIZER": _ONCE, "URL": _ONCE, "ATTENDEE": _MANY, "COMMENT": _MANY, "FREEBUSY": _MANY,
-         "REQUEST-STATUS": _MANY},
+        {
+            "DTSTAMP": _REQUIRED,
+            "UID": _REQUIRED,
+            "CONTACT": _ONCE,
+            "DTSTART": _ONCE,
+            "DTEND": _ONCE,
+            "ORGANIZER": _ONCE,
+            "URL": _ONCE,
+            "ATTENDEE": _MANY,
+            "COMMENT": _MANY,
+            "FREEBUSY": _MANY,
+            "REQUEST-STATUS": _MANY,
+        },
         set(),
     ),
     "VTIMEZONE": ({"TZID": _REQUIRED, "LAST-MODIFIED": _ONCE, "TZURL": _ONCE}, {"STANDARD", "DAYLIGHT"}),
     "STANDARD": (
-        {"DTSTART": _REQUIRED, "TZOFFSETTO": _REQUIRED, "TZOFFSETFROM": _REQUIRED, "RRULE": _ONCE,
-         "COMMENT": _MANY, "RDATE": _MANY, "TZNAME": _MANY},
+        {
+            "DTSTART": _REQUIRED,
+            "TZOFFSETTO": _REQUIRED,
+            "TZOFFSETFROM": _REQUIRED,
+            "RRULE": _ONCE,
+            "COMMENT": _MANY,
+            "RDATE": _MANY,
+            "TZNAME": _MANY,
+        },
         set(),
     ),
     "VALARM": (
-        {"ACTION": _REQUIRED, "TRIGGER": _REQUIRED, "DURATION": _ONCE, "REPEAT": _ONCE,
-         "DESCRIPTION": _ONCE, "SUMMARY": _ONCE, "ATTACH": _MANY, "ATTENDEE": _MANY},
+        {
+            "ACTION": _REQUIRED,
+            "TRIGGER": _REQUIRED,
+            "DURATION": _ONCE,
+            "REPEAT": _ONCE,
+            "DESCRIPTION": _ONCE,
+            "SUMMARY": _ONCE,
+            "ATTACH": _MANY,
+            "ATTENDEE": _MANY,
+        },
         set(),
     ),
 }
@@ -499,8 +587,10 @@ def _value(number: int, name: str, params: dict[str, list[str]], raw: str) -> tu
         if declared not in VALUE_TYPES:
             raise StrictICSError(number, f"{name}: unknown value type VALUE={declared}")
     if declared != defn.default and declared not in defn.allowed:
-        raise StrictICSError(number, f"{name} cannot have VALUE={declared} (it takes {defn.default}"
-                             + "".join(f" or {a}" for a in defn.allowed) + ")")
+        raise StrictICSError(
+            number,
+            f"{name} cannot have VALUE={declared} (it takes {defn.default}" + "".join(f" or {a}" for a in defn.allowed) + ")",
+        )
     try:
         if declared == "TEXT":
             if name == "REQUEST-STATUS":

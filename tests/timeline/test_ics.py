@@ -132,12 +132,7 @@ def workdays() -> WorkdayCalendar:
 
 def shipped_years() -> list[tuple[Path, int]]:
     cal = workdays()
-    return [
-        (path, year)
-        for path in SHIPPED
-        for year in load_programme_file(path).programme.years
-        if cal.covers(year)
-    ]
+    return [(path, year) for path in SHIPPED for year in load_programme_file(path).programme.years if cal.covers(year)]
 
 
 def test_there_are_shipped_calendars_to_check():
@@ -213,17 +208,28 @@ def programme_due(month: int, day: int, rest_day_rule: str) -> ProgrammeFile:
         {
             "version": 1,
             "programme": {
-                "id": "p", "title": "试点方案", "issuer": "i", "years": {"first": 2023, "last": 2023},
+                "id": "p",
+                "title": "试点方案",
+                "issuer": "i",
+                "years": {"first": 2023, "last": 2023},
                 "defaults": {"reminder_policy": "std"},
             },
             "participants": [{"id": "city-a", "name": "甲市", "kind": "city"}],
             "reminder_policies": [{"id": "std", "send_at": "09:00", "before_due": [1, 0]}],
             "workstreams": [
                 {
-                    "id": "ws", "title": "w", "lead": ["city-a"],
+                    "id": "ws",
+                    "title": "w",
+                    "lead": ["city-a"],
                     "milestones": [
-                        {"id": "report", "title": "报送总结", "kind": "submission", "source": {"clause": "一"},
-                         "due": {"rule": "fixed", "month": month, "day": day}, "rest_day_rule": rest_day_rule},
+                        {
+                            "id": "report",
+                            "title": "报送总结",
+                            "kind": "submission",
+                            "source": {"clause": "一"},
+                            "due": {"rule": "fixed", "month": month, "day": day},
+                            "rest_day_rule": rest_day_rule,
+                        },
                     ],
                 }
             ],

@@ -19,7 +19,19 @@ CLINIC = [
     "clinic-task-sheets",
     "clinic-feedback-forms",
 ]
-CITY_BUREAUS = ["changchun", "jilin-city", "siping", "liaoyuan", "tonghua", "baishan", "songyuan", "baicheng", "yanbian", "changbaishan", "meihekou"]
+CITY_BUREAUS = [
+    "changchun",
+    "jilin-city",
+    "siping",
+    "liaoyuan",
+    "tonghua",
+    "baishan",
+    "songyuan",
+    "baicheng",
+    "yanbian",
+    "changbaishan",
+    "meihekou",
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +88,13 @@ def test_clinic_spine_is_held_in_2023_and_2024_in_order(plans):
 def test_2022_skips_what_came_before_the_plan_was_issued(plans):
     held = set(plans[2022])
     assert {"clinic-industries-announced", "clinic-recommendations", "clinic-plan-issued", "city-plans-submitted"} & held == set()
-    assert {"clinic-visits", "clinic-feedback-meeting", "clinic-feedback-forms", "expert-library-phase-one", "leading-group-formed"} <= held
+    assert {
+        "clinic-visits",
+        "clinic-feedback-meeting",
+        "clinic-feedback-forms",
+        "expert-library-phase-one",
+        "leading-group-formed",
+    } <= held
 
 
 def test_once_only_milestones_appear_only_in_their_year(plans):
@@ -122,8 +140,20 @@ def test_plan_json_has_exactly_the_documented_shape(cli):
     data = plan_json(cli, 2023)
     assert set(data) == {"programme", "year", "milestones"}
     assert data["programme"] == "jilin-quality-2022-2024" and data["year"] == 2023
-    keys = {"id", "title", "opens", "nominal_due", "due", "rest_day_rule", "assignees", "form", "notice", "reminders",
-            "steps", "merged"}
+    keys = {
+        "id",
+        "title",
+        "opens",
+        "nominal_due",
+        "due",
+        "rest_day_rule",
+        "assignees",
+        "form",
+        "notice",
+        "reminders",
+        "steps",
+        "merged",
+    }
     for m in data["milestones"]:
         assert set(m) == keys
         dt.date.fromisoformat(m["due"])

@@ -385,16 +385,19 @@ def programmes(draw) -> tuple[ProgrammeFile, dict[str, str | None]]:
     after = {"rule": "working_days_after", "milestone": after_base, "days": after_days, "of": after_of}
     after_opens = None
     if draw(st.booleans()):
-        after_opens = {"rule": "working_days_after", "milestone": after_base, "of": after_of,
-                       "days": draw(st.integers(0, after_days))}
+        after_opens = {
+            "rule": "working_days_after",
+            "milestone": after_base,
+            "of": after_of,
+            "days": draw(st.integers(0, after_days)),
+        }
 
     before_base = draw(st.sampled_from(["m-fixed", "m-eom", "m-mid", "m-window", "m-after"]))
     before_days = draw(st.integers(0, 60))
     before = {"rule": "working_days_before", "milestone": before_base, "days": before_days}
     before_opens = None
     if draw(st.booleans()):
-        before_opens = {"rule": "working_days_before", "milestone": before_base,
-                        "days": before_days + draw(st.integers(0, 30))}
+        before_opens = {"rule": "working_days_before", "milestone": before_base, "days": before_days + draw(st.integers(0, 30))}
 
     in_force = draw(st.one_of(st.none(), st.dates(D(2022, 1, 1), D(2022, 12, 31))))
     programme = {
@@ -416,8 +419,11 @@ def programmes(draw) -> tuple[ProgrammeFile, dict[str, str | None]]:
         "groups": [{"id": "cities", "name": "各市", "members": ["city-a", "city-b"]}],
         "forms": [{"id": "report", "title": "报告", "fields": [{"id": "summary", "label": "总结", "type": "text"}]}],
         "reminder_policies": [
-            {"id": "std", "send_at": draw(st.sampled_from(["09:00", "00:00", "08:30", "17:45", "23:59"])),
-             "before_due": [5, 1, 0]}
+            {
+                "id": "std",
+                "send_at": draw(st.sampled_from(["09:00", "00:00", "08:30", "17:45", "23:59"])),
+                "before_due": [5, 1, 0],
+            }
         ],
         "workstreams": [
             {
@@ -588,8 +594,11 @@ def test_plan_year_properties(spec_and_overrides, year):
         opened = oracle_shift(m.opens, 0, 1)
         assert m.notice == (dt.datetime.combine(opened, policy.send_time, TZ) if opened <= m.due else None)
         expected = sorted(
-            {dt.datetime.combine(day, policy.send_time, TZ) for day in
-             (nth_workday_back(m.due, n) for n in policy.before_due) if day > opened}
+            {
+                dt.datetime.combine(day, policy.send_time, TZ)
+                for day in (nth_workday_back(m.due, n) for n in policy.before_due)
+                if day > opened
+            }
         )
         assert list(rs) == expected
         if m.opens <= oracle_shift(m.due, 6, -1) and is_workday(m.due):
@@ -607,9 +616,7 @@ calendar_rules = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(calendar_rules, calendar_rules, rules, st.integers(*PROGRAMME_YEARS))
 def test_opening_after_the_due_date_is_refused(opens_rule, due_rule, rest_rule, year):
-    spec = one_milestone_programme(
-        {"id": "m", "opens": opens_rule, "due": due_rule, "rest_day_rule": rest_rule}
-    )
+    spec = one_milestone_programme({"id": "m", "opens": opens_rule, "due": due_rule, "rest_day_rule": rest_rule})
     _, due, opens = oracle_dates(spec, year)["m"]
     assert opens is not None
     event("refused" if opens > due else "planned")

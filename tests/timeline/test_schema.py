@@ -18,7 +18,15 @@ def test_schema_forbids_unknown_keys_and_names_the_rules():
     defs = schema["$defs"]
     assert defs["Milestone"]["additionalProperties"] is False
     rules = {d["properties"]["rule"]["const"] for n, d in defs.items() if "rule" in d.get("properties", {})}
-    assert rules == {"fixed", "end_of_month", "start_of_month", "mid_month", "window", "working_days_after", "working_days_before"}
+    assert rules == {
+        "fixed",
+        "end_of_month",
+        "start_of_month",
+        "mid_month",
+        "window",
+        "working_days_after",
+        "working_days_before",
+    }
 
 
 def test_schema_check_command_detects_staleness(cli, tmp_path):

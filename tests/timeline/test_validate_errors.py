@@ -17,67 +17,169 @@ CASES = {
     "unknown key": (
         "        kind: announcement\n        cooperating: [city-bureaus]\n" + ANNOUNCED_DUE,
         "        kind: announcement\n        colour: red\n        cooperating: [city-bureaus]\n" + ANNOUNCED_DUE,
-        "colour: red", 9,
+        "colour: red",
+        9,
         "workstreams[clinic].milestones[clinic-industries-announced].colour: unknown key 'colour'; expected one of: id, title, kind,",
     ),
     "missing key": (
         "      - id: clinic-visits\n        title: 选派质量专家分产业到企业开展上门诊断服务\n",
         "      - id: clinic-visits\n",
-        "      - id: clinic-visits\n", 9,  # the mapping that lacks the key
+        "      - id: clinic-visits\n",
+        9,  # the mapping that lacks the key
         "workstreams[clinic].milestones[clinic-visits].title: missing required key 'title'",
     ),
-    "wrong type": ("    value: 5\n", "    value: five\n", "value: five", 12,
-                   "parameters[min-recommended-enterprises].value: expected an integer, got str 'five'"),
+    "wrong type": (
+        "    value: 5\n",
+        "    value: five\n",
+        "value: five",
+        12,
+        "parameters[min-recommended-enterprises].value: expected an integer, got str 'five'",
+    ),
     "quoted number is not a number": ("    value: 5\n", "    value: '5'\n", "value: '5'", 12, "expected an integer, got str '5'"),
-    "february 30": (FEEDBACK_DUE, FEEDBACK_DUE.replace("month: 12, day: 25", "month: 2, day: 30"), "month: 2, day: 30", 14,
-                    "milestones[clinic-feedback-forms].due: February has no day 30 (at most 29)"),
-    "february 29 in common years": (FEEDBACK_DUE, FEEDBACK_DUE.replace("month: 12, day: 25", "month: 2, day: 29"), "month: 2, day: 29", 43,
-                                    "due.day: February 29 does not exist in 2022, 2023"),
-    "month 13": (MEETING_DUE, MEETING_DUE.replace("month: 8", "month: 13"), "month: 13}", 42,
-                 "milestones[clinic-feedback-meeting].due.month: expected 12 or less, got int 13"),
-    "impossible date literal": ("  issued: 2022-05-26", "  issued: 2022-02-30", "issued: 2022-02-30", 11,
-                                "programme.issued: '2022-02-30' is not a real date"),
-    "unknown rule": (MEETING_DUE, MEETING_DUE.replace("end_of_month", "end_of_quarter"), "end_of_quarter", 21,
-                     "due.rule: unknown rule 'end_of_quarter'; expected one of: 'fixed', 'end_of_month'"),
-    "rule missing": (MEETING_DUE, MEETING_DUE.replace("{rule: end_of_month, month: 8}", "{month: 8}"), "due: {month: 8}", 14,
-                     "due: missing required key 'rule'"),
+    "february 30": (
+        FEEDBACK_DUE,
+        FEEDBACK_DUE.replace("month: 12, day: 25", "month: 2, day: 30"),
+        "month: 2, day: 30",
+        14,
+        "milestones[clinic-feedback-forms].due: February has no day 30 (at most 29)",
+    ),
+    "february 29 in common years": (
+        FEEDBACK_DUE,
+        FEEDBACK_DUE.replace("month: 12, day: 25", "month: 2, day: 29"),
+        "month: 2, day: 29",
+        43,
+        "due.day: February 29 does not exist in 2022, 2023",
+    ),
+    "month 13": (
+        MEETING_DUE,
+        MEETING_DUE.replace("month: 8", "month: 13"),
+        "month: 13}",
+        42,
+        "milestones[clinic-feedback-meeting].due.month: expected 12 or less, got int 13",
+    ),
+    "impossible date literal": (
+        "  issued: 2022-05-26",
+        "  issued: 2022-02-30",
+        "issued: 2022-02-30",
+        11,
+        "programme.issued: '2022-02-30' is not a real date",
+    ),
+    "unknown rule": (
+        MEETING_DUE,
+        MEETING_DUE.replace("end_of_month", "end_of_quarter"),
+        "end_of_quarter",
+        21,
+        "due.rule: unknown rule 'end_of_quarter'; expected one of: 'fixed', 'end_of_month'",
+    ),
+    "rule missing": (
+        MEETING_DUE,
+        MEETING_DUE.replace("{rule: end_of_month, month: 8}", "{month: 8}"),
+        "due: {month: 8}",
+        14,
+        "due: missing required key 'rule'",
+    ),
     "unknown milestone": (
-        "milestone: clinic-industries-announced, days: 15}", "milestone: clinic-industries-anounced, days: 15}",
-        "clinic-industries-anounced, days: 15", 52,
+        "milestone: clinic-industries-announced, days: 15}",
+        "milestone: clinic-industries-anounced, days: 15}",
+        "clinic-industries-anounced, days: 15",
+        52,
         "milestones[clinic-recommendations].due.milestone: unknown milestone 'clinic-industries-anounced'",
     ),
-    "unknown participant": ("    members: [quality-service-provider]", "    members: [quality-service-providr]", "quality-service-providr", 15,
-                            "groups[third-parties].members[0]: unknown participant 'quality-service-providr'"),
-    "unknown assignee": ("        assignees: [inspection-division]", "        assignees: [inspection-divison]", "inspection-divison", 21,
-                         "milestones[inspection-training].assignees[0]: unknown participant or group 'inspection-divison'"),
-    "unknown form": ("        form: expert-visits\n", "        form: expert-visit\n", "form: expert-visit\n", 15,
-                     "milestones[clinic-visits].form: unknown form 'expert-visit'"),
-    "unknown role": ("      - {after_working_days: 5, to: [coordinator]}", "      - {after_working_days: 5, to: [coordinater]}", "coordinater", 38,
-                     "reminder_policies[submission].escalations[1].to[0]: unknown role 'coordinater'"),
-    "unknown parameter": ("{parameter: min-recommended-enterprises}", "{parameter: min-recommended}", "min-recommended}", 31,
-                          "min_rows.parameter: unknown parameter 'min-recommended'"),
-    "cycle": (ANNOUNCED_DUE, ANNOUNCED_DUE.replace("{rule: end_of_month, month: 3}", "{rule: working_days_before, milestone: clinic-recommendations, days: 1}"),
-              "milestone: clinic-recommendations, days: 1", 14,
-              "relative dates form a cycle: clinic-industries-announced.due → clinic-recommendations.due → clinic-industries-announced.due"),
+    "unknown participant": (
+        "    members: [quality-service-provider]",
+        "    members: [quality-service-providr]",
+        "quality-service-providr",
+        15,
+        "groups[third-parties].members[0]: unknown participant 'quality-service-providr'",
+    ),
+    "unknown assignee": (
+        "        assignees: [inspection-division]",
+        "        assignees: [inspection-divison]",
+        "inspection-divison",
+        21,
+        "milestones[inspection-training].assignees[0]: unknown participant or group 'inspection-divison'",
+    ),
+    "unknown form": (
+        "        form: expert-visits\n",
+        "        form: expert-visit\n",
+        "form: expert-visit\n",
+        15,
+        "milestones[clinic-visits].form: unknown form 'expert-visit'",
+    ),
+    "unknown role": (
+        "      - {after_working_days: 5, to: [coordinator]}",
+        "      - {after_working_days: 5, to: [coordinater]}",
+        "coordinater",
+        38,
+        "reminder_policies[submission].escalations[1].to[0]: unknown role 'coordinater'",
+    ),
+    "unknown parameter": (
+        "{parameter: min-recommended-enterprises}",
+        "{parameter: min-recommended}",
+        "min-recommended}",
+        31,
+        "min_rows.parameter: unknown parameter 'min-recommended'",
+    ),
+    "cycle": (
+        ANNOUNCED_DUE,
+        ANNOUNCED_DUE.replace(
+            "{rule: end_of_month, month: 3}", "{rule: working_days_before, milestone: clinic-recommendations, days: 1}"
+        ),
+        "milestone: clinic-recommendations, days: 1",
+        14,
+        "relative dates form a cycle: clinic-industries-announced.due → clinic-recommendations.due → clinic-industries-announced.due",
+    ),
     "opens after due": (
         "        opens: {rule: start_of_month, month: 11}\n" + FEEDBACK_DUE,
         "        opens: {rule: start_of_month, month: 12}\n" + FEEDBACK_DUE.replace("month: 12, day: 25", "month: 11, day: 25"),
-        "opens: {rule: start_of_month, month: 12}", 16,
+        "opens: {rule: start_of_month, month: 12}",
+        16,
         "milestones[clinic-feedback-forms].opens: in 2023 it opens on 2023-12-01, after its due date 2023-11-27",
     ),
-    "year outside the programme": ("        years: [2023]\n        form: training-report", "        years: [2025]\n        form: training-report", "years: [2025]", 17,
-                                   "milestones[leaders-training].years[0]: 2025 is outside the programme years 2022–2024"),
-    "unquoted time": ('    send_at: "09:00"\n    before_due: [10, 5, 1, 0]', "    send_at: 9:30\n    before_due: [10, 5, 1, 0]", "send_at: 9:30", 14,
-                      "reminder_policies[submission].send_at: write the time in quotes"),
+    "year outside the programme": (
+        "        years: [2023]\n        form: training-report",
+        "        years: [2025]\n        form: training-report",
+        "years: [2025]",
+        17,
+        "milestones[leaders-training].years[0]: 2025 is outside the programme years 2022–2024",
+    ),
+    "unquoted time": (
+        '    send_at: "09:00"\n    before_due: [10, 5, 1, 0]',
+        "    send_at: 9:30\n    before_due: [10, 5, 1, 0]",
+        "send_at: 9:30",
+        14,
+        "reminder_policies[submission].send_at: write the time in quotes",
+    ),
     "wrong version": ("version: 1\n", "version: 2\n", "version: 2", 10, "version: expected 1, got int 2"),
     "bad id": ("  - id: clinic\n", "  - id: Clinic_Stream\n", "id: Clinic_Stream", 9, "expected a kebab-case id"),
-    "empty group": ("    members: [quality-service-provider]", "    members: []", "members: []", 14,
-                    "groups[third-parties].members: expected at least 1 item(s), got 0"),
-    "duplicate key": ("    value: 5\n", "    value: 5\n    value: 6\n", "value: 6", 5, "duplicate key 'value' (first given at line"),
-    "bad indentation": ("  - id: coordinator\n    title:", "  - id: coordinator\n   title:", "   title: 省厅质量发展处", 4,
-                        "not valid YAML:"),
-    "python tag": ("    value: 5\n", "    value: !!python/object/apply:os.system ['echo pwned']\n", "!!python", 12,
-                   "the tag !!python/object/apply:os.system is not allowed"),
+    "empty group": (
+        "    members: [quality-service-provider]",
+        "    members: []",
+        "members: []",
+        14,
+        "groups[third-parties].members: expected at least 1 item(s), got 0",
+    ),
+    "duplicate key": (
+        "    value: 5\n",
+        "    value: 5\n    value: 6\n",
+        "value: 6",
+        5,
+        "duplicate key 'value' (first given at line",
+    ),
+    "bad indentation": (
+        "  - id: coordinator\n    title:",
+        "  - id: coordinator\n   title:",
+        "   title: 省厅质量发展处",
+        4,
+        "not valid YAML:",
+    ),
+    "python tag": (
+        "    value: 5\n",
+        "    value: !!python/object/apply:os.system ['echo pwned']\n",
+        "!!python",
+        12,
+        "the tag !!python/object/apply:os.system is not allowed",
+    ),
     "alias": ("    value: 5\n", "    value: &five 5\n    minimum: *five\n", "value: &five", 12, "anchors and aliases"),
 }
 
@@ -103,7 +205,9 @@ def test_broken_copy_is_reported_precisely(name, cli, jilin_text, calendar_copy)
 
 
 def test_every_problem_is_reported_not_just_the_first(cli, jilin_text, calendar_copy):
-    broken = jilin_text.replace("    value: 5\n", "    value: five\n").replace("        form: expert-visits\n", "        form: nope\n")
+    broken = jilin_text.replace("    value: 5\n", "    value: five\n").replace(
+        "        form: expert-visits\n", "        form: nope\n"
+    )
     broken = broken.replace("    members: [quality-service-provider]", "    members: [ghost]")
     result = cli("validate", calendar_copy(broken))
     assert result.exit_code == 1
@@ -159,7 +263,9 @@ def test_validate_a_directory_includes_workday_files(cli, jilin_text, calendar_c
     path = calendar_copy(jilin_text)
     wd = path.parent / "workdays"
     wd.mkdir()
-    (wd / "cn-2027.yaml").write_text("version: 1\nyear: 2027\nsource: x\nholidays:\n  - {name: 元旦, first: 2027-01-01, last: 2027-01-01}\nadjusted_workdays: [2027-01-04]\n")
+    (wd / "cn-2027.yaml").write_text(
+        "version: 1\nyear: 2027\nsource: x\nholidays:\n  - {name: 元旦, first: 2027-01-01, last: 2027-01-01}\nadjusted_workdays: [2027-01-04]\n"
+    )
     result = cli("validate", path.parent)
     assert result.exit_code == 1
     assert result.stdout.startswith(f"{wd / 'cn-2027.yaml'}:") and "2027-01-04 is a weekday" in result.stdout
@@ -177,8 +283,11 @@ def test_counting_from_a_milestone_not_held_is_refused_whatever_the_reason(cli, 
     assert lines, result.stdout
     assert "counts from 'clinic-industries-announced', which is not held in 2022" in lines[0]
     assert "before the programme came into force on 2022-04-10" in lines[0]
-    rule_line = next(i for i, line in enumerate(text.splitlines(), start=1)
-                     if "due: {rule: working_days_after, milestone: clinic-industries-announced, days: 15}" in line)
+    rule_line = next(
+        i
+        for i, line in enumerate(text.splitlines(), start=1)
+        if "due: {rule: working_days_after, milestone: clinic-industries-announced, days: 15}" in line
+    )
     assert any(line.startswith(f"{path}:{rule_line}:") for line in lines)  # at the rule that counts from it
 
 
@@ -186,10 +295,15 @@ def test_a_year_file_problem_is_reported_once_at_its_date(cli, jilin_text, calen
     path = calendar_copy(jilin_text)
     wd = path.parent / "workdays"
     wd.mkdir()
-    (wd / "cn-2027.yaml").write_text("version: 1\nyear: 2027\nsource: x\nholidays:\n  - {name: 元旦, first: 2027-01-01, last: 2027-01-01}\n"
-                                     "adjusted_workdays:\n  - 2027-01-09\n  - 2027-01-04\n", encoding="utf-8")
+    (wd / "cn-2027.yaml").write_text(
+        "version: 1\nyear: 2027\nsource: x\nholidays:\n  - {name: 元旦, first: 2027-01-01, last: 2027-01-01}\n"
+        "adjusted_workdays:\n  - 2027-01-09\n  - 2027-01-04\n",
+        encoding="utf-8",
+    )
     result = cli("validate", path.parent)
     assert result.exit_code == 1
     problems = result.stdout.splitlines()
-    assert problems == [f"{wd / 'cn-2027.yaml'}:8:5: adjusted_workdays[1]: adjusted working day 2027-01-04 is a weekday; "
-                        "list only weekend days that become working days"]
+    assert problems == [
+        f"{wd / 'cn-2027.yaml'}:8:5: adjusted_workdays[1]: adjusted working day 2027-01-04 is a weekday; "
+        "list only weekend days that become working days"
+    ]

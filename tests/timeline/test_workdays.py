@@ -13,7 +13,13 @@ from pydantic import ValidationError
 from models.timeline import ProgrammeFile, plan_year
 from models.timeline.plan import apply_rest_day_rule
 from models.timeline.spec import WorkdaysFile
-from models.timeline.workdays import PACKAGE_FIRST_YEAR, PACKAGE_LAST_YEAR, MissingWorkdayData, WorkdayCalendar, WorkdayDataInvalid
+from models.timeline.workdays import (
+    PACKAGE_FIRST_YEAR,
+    PACKAGE_LAST_YEAR,
+    MissingWorkdayData,
+    WorkdayCalendar,
+    WorkdayDataInvalid,
+)
 from tests.timeline.builders import one_milestone_programme
 
 D = dt.date

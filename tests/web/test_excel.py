@@ -30,8 +30,10 @@ def cell_of(ws, label: str):
 
 def counts(world) -> tuple[int, int]:
     with ledger(world) as s:
-        return (s.scalar(select(func.count()).select_from(Submission)),
-                s.scalar(select(func.count()).select_from(StatusChange).where(StatusChange.to_state == "submitted")))
+        return (
+            s.scalar(select(func.count()).select_from(Submission)),
+            s.scalar(select(func.count()).select_from(StatusChange).where(StatusChange.to_state == "submitted")),
+        )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
@@ -40,7 +42,9 @@ def test_export_fill_import_round_trip(cli, world, tmp_path):
     out = tmp_path / "forms"
     r = export(cli, world, out)
     files = sorted(out.glob("*.xlsx"))
-    assert [f.name for f in files] == [f"{PROGRAMME}-2023-results-submitted-{p}.xlsx" for p in ("exempt-city", "late-city", "punctual-city")]
+    assert [f.name for f in files] == [
+        f"{PROGRAMME}-2023-results-submitted-{p}.xlsx" for p in ("exempt-city", "late-city", "punctual-city")
+    ]
     assert "迟交市市场监督管理局, due 2023-12-25" in r.stdout
 
     path = out / f"{PROGRAMME}-2023-results-submitted-punctual-city.xlsx"
@@ -59,12 +63,19 @@ def test_export_fill_import_round_trip(cli, world, tmp_path):
     cell_of(ws, "合格批次").value = 118.0
     wb.save(path)
 
-    r = cli("forms", "import", path, "--at", "2023-12-20T15:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts)
+    r = cli(
+        "forms", "import", path, "--at", "2023-12-20T15:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts
+    )
     assert r.exit_code == 0, r.stderr
     assert "recorded punctual-city results-submitted version 1: on time (due 2023-12-25)" in r.stdout
     with ledger(world) as s:
         (sub,) = s.scalars(select(Submission))
-        assert sub.payload == {"enterprises_served": 14, "summary": "全年走访企业14家。\n第二段。", "inspected": 120, "passed": 118}
+        assert sub.payload == {
+            "enterprises_served": 14,
+            "summary": "全年走访企业14家。\n第二段。",
+            "inspected": 120,
+            "passed": 118,
+        }
         assert sub.source == str(path) and sub.actor == "punctual-city (Excel)"
         assert s.scalars(tasks_of(2023, "punctual-city").with_only_columns(Task.state)).one() == "submitted"
     assert world.smtp.messages[-1]["To"] == "office@punctual.example.gov.cn"  # the acknowledgement
@@ -91,7 +102,18 @@ def test_wrong_cells_are_named_and_nothing_is_recorded(cli, world, tmp_path):
     cell_of(wb["填报表"], "工作总结").value = "好"
     wb.save(good)
 
-    r = cli("forms", "import", path, good, "--at", "2023-12-20T15:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts)
+    r = cli(
+        "forms",
+        "import",
+        path,
+        good,
+        "--at",
+        "2023-12-20T15:00",
+        "--calendar-dir",
+        world.calendar_dir,
+        "--contacts",
+        world.contacts,
+    )
     assert r.exit_code == 1
     err = r.stderr
     assert f"{path}: 填报表!{served.coordinate}: 服务企业数 — 应填写整数，实际为 “十二”" in err
@@ -135,7 +157,10 @@ def test_broken_files_record_nothing(cli, world, tmp_path):
     assert r.exit_code == 1
     assert "Traceback" not in r.stderr + r.stdout
     assert f"{tmp_path / 'not-a-zip.xlsx'}: not an Excel workbook (.xlsx)" in r.stderr
-    assert f"{tmp_path / 'truncated.xlsx'}: not an Excel workbook" in r.stderr or f"{tmp_path / 'truncated.xlsx'}: not a readable" in r.stderr
+    assert (
+        f"{tmp_path / 'truncated.xlsx'}: not an Excel workbook" in r.stderr
+        or f"{tmp_path / 'truncated.xlsx'}: not a readable" in r.stderr
+    )
     assert f"{tmp_path / 'plain.xlsx'}: not a Yearwheel form: the hidden sheet _yearwheel is missing" in r.stderr
     assert "'no-such-city' is not an assignee" in r.stderr
     assert r.stderr.count("nothing recorded from this file") == len(names)
@@ -150,8 +175,19 @@ def test_a_table_form_round_trips_with_rows_and_row_cells(cli, tmp_path, monkeyp
     r = cli("advance", "--at", "2023-04-03T09:00", "--programme", "jilin-quality-2022-2024", "--no-prefect")
     assert r.exit_code == 0, r.stderr
     out = tmp_path / "forms"
-    r = cli("forms", "export", "jilin-quality-2022-2024", "--year", "2023", "--milestone", "clinic-recommendations",
-            "--participant", "changchun", "-o", out)
+    r = cli(
+        "forms",
+        "export",
+        "jilin-quality-2022-2024",
+        "--year",
+        "2023",
+        "--milestone",
+        "clinic-recommendations",
+        "--participant",
+        "changchun",
+        "-o",
+        out,
+    )
     assert r.exit_code == 0, r.stderr
     (path,) = out.glob("*.xlsx")
     wb = load_workbook(path)

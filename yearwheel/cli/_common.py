@@ -33,7 +33,8 @@ CalendarDirOpt = Annotated[
     typer.Option("--calendar-dir", help="calendar directory (default: $YEARWHEEL_CALENDAR_DIR, ./calendar, or the shipped one)"),
 ]
 ContactsOpt = Annotated[
-    Optional[Path], typer.Option("--contacts", help="contacts file (default: $YEARWHEEL_CONTACTS); without one nothing can be delivered")
+    Optional[Path],
+    typer.Option("--contacts", help="contacts file (default: $YEARWHEEL_CONTACTS); without one nothing can be delivered"),
 ]
 AtOpt = Annotated[
     Optional[str], typer.Option("--at", help="the instant to act as of, ISO 8601 (naive = Asia/Shanghai); default now")
@@ -138,8 +139,10 @@ def runtime(calendar_dir: Path | None, contacts: Path | None = None, programme: 
         raise fail(str(exc), EXIT_NO_WORKDAYS) from None
     except DBAPIError as exc:
         # the database went away (or refused) mid-run: the transaction in progress was rolled back
-        raise fail(f"the database {describe_url(config.database())} failed mid-run, nothing half-done was kept: "
-                   f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+        raise fail(
+            f"the database {describe_url(config.database())} failed mid-run, nothing half-done was kept: "
+            f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+        ) from None
     finally:
         rt.close()
 

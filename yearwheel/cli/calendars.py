@@ -54,14 +54,19 @@ def _validate_programme(path: Path, directory: Path) -> tuple[list[Problem], lis
 
 @app.command()
 def validate(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="calendar files or directories (default: every calendar in the calendar directory)")] = None,
+    paths: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="calendar files or directories (default: every calendar in the calendar directory)"),
+    ] = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Check calendars; print PATH:LINE:COLUMN: message for each problem (exit 1 if any)."""
     targets: list[Path] = []
     if not paths and not calendar_folder(calendar_dir).is_dir():
-        raise fail(f"no calendar folder at {calendar_folder(calendar_dir)}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
-                   "or run from the checkout (its calendar/ folder)")
+        raise fail(
+            f"no calendar folder at {calendar_folder(calendar_dir)}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
+            "or run from the checkout (its calendar/ folder)"
+        )
     for p in paths or [calendar_folder(calendar_dir)]:
         if p.is_dir():
             targets += catalog.programme_files(p) + catalog.workday_files(p)
@@ -69,8 +74,10 @@ def validate(
             targets.append(p)
     if not targets:
         where = ", ".join(str(p) for p in (paths or [calendar_folder(calendar_dir)]))
-        raise fail(f"no calendar files in {where}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
-                   "or run from the checkout (its calendar/ folder)")
+        raise fail(
+            f"no calendar files in {where}: give a folder or file, set YEARWHEEL_CALENDAR_DIR, "
+            "or run from the checkout (its calendar/ folder)"
+        )
     problems: list[Problem] = []
     notes: list[str] = []
     for path in targets:
@@ -152,8 +159,10 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
             due.append(" (next)" if m.rest_day_rule == "next_workday" else " (prev)", style="dim")
         elif not cal.is_workday(m.due):
             due.append(" (kept on a rest day)", style="dim")
-        reminders = " ".join(_md(r, y) + ("*" if len(st.covers) > 1 else "")
-                             for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"], strict=True))
+        reminders = " ".join(
+            _md(r, y) + ("*" if len(st.covers) > 1 else "")
+            for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"], strict=True)
+        )
         if m.reminders:
             reminders += f" @{m.reminders[0]:%H:%M}"
         table.add_row(

@@ -20,9 +20,14 @@ def draw(
     year: YearOpt,
     milestone: Annotated[str, typer.Option("--milestone", help="the visits milestone, e.g. clinic-visits")],
     seed: Annotated[str, typer.Option("--seed", help="the public seed, announced before the draw")],
-    library: Annotated[Optional[Path], typer.Option("--library", help="expert library (default: calendar/experts/<programme>.yaml)")] = None,
+    library: Annotated[
+        Optional[Path], typer.Option("--library", help="expert library (default: calendar/experts/<programme>.yaml)")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option("-o", "--output", help="the public record, JSON (a .md beside it)")] = None,
-    prefect: Annotated[Optional[bool], typer.Option("--prefect/--no-prefect", help="also publish a Prefect artifact (default: when PREFECT_API_URL is set)")] = None,
+    prefect: Annotated[
+        Optional[bool],
+        typer.Option("--prefect/--no-prefect", help="also publish a Prefect artifact (default: when PREFECT_API_URL is set)"),
+    ] = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Assign experts to the recommended enterprises at random, excluding conflicts (same
@@ -37,7 +42,9 @@ def draw(
             from flows.experts import experts_draw
 
             lib = library or calendar_folder(calendar_dir) / "experts" / f"{programme_id}.yaml"
-            rec = experts_draw(programme_id, year, milestone, seed, str(out), str(lib), str(calendar_dir) if calendar_dir else None)
+            rec = experts_draw(
+                programme_id, year, milestone, seed, str(out), str(lib), str(calendar_dir) if calendar_dir else None
+            )
             n, loads = len(rec["assignments"]), sorted(rec["load"].values())
         else:
             with runtime(calendar_dir, programme=programme_id) as rt:

@@ -39,10 +39,15 @@ def export(
         prog = rt.programme(programme_id)
         with rt.sessions() as s:
             py = programme_year_or_exit(s, programme_id, year)
-            mi = s.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id,
-                                                            MilestoneInstance.milestone == milestone)).one_or_none()
+            mi = s.scalars(
+                select(MilestoneInstance).where(
+                    MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone
+                )
+            ).one_or_none()
             if mi is None:
-                known = ", ".join(s.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id)))
+                known = ", ".join(
+                    s.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id))
+                )
                 raise fail(f"{programme_id} {year} has no milestone {milestone!r}; milestones: {known}")
             if not mi.form:
                 raise fail(f"milestone {milestone} has no form to fill")
@@ -53,8 +58,17 @@ def export(
             form = find_form(prog.spec, mi.form)
             out.mkdir(parents=True, exist_ok=True)
             for t in tasks:
-                sheet = TaskSheet(programme_id, py.title, year, milestone, mi.title, t.participant,
-                                  prog.names.get(t.participant, t.participant), t.due, form)
+                sheet = TaskSheet(
+                    programme_id,
+                    py.title,
+                    year,
+                    milestone,
+                    mi.title,
+                    t.participant,
+                    prog.names.get(t.participant, t.participant),
+                    t.due,
+                    form,
+                )
                 path = out / f"{programme_id}-{year}-{milestone}-{t.participant}.xlsx"
                 buf = io.BytesIO()
                 build_workbook(prog.spec, sheet, cal=rt.cal).save(buf)
@@ -85,13 +99,27 @@ def import_(
                     prog = rt.programme(str(meta["programme"]))
                     form = find_form(prog.spec, str(meta["form"]))
                 except (LookupError, KeyError):
-                    raise WorkbookInvalid([f"{path}: programme {meta['programme']!r} / form {meta['form']!r} is not in the calendars"]) from None
+                    raise WorkbookInvalid(
+                        [f"{path}: programme {meta['programme']!r} / form {meta['form']!r} is not in the calendars"]
+                    ) from None
                 read = read_workbook(path, prog.spec, form, wb, meta, rows)
-                done = R.submit_form(rt, read.programme, read.year, read.milestone, read.participant, read.payload, at=instant,
-                                     actor=f"{read.participant} (Excel)", source=str(path), send=False,
-                                     expect_form=read.form_id)
-                print(f"{path}: recorded {read.participant} {read.milestone} version {done.version}: "
-                      f"{'on time' if done.on_time else 'late'} (due {done.due})")
+                done = R.submit_form(
+                    rt,
+                    read.programme,
+                    read.year,
+                    read.milestone,
+                    read.participant,
+                    read.payload,
+                    at=instant,
+                    actor=f"{read.participant} (Excel)",
+                    source=str(path),
+                    send=False,
+                    expect_form=read.form_id,
+                )
+                print(
+                    f"{path}: recorded {read.participant} {read.milestone} version {done.version}: "
+                    f"{'on time' if done.on_time else 'late'} (due {done.due})"
+                )
             except WorkbookInvalid as exc:
                 failed += 1
                 for p in exc.problems:
@@ -103,4 +131,3 @@ def import_(
         rt.dispatch(instant)
     if failed:
         raise typer.Exit(EXIT_INPUT)
-

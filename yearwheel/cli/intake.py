@@ -10,8 +10,9 @@ import typer
 from ._common import CalendarDirOpt, ContactsOpt, fail, runtime, settings
 
 app = typer.Typer()
-intake_app = typer.Typer(help="The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL).",
-                         no_args_is_help=True)
+intake_app = typer.Typer(
+    help="The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL).", no_args_is_help=True
+)
 app.add_typer(intake_app, name="intake")
 
 
@@ -19,7 +20,10 @@ app.add_typer(intake_app, name="intake")
 def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8350,
-    attachments: Annotated[Optional[Path], typer.Option("--attachments", help="folder for evidence files (default: $YEARWHEEL_ATTACHMENT_DIR or ./attachments)")] = None,
+    attachments: Annotated[
+        Optional[Path],
+        typer.Option("--attachments", help="folder for evidence files (default: $YEARWHEEL_ATTACHMENT_DIR or ./attachments)"),
+    ] = None,
     contacts: ContactsOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
@@ -35,6 +39,9 @@ def serve(
     if attachments:
         web.attachment_dir = attachments
     with runtime(calendar_dir, contacts) as rt:
-        print(f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
-              + ("enabled" if web.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"), flush=True)
+        print(
+            f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
+            + ("enabled" if web.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"),
+            flush=True,
+        )
         serve_http(create_app(rt, web), host=host, port=port)

@@ -16,13 +16,25 @@ from models.timeline import TZ
 from yearwheel import usecases as R
 
 from ._common import (
-    EXIT_INPUT, ActorOpt, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime,
-    settings, use_prefect,
+    EXIT_INPUT,
+    ActorOpt,
+    AtOpt,
+    CalendarDirOpt,
+    ContactsOpt,
+    YearOpt,
+    err,
+    fail,
+    programme_year_or_exit,
+    runtime,
+    settings,
+    use_prefect,
 )
 from ._common import instant as parse_at
 
 app = typer.Typer()
-db_app = typer.Typer(help="The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 
@@ -101,8 +113,13 @@ def advance(
     if use_prefect(prefect):
         from flows.advance import advance as advance_flow
 
-        state: Any = advance_flow(at=instant, programme=programme, calendar_dir=str(calendar_dir) if calendar_dir else None,
-                             contacts=str(contacts) if contacts else None, return_state=True)
+        state: Any = advance_flow(
+            at=instant,
+            programme=programme,
+            calendar_dir=str(calendar_dir) if calendar_dir else None,
+            contacts=str(contacts) if contacts else None,
+            return_state=True,
+        )
         payload = state.result(raise_on_failure=False)
         if not isinstance(payload, dict):  # the flow itself failed (the database, the Prefect API)
             raise fail(f"the advance flow run failed: {state.message or payload}")
@@ -116,16 +133,23 @@ def advance(
         return
     d = payload["dispatch"]
     queued = ", ".join(f"{k} {v}" for k, v in sorted(payload["queued"].items())) or "nothing"
-    print(f"advance as of {instant.astimezone(TZ):%Y-%m-%d %H:%M %Z}: compiled {', '.join(payload['compiled']) or 'nothing new'}; "
-          f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
-          f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}")
+    print(
+        f"advance as of {instant.astimezone(TZ):%Y-%m-%d %H:%M %Z}: compiled {', '.join(payload['compiled']) or 'nothing new'}; "
+        f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
+        f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}"
+    )
     print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
     for year in payload["missing_workday_years"]:
-        err(f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "
-             f"holiday notice for {year} as calendar/workdays/cn-{year}.yaml (see calendar/workdays/README.md)")
+        err(
+            f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "
+            f"holiday notice for {year} as calendar/workdays/cn-{year}.yaml (see calendar/workdays/README.md)"
+        )
     if payload["unreachable"]:
-        err("no contact in the contacts file for: " + ", ".join(payload["unreachable"])
-             + " — their messages wait until the contacts file lists them")
+        err(
+            "no contact in the contacts file for: "
+            + ", ".join(payload["unreachable"])
+            + " — their messages wait until the contacts file lists them"
+        )
     for e in d["errors"][:20]:
         err(f"delivery failed: {e}")
     for where, why in payload["waiting"].items():
@@ -140,7 +164,12 @@ def advance(
 
 
 STATE_ZH = {
-    "waiting": "未开始", "open": "进行中", "overdue": "逾期", "submitted": "已提交", "returned": "退回修改", "exempted": "免报",
+    "waiting": "未开始",
+    "open": "进行中",
+    "overdue": "逾期",
+    "submitted": "已提交",
+    "returned": "退回修改",
+    "exempted": "免报",
 }
 
 
@@ -173,9 +202,8 @@ def status_matrix(rows: list[dict], title: str) -> Table:
             else:
                 line.append(marks.get(r["state"], "?"))
         table.add_row(*line)
-    table.caption = (
-        "✓ on time  迟 late  ✗ overdue, missing  ○ open  ↺ returned  免 exempted  · not open yet\n"
-        + "  ".join(f"{i}={m}" for i, m in enumerate(milestones, start=1))
+    table.caption = "✓ on time  迟 late  ✗ overdue, missing  ○ open  ↺ returned  免 exempted  · not open yet\n" + "  ".join(
+        f"{i}={m}" for i, m in enumerate(milestones, start=1)
     )
     return table
 
@@ -184,7 +212,9 @@ def status_matrix(rows: list[dict], title: str) -> Table:
 def status(
     programme_id: Annotated[str, typer.Argument(help="programme id")],
     year: YearOpt,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON: a list of {milestone, participant, state, due, submitted_at, reminders_sent}")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON: a list of {milestone, participant, state, due, submitted_at, reminders_sent}")
+    ] = False,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Every task of a programme year: its state, due date, submission and reminders sent."""
@@ -208,8 +238,17 @@ def rollup_tables(r) -> list[Table]:
     for c in ("milestone", "due", "assigned", "on time", "late", "overdue", "awaiting", "exempted", "on-time rate"):
         mt.add_column(c, justify="right" if c not in ("milestone", "due") else "left")
     for m in r.milestones:
-        mt.add_row(m.milestone, m.due, str(m.assigned), str(m.on_time), str(m.late), str(m.overdue), str(m.awaiting),
-                   str(m.exempted), pct(m.on_time_rate))
+        mt.add_row(
+            m.milestone,
+            m.due,
+            str(m.assigned),
+            str(m.on_time),
+            str(m.late),
+            str(m.overdue),
+            str(m.awaiting),
+            str(m.exempted),
+            pct(m.on_time_rate),
+        )
     pt = Table(title="on time by participant")
     for c in ("participant", "name", "counted", "on time", "late", "missing", "on-time rate"):
         pt.add_column(c, justify="right" if c not in ("participant", "name") else "left")
@@ -219,18 +258,25 @@ def rollup_tables(r) -> list[Table]:
     for c in ("target", "title", "achieved", "expected by now", "pace", "goal", "met"):
         tt.add_column(c)
     for t in r.targets:
-        goal = " ".join(x for x in (f"≥ {t.at_least:g}" if t.at_least is not None else "", f"≤ {t.at_most:g}" if t.at_most is not None else "") if x)
+        goal = " ".join(
+            x
+            for x in (f"≥ {t.at_least:g}" if t.at_least is not None else "", f"≤ {t.at_most:g}" if t.at_most is not None else "")
+            if x
+        )
         val = "—" if t.value is None else f"{t.value:g}"
         if t.by_participant:  # "each member must reach it": say how many do
             reached = sum(
-                1 for v in t.by_participant.values()
+                1
+                for v in t.by_participant.values()
                 if v is not None and (t.at_least is None or v >= t.at_least) and (t.at_most is None or v <= t.at_most)
             )
             val = f"{reached}/{len(t.by_participant)} reached; lowest {val}"
         met = {True: "[green]yes[/]", False: "[red]not yet[/]", None: "no data"}[t.met]
         paced = {"ahead": "[green]ahead[/]", "on_pace": "on pace", "behind": "[red]behind[/]", None: "—"}[t.pace]
         expected = "—" if t.expected is None else f"{t.expected:g}"
-        tt.add_row(t.target, t.title, f"{val} {t.unit or ''}".strip(), expected, paced, f"{goal} ({t.period}, by {t.deadline})", met)
+        tt.add_row(
+            t.target, t.title, f"{val} {t.unit or ''}".strip(), expected, paced, f"{goal} ({t.period}, by {t.deadline})", met
+        )
     return [mt, pt, tt]
 
 
@@ -279,11 +325,14 @@ def report(
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc.strerror}") from None
     counts = view.lights()
-    print(f"wrote {output}: {len(view.milestones)} milestones × {len(view.participants)} participants; "
-          f"overdue {counts['overdue']}, late {counts['late']}, on time {counts['on_time']}")
+    print(
+        f"wrote {output}: {len(view.milestones)} milestones × {len(view.participants)} participants; "
+        f"overdue {counts['overdue']}, late {counts['late']}, on time {counts['on_time']}"
+    )
 
 
 # --------------------------------------------------------------------------- submissions and coordinator actions
+
 
 @app.command()
 def submit(
@@ -312,8 +361,9 @@ def submit(
         raise typer.Exit(EXIT_INPUT) from None
     with runtime(calendar_dir, contacts, programme_id) as rt:
         try:
-            done = R.submit_form(rt, programme_id, year, milestone, participant, payload, at=instant,
-                                 actor=actor or participant, source=str(file))
+            done = R.submit_form(
+                rt, programme_id, year, milestone, participant, payload, at=instant, actor=actor or participant, source=str(file)
+            )
         except PayloadInvalid as exc:
             for p in exc.problems:
                 err(f"{file}: {p}")
@@ -322,21 +372,34 @@ def submit(
             raise fail(str(exc)) from None
     d = done.dispatch
     assert d is not None  # sent at once (send=True)
-    print(f"recorded {participant} {milestone} version {done.version}: {'on time' if done.on_time else 'late'} (due {done.due}); "
-          f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}")
+    print(
+        f"recorded {participant} {milestone} version {done.version}: {'on time' if done.on_time else 'late'} (due {done.due}); "
+        f"acknowledgement sent {d.sent}, failed {d.failed + d.dead}"
+    )
 
 
-def _coordinator_action(kind: str, programme_id: str, year: int, milestone: str, participant: str, actor: str,
-                        reason: str, at: str | None, calendar_dir: Path | None, contacts: Path | None,
-                        new_due: dt.date | None = None) -> None:
+def _coordinator_action(
+    kind: str,
+    programme_id: str,
+    year: int,
+    milestone: str,
+    participant: str,
+    actor: str,
+    reason: str,
+    at: str | None,
+    calendar_dir: Path | None,
+    contacts: Path | None,
+    new_due: dt.date | None = None,
+) -> None:
     from models import submissions as U
     from models.states import TransitionRefused
 
     instant = parse_at(at)
     with runtime(calendar_dir, contacts, programme_id) as rt:
         try:
-            done = R.coordinator_action(rt, kind, programme_id, year, milestone, participant, actor=actor, reason=reason,
-                                        at=instant, new_due=new_due)
+            done = R.coordinator_action(
+                rt, kind, programme_id, year, milestone, participant, actor=actor, reason=reason, at=instant, new_due=new_due
+            )
         except (U.NotFound, U.NotAllowed, TransitionRefused) as exc:
             raise fail(str(exc)) from None
     print(f"{participant} {milestone}: {done['state']}, due {done['due']} ({done['action']} by {actor}: {reason})")
@@ -348,25 +411,48 @@ Reason = Annotated[str, typer.Option("--reason", help="why (recorded in the audi
 
 
 @app.command()
-def accept(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
-           actor: ActorOpt, reason: Annotated[str, typer.Option("--reason", help="a note for the audit trail")] = "accepted",
-           at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+def accept(
+    programme_id: Annotated[str, typer.Argument()],
+    year: YearOpt,
+    milestone: Milestone,
+    participant: Participant,
+    actor: ActorOpt,
+    reason: Annotated[str, typer.Option("--reason", help="a note for the audit trail")] = "accepted",
+    at: AtOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
     """Accept the latest submitted version: the bureau can no longer replace it (unless it is returned)."""
     _coordinator_action("accept", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
 
 
 @app.command("return")
-def return_(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
-            reason: Reason, actor: ActorOpt, at: AtOpt = None, contacts: ContactsOpt = None,
-            calendar_dir: CalendarDirOpt = None) -> None:
+def return_(
+    programme_id: Annotated[str, typer.Argument()],
+    year: YearOpt,
+    milestone: Milestone,
+    participant: Participant,
+    reason: Reason,
+    actor: ActorOpt,
+    at: AtOpt = None,
+    contacts: ContactsOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
     """Return a submission for revision: the task reopens (history kept) and the bureau is told why."""
     _coordinator_action("return", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, contacts)
 
 
 @app.command()
-def extend(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
-           to: Annotated[str, typer.Option("--to", help="the new due date, YYYY-MM-DD")], reason: Reason, actor: ActorOpt,
-           at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+def extend(
+    programme_id: Annotated[str, typer.Argument()],
+    year: YearOpt,
+    milestone: Milestone,
+    participant: Participant,
+    to: Annotated[str, typer.Option("--to", help="the new due date, YYYY-MM-DD")],
+    reason: Reason,
+    actor: ActorOpt,
+    at: AtOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
     """Grant one participant an extension; reminders follow the new date."""
     try:
         new_due = dt.date.fromisoformat(to)
@@ -376,15 +462,25 @@ def extend(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milest
 
 
 @app.command()
-def exempt(programme_id: Annotated[str, typer.Argument()], year: YearOpt, milestone: Milestone, participant: Participant,
-           reason: Reason, actor: ActorOpt, at: AtOpt = None, calendar_dir: CalendarDirOpt = None) -> None:
+def exempt(
+    programme_id: Annotated[str, typer.Argument()],
+    year: YearOpt,
+    milestone: Milestone,
+    participant: Participant,
+    reason: Reason,
+    actor: ActorOpt,
+    at: AtOpt = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
     """Exempt one participant from a task; it is no longer reminded or counted."""
     _coordinator_action("exempt", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
 
 
 @app.command()
 def outbox(
-    state: Annotated[Optional[list[str]], typer.Option("--state", help="only these states: pending, sending, sent, dead, skipped (repeatable)")] = None,
+    state: Annotated[
+        Optional[list[str]], typer.Option("--state", help="only these states: pending, sending, sent, dead, skipped (repeatable)")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="at most this many rows, newest first")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
@@ -409,7 +505,15 @@ def outbox(
         table.add_column(c)
     for r in rows:
         when = r["sent_at"] or r["not_before"]
-        table.add_row(str(r["id"]), r["state"], str(r["attempts"]), r["channel"],
-                      r["recipient"] + ("" if r["audience"] == "self" else f" ({r['audience']})"),
-                      f"{r['milestone']} / {r['participant']}", r["step"], when[:16], r["last_error"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["state"],
+            str(r["attempts"]),
+            r["channel"],
+            r["recipient"] + ("" if r["audience"] == "self" else f" ({r['audience']})"),
+            f"{r['milestone']} / {r['participant']}",
+            r["step"],
+            when[:16],
+            r["last_error"] or "",
+        )
     Console(width=200).print(table)

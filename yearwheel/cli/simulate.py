@@ -27,12 +27,16 @@ def simulate(
     year: Annotated[int, typer.Option("--year", help="the programme year to simulate")],
     seed: Annotated[int, typer.Option("--seed", help="chooses personas, submission days and payloads")] = 1,
     outbox: Annotated[
-        Optional[Path], typer.Option("--outbox", help="folder for the .eml files (default: WORKDIR/outbox); its .eml files are replaced")
+        Optional[Path],
+        typer.Option("--outbox", help="folder for the .eml files (default: WORKDIR/outbox); its .eml files are replaced"),
     ] = None,
     workdir: Annotated[
         Path, typer.Option("--workdir", help="where the run's SQLite ledger and contacts file go (replaced each run)")
     ] = Path("simulation"),
-    prefect: Annotated[bool, typer.Option("--prefect/--no-prefect", help="run as a Prefect flow (ephemeral server unless PREFECT_API_URL is set)")] = True,
+    prefect: Annotated[
+        bool,
+        typer.Option("--prefect/--no-prefect", help="run as a Prefect flow (ephemeral server unless PREFECT_API_URL is set)"),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print status and rollup as JSON instead of tables")] = False,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
@@ -48,8 +52,13 @@ def simulate(
     plan_or_exit(spec, year, cal)  # reports calendar and working-day problems with their exit codes
     console = Console(stderr=True)
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False, disable=as_json,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=as_json,
     ) as progress:
         bar = progress.add_task(f"{programme_id} {year}", total=None)
 
@@ -70,10 +79,24 @@ def simulate(
             else:
                 run_events(state, state.events)
 
-        result = run_simulation(programme_id, year, seed=seed, workdir=workdir, outbox=outbox, calendar_dir=directory,
-                                runner=runner, on_event=on_event)
+        result = run_simulation(
+            programme_id,
+            year,
+            seed=seed,
+            workdir=workdir,
+            outbox=outbox,
+            calendar_dir=directory,
+            runner=runner,
+            on_event=on_event,
+        )
     state, rows, rollup, received, eml_dir, db_file = (
-        result.state, result.rows, result.rollup, result.received, result.eml_dir, result.db_file)
+        result.state,
+        result.rows,
+        result.rollup,
+        result.received,
+        result.eml_dir,
+        result.db_file,
+    )
     personas = result.personas
     events = [None] * result.events
     wall = time.perf_counter() - t_start
@@ -81,19 +104,34 @@ def simulate(
     prefect_share = max(loop - state.engine_seconds, 0.0) if prefect else 0.0
     startup = (state.flow_started - result.ready_at) if prefect and state.flow_started else 0.0
     summary: dict[str, Any] = {
-        "programme": programme_id, "year": year, "seed": seed,
+        "programme": programme_id,
+        "year": year,
+        "seed": seed,
         "personas": {k: sum(1 for v in personas.values() if v == k) for k in ("punctual", "late", "never")},
-        "advance_runs": state.advances, "submissions": state.submitted, "emails_sent": state.sent,
-        "emails_received_by_smtp": received, "delivery_failures": len(state.failed),
+        "advance_runs": state.advances,
+        "submissions": state.submitted,
+        "emails_sent": state.sent,
+        "emails_received_by_smtp": received,
+        "delivery_failures": len(state.failed),
         "submissions_left_out": len(result.left_out),
-        "outbox_dir": str(eml_dir), "ledger": str(db_file),
-        "seconds": {"wall": round(wall, 2), "engine": round(state.engine_seconds, 2), "prefect": round(prefect_share, 2),
-                    "prefect_startup": round(startup, 2)},
+        "outbox_dir": str(eml_dir),
+        "ledger": str(db_file),
+        "seconds": {
+            "wall": round(wall, 2),
+            "engine": round(state.engine_seconds, 2),
+            "prefect": round(prefect_share, 2),
+            "prefect_startup": round(startup, 2),
+        },
     }
     if as_json:
         keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
-        print(json.dumps({"summary": summary, "status": [{k: r[k] for k in keys} for r in rows], "rollup": rollup.as_json()},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"summary": summary, "status": [{k: r[k] for k in keys} for r in rows], "rollup": rollup.as_json()},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         out = Console(width=matrix_width(rows))
         out.print(status_matrix(rows, f"{spec.programme.title} {programme_id} {year} — simulated, seed {seed}"))
@@ -105,14 +143,20 @@ def simulate(
             f"{state.sent} emails sent, {received} received by the loopback SMTP server, saved in {eml_dir}/\n"
             f"personas: {p['punctual']} punctual, {p['late']} late, {p['never']} never; ledger: {db_file}\n"
             f"wall {wall:.1f} s: engine {state.engine_seconds:.1f} s, Prefect {prefect_share:.1f} s"
-            + (f" ({startup:.1f} s starting its server, {prefect_share - startup:.1f} s running the flow and its "
-               f"{result.months} task runs)" if prefect else " (--no-prefect)")
+            + (
+                f" ({startup:.1f} s starting its server, {prefect_share - startup:.1f} s running the flow and its "
+                f"{result.months} task runs)"
+                if prefect
+                else " (--no-prefect)"
+            )
         )
     if result.left_out:
         years = sorted({w.why.split(":")[0] for w in result.left_out})
-        err(f"note: {len(result.left_out)} late submission(s) would fall after the year's end, where there is no "
-             f"working-day data ({'; '.join(years)}): left out of the simulation — add the year's "
-             "calendar/workdays/cn-YYYY.yaml to simulate them")
+        err(
+            f"note: {len(result.left_out)} late submission(s) would fall after the year's end, where there is no "
+            f"working-day data ({'; '.join(years)}): left out of the simulation — add the year's "
+            "calendar/workdays/cn-YYYY.yaml to simulate them"
+        )
     for e in state.failed[:10]:
         err(f"delivery failed: {e}")
     if state.failed or received != state.sent:

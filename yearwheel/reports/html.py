@@ -66,8 +66,20 @@ class Gantt:
         self.bars = []
         for i, m in enumerate(view.milestones):
             start = m.opens if m.opens and m.opens.year == view.year and m.opens <= m.due else m.due
-            worst = next((k for k in ("overdue", "due_soon", "on_track", "late", "on_time", "not_open", "exempted") if m.lights.get(k)), "not_open")
-            self.bars.append(Bar(self.TOP + i * self.ROW, self.x(start), self.x(m.due) + self.scale, self.x(m.nominal_due) + self.scale / 2, m.moved, worst))
+            worst = next(
+                (k for k in ("overdue", "due_soon", "on_track", "late", "on_time", "not_open", "exempted") if m.lights.get(k)),
+                "not_open",
+            )
+            self.bars.append(
+                Bar(
+                    self.TOP + i * self.ROW,
+                    self.x(start),
+                    self.x(m.due) + self.scale,
+                    self.x(m.nominal_due) + self.scale / 2,
+                    m.moved,
+                    worst,
+                )
+            )
 
     def x(self, d: dt.date) -> float:
         days = min(max((d - self.start).days, 0), self.days)

@@ -73,7 +73,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'",
+    "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -164,8 +164,12 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     app = FastAPI(title="Yearwheel intake", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.outbound = outbound
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                      autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     engine = make_engine(rt.engine.url.render_as_string(hide_password=False), lock_timeout=settings.lock_timeout)
     web: sessionmaker = make_sessionmaker(engine)
     own_origins = {o for o in (_origin(settings.public_url),) if o}
@@ -176,8 +180,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             outbound.wake.set()
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), kinds=FIELD_TYPES, **ctx),
-                            status_code=status)
+        return HTMLResponse(
+            env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), kinds=FIELD_TYPES, **ctx), status_code=status
+        )
 
     def message(status: int, text_: str) -> HTMLResponse:
         return page("error.html.j2", status, message=text_)
@@ -190,8 +195,12 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         if declared is not None and (not declared.isdigit() or len(declared) > 12 or int(declared) > limit):
             response: Response = message(413, f"提交内容过大（上限 {max(limit // (1024 * 1024), 1)} MB）。")
         elif request.method == "POST" and not api and not _same_site(request, own_origins):
-            log.warning("refused a cross-site POST to %s from %s (origin %s)", request.url.path, _client(request),
-                        (request.headers.get("origin") or request.headers.get("referer") or "")[:200])
+            log.warning(
+                "refused a cross-site POST to %s from %s (origin %s)",
+                request.url.path,
+                _client(request),
+                (request.headers.get("origin") or request.headers.get("referer") or "")[:200],
+            )
             response = message(403, "请通过填报页面提交。")
         elif request.method == "POST" and declared is None:
             body = b""
@@ -239,9 +248,20 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 return page("denied.html.j2", 403)
             task, mi, py = row
             versions = s.scalar(select(func.count()).select_from(Submission).where(Submission.task_id == task.id))
-            info = {"task_id": task.id, "participant": task.participant, "state": task.state, "due": task.due,
-                    "accepted": task.accepted_at is not None, "versions": versions, "programme": py.programme,
-                    "year": py.year, "milestone": mi.milestone, "title": mi.title, "form": mi.form, "programme_title": py.title}
+            info = {
+                "task_id": task.id,
+                "participant": task.participant,
+                "state": task.state,
+                "due": task.due,
+                "accepted": task.accepted_at is not None,
+                "versions": versions,
+                "programme": py.programme,
+                "year": py.year,
+                "milestone": mi.milestone,
+                "title": mi.title,
+                "form": mi.form,
+                "programme_title": py.title,
+            }
         try:
             prog = rt.programme(info["programme"])
         except LookupError:
@@ -270,11 +290,30 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
         return rows
 
-    def form_page(info: dict, status: int = 200, *, values: dict | None = None, problems: dict | None = None,
-                  closed: str | None = None, notice: str | None = None, extra_rows: int = 0) -> HTMLResponse:
-        return page("form.html.j2", status, t=info, values=values or {}, problems=problems or {}, closed=closed, notice=notice,
-                    extra_rows=extra_rows, rows_for=rows_for(info), types=TYPE_ZH,
-                    max_file_mb=settings.max_file // (1024 * 1024), max_files=settings.max_files)
+    def form_page(
+        info: dict,
+        status: int = 200,
+        *,
+        values: dict | None = None,
+        problems: dict | None = None,
+        closed: str | None = None,
+        notice: str | None = None,
+        extra_rows: int = 0,
+    ) -> HTMLResponse:
+        return page(
+            "form.html.j2",
+            status,
+            t=info,
+            values=values or {},
+            problems=problems or {},
+            closed=closed,
+            notice=notice,
+            extra_rows=extra_rows,
+            rows_for=rows_for(info),
+            types=TYPE_ZH,
+            max_file_mb=settings.max_file // (1024 * 1024),
+            max_files=settings.max_files,
+        )
 
     def on_database_trouble(exc: DBAPIError, info: dict | None, flat: dict) -> HTMLResponse:
         busy = isinstance(exc, OperationalError) and _is_lock_wait(exc)
@@ -344,8 +383,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         spec = info["form_spec"]
         inputs = max_inputs(spec, info["param"]) if spec else 0
         try:
-            form = await request.form(max_files=settings.max_files + 1, max_fields=inputs + 20,
-                                      max_part_size=settings.max_field_bytes)
+            form = await request.form(
+                max_files=settings.max_files + 1, max_fields=inputs + 20, max_part_size=settings.max_field_bytes
+            )
         except Exception:  # noqa: BLE001 — a malformed or oversized body: the sender's fault
             return message(400, "提交内容无法识别或超出表单的范围，请通过填报页面重新提交。")
         raw: list[tuple[str, str]] = []
@@ -372,8 +412,15 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 log.warning("refused an upload for task %s from %s: %s", info["task_id"], client, verdict.reason_log)
                 problems.setdefault("evidence", []).append(f"“{name}”：{verdict.reason_zh}")
                 continue
-            stored.append({"name": name, "content_type": verdict.content_type, "size": len(data),
-                           "sha256": hashlib.sha256(data).hexdigest(), "_data": data})
+            stored.append(
+                {
+                    "name": name,
+                    "content_type": verdict.content_type,
+                    "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "_data": data,
+                }
+            )
         if problems:
             return form_page(info, 422, values=flat, problems=problems)
         return await run_in_threadpool(record_page, info, flat, stored, client)
@@ -393,8 +440,13 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         except DBAPIError as exc:
             return on_database_trouble(exc, info, flat)
         wake()
-        return page("done.html.j2", t=info, version=version, files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
-                    at=settings.clock().astimezone(TZ))
+        return page(
+            "done.html.j2",
+            t=info,
+            version=version,
+            files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
+            at=settings.clock().astimezone(TZ),
+        )
 
     # ---------------------------------------------------------------- the coordinator's API
 
@@ -417,22 +469,40 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         try:
             body = await request.json()
             args = {k: body[k] for k in ("programme", "year", "milestone", "participant", "actor", "reason")}
-            if not all(isinstance(args[k], str) and 0 < len(args[k].strip()) <= 2000
-                       for k in ("programme", "milestone", "participant", "actor", "reason")):
+            if not all(
+                isinstance(args[k], str) and 0 < len(args[k].strip()) <= 2000
+                for k in ("programme", "milestone", "participant", "actor", "reason")
+            ):
                 raise ValueError
             if not isinstance(args["year"], int) or isinstance(args["year"], bool):
                 raise ValueError
             year = args.pop("year")
             new_due = dt.date.fromisoformat(body["to"]) if action == "extend" else None
         except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": "expected JSON {programme, year (a number), milestone, participant, actor, reason"
-                                 + (", to (YYYY-MM-DD)" if action == "extend" else "") + "}"}, status_code=422)
+            return JSONResponse(
+                {
+                    "error": "expected JSON {programme, year (a number), milestone, participant, actor, reason"
+                    + (", to (YYYY-MM-DD)" if action == "extend" else "")
+                    + "}"
+                },
+                status_code=422,
+            )
         from models.states import TransitionRefused
 
         def act() -> dict:
-            return R.coordinator_action(rt, action, args["programme"], year, args["milestone"], args["participant"],
-                                        actor=args["actor"], reason=args["reason"], at=settings.clock(), new_due=new_due,
-                                        send=False)
+            return R.coordinator_action(
+                rt,
+                action,
+                args["programme"],
+                year,
+                args["milestone"],
+                args["participant"],
+                actor=args["actor"],
+                reason=args["reason"],
+                at=settings.clock(),
+                new_due=new_due,
+                send=False,
+            )
 
         try:
             done = await run_in_threadpool(act)
@@ -441,8 +511,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         except (U.NotAllowed, TransitionRefused, LookupError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         except DBAPIError:
-            return JSONResponse({"error": "the ledger database is busy or unreachable; nothing was changed, try again"},
-                                status_code=503)
+            return JSONResponse(
+                {"error": "the ledger database is busy or unreachable; nothing was changed, try again"}, status_code=503
+            )
         wake()  # the bureau's message (returned, due changed) goes out from the sender thread
         return JSONResponse(done)
 
@@ -478,8 +549,9 @@ def _is_lock_wait(exc: OperationalError) -> bool:
     return "locked" in text_ or "lock timeout" in text_ or "lock_timeout" in text_ or "canceling statement" in text_
 
 
-def _record(rt: R.Runtime, web: sessionmaker, settings: WebSettings, info: dict, payload: dict, stored: list[dict],
-            client: str) -> int:
+def _record(
+    rt: R.Runtime, web: sessionmaker, settings: WebSettings, info: dict, payload: dict, stored: list[dict], client: str
+) -> int:
     """Validate and record one submission (``usecases.submit_form``, on the web's own
     time-boxed sessions, its messages left to the background sender). Evidence is written
     to a staging folder inside the transaction and moved into place only once it is
@@ -499,9 +571,21 @@ def _record(rt: R.Runtime, web: sessionmaker, settings: WebSettings, info: dict,
                 (staging / f["sha256"]).write_bytes(f["_data"])
 
     try:
-        done = R.submit_form(rt, info["programme"], info["year"], info["milestone"], info["participant"], payload,
-                             at=settings.clock(), actor=f"{info['participant']} (web form)", source=f"web intake from {client}",
-                             attachments=describe, store=stage, send=False, sessions=web)
+        done = R.submit_form(
+            rt,
+            info["programme"],
+            info["year"],
+            info["milestone"],
+            info["participant"],
+            payload,
+            at=settings.clock(),
+            actor=f"{info['participant']} (web form)",
+            source=f"web intake from {client}",
+            attachments=describe,
+            store=stage,
+            send=False,
+            sessions=web,
+        )
         for f in stored:  # committed: now the files go where the ledger says they are
             target = folder(done.task_id) / f["sha256"]
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -61,8 +61,10 @@ REASON_HEAD_SIZE = "head_too_large"
 # application then raises (Starlette's ClientDisconnect, typically) is expected, not an error.
 DROPPED_KEY = "yearwheel.dropped"
 
-_RESPONSE_408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                 b"content-length: 16\r\nconnection: close\r\n\r\nRequest Timeout\n")
+_RESPONSE_408 = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 16\r\nconnection: close\r\n\r\nRequest Timeout\n"
+)
 # After a timeout the transport is closed gracefully (the 408 is flushed); a client that does
 # not read it either loses it this much later.
 _CLOSE_GRACE = 2.0
@@ -164,8 +166,13 @@ def fit_to_fd_limit(limits: ServerLimits, fd_limit: int, fds_open: int) -> Serve
         per_client = min(per_client, total)
     fitted = replace(limits, max_connections=total, max_connections_per_client=per_client)
     if fitted.max_connections < limits.max_connections:
-        log.warning("open-file limit %d (%d in use): at most %d connections instead of %d",
-                    fd_limit, fds_open, fitted.max_connections, limits.max_connections)
+        log.warning(
+            "open-file limit %d (%d in use): at most %d connections instead of %d",
+            fd_limit,
+            fds_open,
+            fitted.max_connections,
+            limits.max_connections,
+        )
     return fitted
 
 
@@ -227,8 +234,13 @@ class _Guard:
             REASON_HEAD_SIZE: f"request head over {lim.max_head_size} bytes (431)",
         }[reason]
         who = "%s:%d" % peer if peer else "unknown peer"
-        log.warning("dropped connection from %s: %s%s (%d dropped for this so far)", who, why,
-                    f"; {more} more since the last such message" if more else "", self.dropped[reason])
+        log.warning(
+            "dropped connection from %s: %s%s (%d dropped for this so far)",
+            who,
+            why,
+            f"; {more} more since the last such message" if more else "",
+            self.dropped[reason],
+        )
 
 
 def _head_size(scope: dict[str, Any]) -> int:
@@ -249,8 +261,13 @@ class _GuardedApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and _head_size(scope) > self.guard.limits.max_head_size:
-            await send({"type": "http.response.start", "status": 431,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 431,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"Request Header Fields Too Large\n"})
             self.guard.dropped_one(REASON_HEAD_SIZE, scope.get("client"))
             return
@@ -399,14 +416,19 @@ class LimitedH11Protocol(H11Protocol):
 # --------------------------------------------------------------------------- running
 
 
-def build_config(app: Any, *, host: str, port: int, limits: ServerLimits | None = None,
-                 log_level: str = "warning", **uvicorn_options: Any) -> uvicorn.Config:
+def build_config(
+    app: Any, *, host: str, port: int, limits: ServerLimits | None = None, log_level: str = "warning", **uvicorn_options: Any
+) -> uvicorn.Config:
     """A uvicorn Config serving ``app`` with ``limits`` (already fitted to the descriptor
     limit by the caller, or used as given)."""
     limits = limits or ServerLimits()
     options: dict[str, Any] = dict(
-        host=host, port=port, log_level=log_level, proxy_headers=False,
-        http=LimitedH11Protocol, ws="none",
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        http=LimitedH11Protocol,
+        ws="none",
         timeout_keep_alive=limits.keep_alive_timeout,
         h11_max_incomplete_event_size=limits.max_head_size,
         backlog=limits.backlog,
@@ -425,8 +447,7 @@ def _prepare(limits: ServerLimits | None) -> ServerLimits:
     return fit_to_fd_limit(limits or ServerLimits(), fd_limit, open_fd_count())
 
 
-def serve(app: Any, *, host: str, port: int, limits: ServerLimits | None = None,
-          log_level: str = "warning") -> None:
+def serve(app: Any, *, host: str, port: int, limits: ServerLimits | None = None, log_level: str = "warning") -> None:
     """Serve ``app`` until SIGINT/SIGTERM, like ``uvicorn.run(app, host=…, port=…,
     log_level=…, proxy_headers=False)`` plus the limits. Exits 3 if it cannot start."""
     config = build_config(app, host=host, port=port, limits=_prepare(limits), log_level=log_level)
@@ -479,13 +500,13 @@ class RunningServer:
         self.stop()
 
 
-def start_in_thread(app: Any, limits: ServerLimits | None = None, *, host: str = "127.0.0.1",
-                    port: int = 0, startup_timeout: float = 20.0) -> RunningServer:
+def start_in_thread(
+    app: Any, limits: ServerLimits | None = None, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 20.0
+) -> RunningServer:
     """Start serving ``app`` on a daemon thread (port 0: the OS picks a free one) and return
     once it accepts connections. Signals stay with the main thread; logging is not
     reconfigured."""
-    config = build_config(app, host=host, port=port, limits=_prepare(limits),
-                          log_config=None, timeout_graceful_shutdown=5)
+    config = build_config(app, host=host, port=port, limits=_prepare(limits), log_config=None, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 

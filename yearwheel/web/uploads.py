@@ -45,8 +45,18 @@ import zlib
 from dataclasses import dataclass
 
 __all__ = [
-    "ACCEPTED_TYPES", "DOCX", "EXTENSIONS", "JPEG", "LABEL_ZH", "PDF", "PNG", "TYPE_ZH", "XLSX",
-    "Verdict", "check_upload", "safe_display_name",
+    "ACCEPTED_TYPES",
+    "DOCX",
+    "EXTENSIONS",
+    "JPEG",
+    "LABEL_ZH",
+    "PDF",
+    "PNG",
+    "TYPE_ZH",
+    "XLSX",
+    "Verdict",
+    "check_upload",
+    "safe_display_name",
 ]
 
 PDF = "application/pdf"
@@ -183,8 +193,12 @@ def _pdf_names(chunk: bytes):
 def _pdf_active(chunk: bytes, keys: frozenset[bytes], where: str) -> None:
     for name in _pdf_names(chunk):
         if name in keys:
-            raise _Refuse("pdf_active", "PDF 文件中含有脚本、附件或自动执行的动作，不予接收；请重新导出或打印为普通 PDF 后上传。",
-                          f"PDF name /{name.decode('latin-1')} {where}", PDF)
+            raise _Refuse(
+                "pdf_active",
+                "PDF 文件中含有脚本、附件或自动执行的动作，不予接收；请重新导出或打印为普通 PDF 后上传。",
+                f"PDF name /{name.decode('latin-1')} {where}",
+                PDF,
+            )
 
 
 def _check_pdf(data: bytes) -> str:
@@ -210,16 +224,16 @@ def _check_pdf(data: bytes) -> str:
         if not m:
             outside.append(data[pos:])
             break
-        outside.append(data[pos:m.start()])
+        outside.append(data[pos : m.start()])
         end = data.find(b"endstream", m.end())
         if end < 0:
             raise _corrupt(PDF, f"PDF stream at offset {m.start()} has no endstream")
         obj = data.rfind(b"obj", pos, m.start())
-        head = data[obj if obj >= 0 else pos:m.start()]
+        head = data[obj if obj >= 0 else pos : m.start()]
         names = list(_pdf_names(head))
         if b"ObjStm" in names:
             filters = [n for n in names if n.endswith(b"Decode")]
-            raw = data[m.end():end]
+            raw = data[m.end() : end]
             if not filters and not encrypted:
                 plain = raw
             elif filters == [b"FlateDecode"]:
@@ -230,16 +244,25 @@ def _check_pdf(data: bytes) -> str:
                     plain = None
                 if plain is None or not (inflater.eof or inflater.unconsumed_tail or len(plain) > budget):
                     if encrypted:
-                        raise _Refuse("encrypted", "PDF 文件已加密，无法检查其内容；请取消加密（密码或权限保护）后重新上传。",
-                                      f"PDF object stream at offset {m.start()} cannot be inflated (encrypted PDF)", PDF)
+                        raise _Refuse(
+                            "encrypted",
+                            "PDF 文件已加密，无法检查其内容；请取消加密（密码或权限保护）后重新上传。",
+                            f"PDF object stream at offset {m.start()} cannot be inflated (encrypted PDF)",
+                            PDF,
+                        )
                     raise _corrupt(PDF, f"PDF object stream at offset {m.start()} does not inflate")
                 budget -= len(plain)
                 if budget < 0 or inflater.unconsumed_tail:
-                    raise _Refuse("zip_bomb", "PDF 文件解压后过大，不予接收。", "PDF object streams inflate beyond the bound", PDF)
+                    raise _Refuse(
+                        "zip_bomb", "PDF 文件解压后过大，不予接收。", "PDF object streams inflate beyond the bound", PDF
+                    )
             else:
-                raise _Refuse("encrypted" if encrypted else "corrupt",
-                              "PDF 文件的结构无法检查（压缩方式不常见或已加密），请取消加密或重新导出后上传。",
-                              f"PDF object stream at offset {m.start()} uses filters {filters!r}", PDF)
+                raise _Refuse(
+                    "encrypted" if encrypted else "corrupt",
+                    "PDF 文件的结构无法检查（压缩方式不常见或已加密），请取消加密或重新导出后上传。",
+                    f"PDF object stream at offset {m.start()} uses filters {filters!r}",
+                    PDF,
+                )
             _pdf_active(plain or b"", _PDF_ACTIVE | _PDF_ACTIVE_SHORT, f"in the object stream at offset {m.start()}")
         pos = end + len(b"endstream")
     _pdf_active(b"\n".join(outside), _PDF_ACTIVE_SHORT, "outside stream bodies")
@@ -260,13 +283,13 @@ def _check_png(data: bytes) -> str:
     while True:
         if pos + 12 > n:
             raise _corrupt(PNG, f"PNG truncated at offset {pos} (no IEND)")
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if length > 0x7FFFFFFF or pos + 12 + length > n:
             raise _corrupt(PNG, f"PNG chunk at offset {pos} claims {length} bytes, past the end")
         if not ctype.isalpha() or not ctype.isascii():
             raise _corrupt(PNG, f"PNG chunk type {ctype!r} at offset {pos} is not four letters")
-        chunk = data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        chunk = data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
         if zlib.crc32(ctype + chunk) & 0xFFFFFFFF != crc:
             raise _corrupt(PNG, f"PNG chunk {ctype!r} at offset {pos}: bad CRC")
         name = ctype.decode("ascii")
@@ -274,10 +297,18 @@ def _check_png(data: bytes) -> str:
             if ctype != b"IHDR" or length != 13:
                 raise _corrupt(PNG, f"PNG first chunk is {name} ({length} bytes), not a 13-byte IHDR")
             width, height, depth, colour, compression, filt, interlace = struct.unpack(">IIBBBBB", chunk)
-            if not (0 < width <= 0x7FFFFFFF and 0 < height <= 0x7FFFFFFF) or depth not in _PNG_DEPTHS.get(colour, ()) \
-                    or compression or filt or interlace > 1:
-                raise _corrupt(PNG, f"PNG IHDR is not sane: {width}x{height} depth {depth} colour {colour} "
-                                    f"compression {compression} filter {filt} interlace {interlace}")
+            if (
+                not (0 < width <= 0x7FFFFFFF and 0 < height <= 0x7FFFFFFF)
+                or depth not in _PNG_DEPTHS.get(colour, ())
+                or compression
+                or filt
+                or interlace > 1
+            ):
+                raise _corrupt(
+                    PNG,
+                    f"PNG IHDR is not sane: {width}x{height} depth {depth} colour {colour} "
+                    f"compression {compression} filter {filt} interlace {interlace}",
+                )
         elif ctype == b"IHDR":
             raise _corrupt(PNG, f"PNG has a second IHDR at offset {pos}")
         elif ctype[0:1].isupper() and ctype not in _PNG_CRITICAL:
@@ -310,7 +341,7 @@ _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xC
 def _jpeg_image(data: bytes, pos: int) -> int:
     """Walk one JPEG image starting at ``pos`` (its SOI); the offset just after its EOI."""
     n = len(data)
-    if data[pos:pos + 3] != b"\xff\xd8\xff":
+    if data[pos : pos + 3] != b"\xff\xd8\xff":
         raise _corrupt(JPEG, f"JPEG image at offset {pos} does not start with FF D8 FF")
     pos += 2
     seen_sof = seen_sos = False
@@ -335,10 +366,10 @@ def _jpeg_image(data: bytes, pos: int) -> int:
             raise _corrupt(JPEG, f"JPEG: marker FF {marker:02X} at offset {pos - 2} is not allowed here")
         if pos + 2 > n:
             raise _corrupt(JPEG, "JPEG truncated inside a segment length")
-        (length,) = struct.unpack(">H", data[pos:pos + 2])
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
         if length < 2 or pos + length > n:
             raise _corrupt(JPEG, f"JPEG segment FF {marker:02X} at offset {pos - 2}: bad length {length}")
-        seg = data[pos + 2:pos + length]
+        seg = data[pos + 2 : pos + length]
         if marker in _JPEG_SOF:
             if len(seg) < 6 or seg[5] == 0 or length != 8 + 3 * seg[5] or struct.unpack(">H", seg[3:5])[0] == 0:
                 raise _corrupt(JPEG, f"JPEG frame header at offset {pos - 2} is not sane")
@@ -367,7 +398,7 @@ def _jpeg_image(data: bytes, pos: int) -> int:
 def _check_jpeg(data: bytes) -> str:
     pos, images = 0, 0
     while pos < len(data):
-        if images and data[pos:pos + 3] != b"\xff\xd8\xff":
+        if images and data[pos : pos + 3] != b"\xff\xd8\xff":
             raise _corrupt(JPEG, f"JPEG has {len(data) - pos} bytes after EOI that are not another JPEG image")
         if images >= MAX_JPEG_IMAGES:
             raise _corrupt(JPEG, f"JPEG holds more than {MAX_JPEG_IMAGES} images")
@@ -388,16 +419,56 @@ _OTHER_MAINS = {  # recognised, but not accepted
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "a PowerPoint file (.pptx)",
     "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml": "a PowerPoint show (.ppsx)",
 }
-_ACTIVE_TYPES = frozenset({
-    "text/html", "application/xhtml+xml", "message/rfc822", "multipart/related", "application/x-mimearchive",
-    "text/javascript", "application/javascript", "application/x-javascript", "text/ecmascript",
-    "application/ecmascript", "text/vbscript", "application/hta", "application/x-msdownload",
-    "application/x-msdos-program", "application/x-sh", "application/x-php", "text/x-php",
-})
-_ACTIVE_EXTENSIONS = frozenset({
-    ".htm", ".html", ".xhtml", ".xht", ".mht", ".mhtml", ".hta", ".js", ".mjs", ".vbs", ".vbe", ".wsf",
-    ".wsh", ".ps1", ".bat", ".cmd", ".com", ".exe", ".dll", ".scr", ".msi", ".jar", ".php", ".sh", ".lnk",
-})
+_ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "message/rfc822",
+        "multipart/related",
+        "application/x-mimearchive",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "text/ecmascript",
+        "application/ecmascript",
+        "text/vbscript",
+        "application/hta",
+        "application/x-msdownload",
+        "application/x-msdos-program",
+        "application/x-sh",
+        "application/x-php",
+        "text/x-php",
+    }
+)
+_ACTIVE_EXTENSIONS = frozenset(
+    {
+        ".htm",
+        ".html",
+        ".xhtml",
+        ".xht",
+        ".mht",
+        ".mhtml",
+        ".hta",
+        ".js",
+        ".mjs",
+        ".vbs",
+        ".vbe",
+        ".wsf",
+        ".wsh",
+        ".ps1",
+        ".bat",
+        ".cmd",
+        ".com",
+        ".exe",
+        ".dll",
+        ".scr",
+        ".msi",
+        ".jar",
+        ".php",
+        ".sh",
+        ".lnk",
+    }
+)
 _MACRO_EXTENSIONS = (".docm", ".dotm", ".xlsm", ".xltm", ".xlsb", ".xlam", ".pptm", ".potm", ".ppsm", ".ppam")
 _REMOTE_RELATIONSHIPS = ("/attachedtemplate", "/oleobject", "/frame", "/subdocument", "/afchunk", "/package")
 _BAD_SCHEMES = re.compile(r"^\s*(?:javascript|vbscript|mhtml|data|ms-[a-z0-9-]+|search-ms|jar):", re.IGNORECASE)
@@ -427,8 +498,11 @@ def _safe_xml(raw: bytes, member: str) -> ET.Element:
     except UnicodeDecodeError:
         raise _Refuse("corrupt", ZH_NOT_OOXML, f"zip member {member!r} is not UTF-8/UTF-16 XML") from None
     if _XML_DANGER.search(text):
-        raise _Refuse("xml_dtd", "文件内部含有不允许的 XML 声明（DOCTYPE/ENTITY），不予接收。",
-                      f"zip member {member!r} holds a DOCTYPE/ENTITY/markup declaration")
+        raise _Refuse(
+            "xml_dtd",
+            "文件内部含有不允许的 XML 声明（DOCTYPE/ENTITY），不予接收。",
+            f"zip member {member!r} holds a DOCTYPE/ENTITY/markup declaration",
+        )
     try:
         return ET.fromstring(_XML_DECL.sub("", text, count=1))
     except ET.ParseError as exc:
@@ -445,7 +519,7 @@ def _zip_end_ok(data: bytes) -> bool:
     at = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 0xFFFF))
     if at < 0 or at + 22 > len(data):
         return False
-    (comment,) = struct.unpack("<H", data[at + 20:at + 22])
+    (comment,) = struct.unpack("<H", data[at + 20 : at + 22])
     return at + 22 + comment == len(data)
 
 
@@ -454,8 +528,18 @@ def _check_ooxml(data: bytes) -> str:
         raise _Refuse("corrupt", ZH_NOT_OOXML, "zip: the end record does not end the file (truncated or trailing data)")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error, NotImplementedError,
-            UnicodeDecodeError, IndexError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        struct.error,
+        NotImplementedError,
+        UnicodeDecodeError,
+        IndexError,
+        KeyError,
+    ) as exc:
         raise _Refuse("corrupt", ZH_NOT_OOXML, f"not a readable zip: {exc!r}") from None
     with zf:
         infos = zf.infolist()
@@ -468,22 +552,35 @@ def _check_ooxml(data: bytes) -> str:
         for info in infos:
             name = info.filename
             parts = name.split("/")
-            if (not name or name.startswith("/") or "\\" in name or "\x00" in name or ":" in parts[0]
-                    or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", "..")):
+            if (
+                not name
+                or name.startswith("/")
+                or "\\" in name
+                or "\x00" in name
+                or ":" in parts[0]
+                or any(p in ("", ".", "..") for p in parts[:-1])
+                or parts[-1] in (".", "..")
+            ):
                 raise _Refuse("zip_path", "文件内部包含异常的路径，不予接收。", f"zip member name {name!r} is unsafe")
             if name.lower() in members:
                 raise _Refuse("zip_path", "文件内部包含异常的路径，不予接收。", f"zip member {name!r} appears twice")
             members[name.lower()] = info
             if info.flag_bits & 0x1:
-                raise _Refuse("encrypted", "文件已加密或设有密码，无法检查其内容；请取消密码后重新上传。",
-                              f"zip member {name!r} is encrypted")
+                raise _Refuse(
+                    "encrypted",
+                    "文件已加密或设有密码，无法检查其内容；请取消密码后重新上传。",
+                    f"zip member {name!r} is encrypted",
+                )
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise _Refuse("corrupt", ZH_NOT_OOXML, f"zip member {name!r} uses compression method {info.compress_type}")
             total += info.file_size
             if total > MAX_UNZIPPED or (info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
-                raise _Refuse("zip_bomb", "文件解压后过大或压缩比异常，不予接收。",
-                              f"zip member {name!r}: {info.file_size} bytes from {info.compress_size}; "
-                              f"{total} bytes uncompressed so far (bounds {MAX_UNZIPPED}, ratio {MAX_RATIO})")
+                raise _Refuse(
+                    "zip_bomb",
+                    "文件解压后过大或压缩比异常，不予接收。",
+                    f"zip member {name!r}: {info.file_size} bytes from {info.compress_size}; "
+                    f"{total} bytes uncompressed so far (bounds {MAX_UNZIPPED}, ratio {MAX_RATIO})",
+                )
 
         def read(info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
             if limit is not None and info.file_size > limit:
@@ -491,8 +588,16 @@ def _check_ooxml(data: bytes) -> str:
             try:
                 with zf.open(info) as fh:
                     out = fh.read(info.file_size + 1)
-            except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, struct.error, NotImplementedError,
-                    UnicodeDecodeError) as exc:
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                ValueError,
+                OSError,
+                EOFError,
+                struct.error,
+                NotImplementedError,
+                UnicodeDecodeError,
+            ) as exc:
                 raise _Refuse("corrupt", ZH_NOT_OOXML, f"zip member {info.filename!r} does not read: {exc!r}") from None
             if len(out) != info.file_size:
                 raise _Refuse("corrupt", ZH_NOT_OOXML, f"zip member {info.filename!r} has the wrong size")
@@ -516,14 +621,24 @@ def _check_ooxml(data: bytes) -> str:
         # macros and ActiveX: by member name or by any declared content type
         for key, info in members.items():
             base = key.rsplit("/", 1)[-1]
-            if (base in ("vbaproject.bin", "vbadata.xml") or base.startswith("activex") or "/activex/" in f"/{key}"
-                    or base.endswith(_MACRO_EXTENSIONS)):
-                raise _Refuse("macro", "文件中含有宏或控件，不予接收；请另存为不含宏的 .docx 或 .xlsx 后上传。",
-                              f"zip member {info.filename!r} (VBA / ActiveX)")
+            if (
+                base in ("vbaproject.bin", "vbadata.xml")
+                or base.startswith("activex")
+                or "/activex/" in f"/{key}"
+                or base.endswith(_MACRO_EXTENSIONS)
+            ):
+                raise _Refuse(
+                    "macro",
+                    "文件中含有宏或控件，不予接收；请另存为不含宏的 .docx 或 .xlsx 后上传。",
+                    f"zip member {info.filename!r} (VBA / ActiveX)",
+                )
         for ct in all_types:
             if "macroenabled" in ct or "vba" in ct or "activex" in ct:
-                raise _Refuse("macro", "文件中含有宏或控件，不予接收；请另存为不含宏的 .docx 或 .xlsx 后上传。",
-                              f"content type {ct!r} (macros / ActiveX)")
+                raise _Refuse(
+                    "macro",
+                    "文件中含有宏或控件，不予接收；请另存为不含宏的 .docx 或 .xlsx 后上传。",
+                    f"content type {ct!r} (macros / ActiveX)",
+                )
 
         # the one main part
         mains = [(part, _MAIN_TYPES[ct]) for part, ct in overrides.items() if ct in _MAIN_TYPES]
@@ -547,7 +662,9 @@ def _check_ooxml(data: bytes) -> str:
             ext = "." + key.rsplit(".", 1)[-1] if "." in key.rsplit("/", 1)[-1] else ""
             ct = overrides.get(key) or defaults.get(ext, "")
             if ct in _ACTIVE_TYPES or ext in _ACTIVE_EXTENSIONS:
-                raise _Refuse("active_member", ZH_MARKUP, f"zip member {info.filename!r} ({ct or ext}) is HTML/script/program", kind)
+                raise _Refuse(
+                    "active_member", ZH_MARKUP, f"zip member {info.filename!r} ({ct or ext}) is HTML/script/program", kind
+                )
             if ct == "image/svg+xml" or ext in (".svg", ".svgz"):
                 raw = read(info, MAX_XML_PART)
                 if ext == ".svgz" or _SVG_ACTIVE.search(raw):
@@ -567,9 +684,13 @@ def _check_ooxml(data: bytes) -> str:
                 rtype, target = (rel.get("Type") or "").strip().lower(), rel.get("Target") or ""
                 external = (rel.get("TargetMode") or "").strip().lower() == "external"
                 if _BAD_SCHEMES.match(target) or (external and rtype.endswith(_REMOTE_RELATIONSHIPS)):
-                    raise _Refuse("external", "文件中含有外部模板、外部对象或脚本链接，不予接收。",
-                                  f"relationship in {info.filename!r}: {rtype.rsplit('/', 1)[-1]} -> {target[:80]!r}"
-                                  f"{' (external)' if external else ''}", kind)
+                    raise _Refuse(
+                        "external",
+                        "文件中含有外部模板、外部对象或脚本链接，不予接收。",
+                        f"relationship in {info.filename!r}: {rtype.rsplit('/', 1)[-1]} -> {target[:80]!r}"
+                        f"{' (external)' if external else ''}",
+                        kind,
+                    )
                 if key == "_rels/.rels" and rtype.endswith("/officedocument") and not external and _part(target) == main:
                     office_document = True
         if not office_document:
@@ -579,8 +700,16 @@ def _check_ooxml(data: bytes) -> str:
 
 # --------------------------------------------------------------------------- the verdict
 
-_EXECUTABLE = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
-               b"\xca\xfe\xba\xbe", b"#!")
+_EXECUTABLE = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"#!",
+)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -598,11 +727,18 @@ def _inspect(data: bytes) -> str:
     if data.startswith(_EXECUTABLE):
         raise _Refuse("executable", "文件是可执行程序或脚本，不予接收。", f"executable signature {data[:4]!r}")
     if data.startswith(_OLE2):
-        raise _Refuse("legacy_office", "文件是旧版 Office 格式（.doc/.xls）或已加密的 Office 文件；请另存为 .docx 或 .xlsx 并取消密码后上传。",
-                      "OLE2 compound file (legacy Office or encrypted OOXML)")
+        raise _Refuse(
+            "legacy_office",
+            "文件是旧版 Office 格式（.doc/.xls）或已加密的 Office 文件；请另存为 .docx 或 .xlsx 并取消密码后上传。",
+            "OLE2 compound file (legacy Office or encrypted OOXML)",
+        )
     if 0 < data.find(b"%PDF-", 0, 1024):
-        raise _Refuse("corrupt", "PDF 文件开头有多余内容，不予接收；请重新导出后上传。",
-                      f"%PDF- at offset {data.find(b'%PDF-', 0, 1024)}, not 0", PDF)
+        raise _Refuse(
+            "corrupt",
+            "PDF 文件开头有多余内容，不予接收；请重新导出后上传。",
+            f"%PDF- at offset {data.find(b'%PDF-', 0, 1024)}, not 0",
+            PDF,
+        )
     raise _Refuse("unsupported", ZH_UNSUPPORTED, f"unrecognised content starting {data[:8]!r}")
 
 
@@ -637,26 +773,38 @@ def check_upload(data: bytes, declared_type: str, filename: str) -> Verdict:
                 code = "type_mismatch"
                 zh = f"文件内容与类型不符：声明为{LABEL_ZH[declared]}，但内容不是有效的{LABEL_ZH[declared]}。"
             found = f" ({r.code} content)" if code != r.code else ""
-            return Verdict(None, code, zh, f"refused ({code}){found}: {r.log}; declared {declared or '-'!r}, extension {ext or '-'!r}",
-                           r.detected)
+            return Verdict(
+                None,
+                code,
+                zh,
+                f"refused ({code}){found}: {r.log}; declared {declared or '-'!r}, extension {ext or '-'!r}",
+                r.detected,
+            )
         label = LABEL_ZH[kind]
         claimed_ok = declared == kind or declared in UNDECLARED or (kind in (DOCX, XLSX) and declared in ZIP_GENERIC)
         if not claimed_ok:
             said = f"上传时声明为{LABEL_ZH[declared]}" if declared in LABEL_ZH else "上传时声明的是其他类型"
-            return Verdict(None, "type_mismatch", f"文件内容与类型不符：文件内容是{label}，但{said}。请确认选择了正确的文件。",
-                           f"refused (type_mismatch): content is {kind}, declared {declared!r}", kind)
+            return Verdict(
+                None,
+                "type_mismatch",
+                f"文件内容与类型不符：文件内容是{label}，但{said}。请确认选择了正确的文件。",
+                f"refused (type_mismatch): content is {kind}, declared {declared!r}",
+                kind,
+            )
         if ext not in EXTENSIONS[kind]:
             wanted = " 或 ".join(EXTENSIONS[kind][:2])
             if not ext:
                 zh = f"文件名缺少扩展名：文件内容是{label}，文件名应以 {wanted} 结尾，请改正文件名后重新上传。"
             else:
                 zh = f"文件内容与扩展名不符：文件内容是{label}，但文件名以 {ext} 结尾（应为 {wanted}），请改正文件名后重新上传。"
-            return Verdict(None, "extension_mismatch", zh, f"refused (extension_mismatch): content is {kind}, extension {ext or '-'!r}",
-                           kind)
+            return Verdict(
+                None, "extension_mismatch", zh, f"refused (extension_mismatch): content is {kind}, extension {ext or '-'!r}", kind
+            )
         return Verdict(kind, "accepted", "", f"accepted as {kind} ({len(data)} bytes; declared {declared or '-'!r})", kind)
     except Exception as exc:  # noqa: BLE001 — a checker bug must refuse, never crash the request
-        return Verdict(None, "internal", "文件无法检查，不予接收；请重新导出后上传。",
-                       f"refused (internal): the checker failed: {exc!r}")
+        return Verdict(
+            None, "internal", "文件无法检查，不予接收；请重新导出后上传。", f"refused (internal): the checker failed: {exc!r}"
+        )
 
 
 # --------------------------------------------------------------------------- display names
