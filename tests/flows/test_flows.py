@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
+import time
 
 import pytest
 
@@ -273,7 +273,17 @@ def test_the_engine_log_reaches_the_run_log_and_no_secret_does(world, monkeypatc
                 for entry in await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
             ]
 
-    messages = asyncio.run(logs())
+    # Prefect ships a run's log in the background, in batches: drain what this process still
+    # holds, then read until the run's last line ("Finished in state …") has been stored.
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        messages = asyncio.run(logs())
+        if any(m.startswith("Finished in state") for m in messages) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     text = "\n".join(messages)
     assert "outbox: claimed" in text  # the dispatcher's batches
     assert "will retry" in text and "sms" in text  # the failure, with its reason
