@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.run_log import run_log
+from models.timeline import minute
 from yearwheel import usecases as R
 
 
@@ -25,7 +26,7 @@ def _run_name() -> str:
 
     params = flow_run.parameters
     at = params.get("at")
-    when = R.to_instant(at).astimezone(R.TZ).strftime("%Y-%m-%d %H:%M") if at else "now"
+    when = minute(R.to_instant(at)) if at else "now"
     return f"advance {params.get('programme') or 'all programmes'} as of {when}"
 
 

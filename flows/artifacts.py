@@ -19,12 +19,12 @@ from typing import Any
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_progress_artifact, create_table_artifact
 
-from models.timeline import TZ
+from models.timeline import local_day, minute, to_instant
+from models.timeline.zhdate import zh_date, zh_relative
 from models.vocabulary import KINDS
-from models.yearview import LIGHTS, YearView
-from yearwheel.reports.html import write_year_report
-
+from models.yearview import DUE_SOON, LIGHTS, ON_TRACK, YearView
 from yearwheel import usecases as R
+from yearwheel.reports.html import write_year_report
 
 KIND_ZH = {k: v.zh for k, v in KINDS.items()}
 
@@ -72,7 +72,7 @@ def status_description(view: YearView) -> str:
     legend = " ".join(f"{mark} {label}" for label, mark in LIGHTS.values())
     counts = view.lights()
     lines = [
-        f"**{md(view.title)} — {view.year}年** 截至 {view.as_of.astimezone(TZ):%Y-%m-%d %H:%M}",
+        f"**{md(view.title)} — {view.year}年** 截至 {minute(view.as_of)}",
         "",
         legend,
         "",
@@ -129,17 +129,35 @@ def targets_markdown(view: YearView) -> list[str]:
     return lines if view.rollup.targets else ["（无量化目标）"]
 
 
+def retry_note(d: dict[str, Any], instant: dt.datetime) -> str:
+    """``（最早一条 5分钟后重试，10:05）`` when this run scheduled retries."""
+    if not d.get("next_retry_at"):
+        return ""
+    first = to_instant(d["next_retry_at"])
+    return f"（最早一条{zh_relative(first, instant)}重试，{minute(first)}）"
+
+
+def next_deadline(view: YearView) -> str:
+    """The nearest deadline still owed, how far off, and how many units still owe it."""
+    today = local_day(view.as_of)
+    for m in sorted(view.milestones, key=lambda m: m.due):
+        owing = sum(1 for (_, mid), c in view.cells.items() if mid == m.id and c.light in (ON_TRACK, DUE_SOON))
+        if m.due >= today and owing:
+            return f"⏭ 下一个截止：{md(m.title)} {zh_date(m.due, view.cal)}，{zh_relative(m.due, view.as_of)}，尚有 {owing} 个单位未报送"
+    return "⏭ 本年度已无待报送的截止事项"
+
+
 def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], instant: dt.datetime) -> str:
     d = out["dispatch"]
     queued = out["queued"]
     reminders = sum(n for k, n in queued.items() if k not in ("escalation",))
     lines = [
-        f"## advance 截至 {instant.astimezone(TZ):%Y-%m-%d %H:%M}",
+        f"## advance 截至 {minute(instant)}",
         "",
         f"- 开启任务 **{out['opened']}**，标记逾期 **{out['overdue']}**",
         f"- 排队提醒 **{reminders}**，上报（escalation）**{queued.get('escalation', 0)}**"
         + ("（" + "，".join(f"{KIND_ZH.get(k, k)} {n}" for k, n in sorted(queued.items())) + "）" if queued else ""),
-        f"- 发送成功 **{d['sent']}**，暂时失败待重试 **{d['failed']}**，放弃 **{d['dead']}**，过时跳过 **{d['skipped']}**",
+        f"- 发送成功 **{d['sent']}**，暂时失败待重试 **{d['failed']}**{retry_note(d, instant)}，放弃 **{d['dead']}**，过时跳过 **{d['skipped']}**",
     ]
     if out.get("failures"):
         lines += ["", "### ❌ 未能推进的计划（其余计划已正常推进）", ""]
@@ -165,6 +183,8 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
             "",
             f"🔴 逾期未报 {c['overdue']} · 🟡 临近截止 {c['due_soon']} · 🟢 正常推进 {c['on_track']} · ✅ 按时报送 {c['on_time']} · 🟠 逾期报送 {c['late']}",
             "",
+            next_deadline(view),
+            "",
             f"[年度报告（HTML）]({link})",
             "",
             *targets_markdown(view),
@@ -183,5 +203,5 @@ def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, pr
     create_markdown_artifact(
         advance_summary(out, views, instant),
         key=key("advance", programme or "all"),
-        description=f"advance {programme or 'all programmes'} as of {instant.astimezone(TZ):%Y-%m-%d %H:%M}",
+        description=f"advance {programme or 'all programmes'} as of {minute(instant)}",
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import states as S
 from .tables import MilestoneInstance, ProgrammeYear, Task
-from .timeline import TZ, ProgrammeFile, WorkdayCalendar, load_programme_file, plan_year
+from .timeline import ProgrammeFile, WorkdayCalendar, load_programme_file, local_day, plan_year
 from .timeline.plan import YearPlan
 
 
@@ -154,6 +154,6 @@ def _move_dates(session: Session, mi: MilestoneInstance, opens: dt.date | None, 
         t.opens = opens
         if not extended:
             t.due = due
-            if t.state == S.OVERDUE and due >= at.astimezone(TZ).date():
+            if t.state == S.OVERDUE and due >= local_day(at):
                 S.change_state(session, t, S.OPEN, at=at, reason=f"calendar changed: due {due} is not past")
         t.original_due = due

@@ -14,12 +14,8 @@ from typing import Any
 
 from .ledger import LoadedProgramme
 from .tables import MilestoneInstance, ProgrammeYear, Task
-from .timeline import TZ, WorkdayCalendar
+from .timeline import WorkdayCalendar, local_day
 from .vocabulary import DUE_TODAY, ESCALATION, LAST_WORKDAY, OVERDUE, UPCOMING
-
-
-def local_day(at: dt.datetime) -> dt.date:
-    return at.astimezone(TZ).date()
 
 
 def working_days_late(cal: WorkdayCalendar, due: dt.date, at: dt.datetime) -> int:

@@ -41,7 +41,7 @@ from .db import affected
 from .ledger import LoadedProgramme
 from .messages import claim_time_context, target_context
 from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
-from .timeline import WorkdayCalendar, now
+from .timeline import WorkdayCalendar, minute, now, span
 
 log = logging.getLogger("yearwheel.outbox")
 
@@ -291,9 +291,12 @@ class DispatchReport:
     reclaimed: int = 0  # claims of a crashed sender returned to the queue
     claim_lost: int = 0  # sends that finished after their claim expired (outcome not recorded)
     errors: list[str] = field(default_factory=list)
+    next_retry_at: dt.datetime | None = None  # the earliest retry this run scheduled
 
     def as_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("sent", "failed", "dead", "skipped", "reclaimed", "claim_lost", "errors")}
+        out = {k: getattr(self, k) for k in ("sent", "failed", "dead", "skipped", "reclaimed", "claim_lost", "errors")}
+        out["next_retry_at"] = self.next_retry_at.isoformat() if self.next_retry_at else None
+        return out
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -335,7 +338,10 @@ def dispatch(
         report.reclaimed = len(expired)
         if expired:
             log.warning(
-                "reclaimed %d message(s) whose sender stopped mid-send (lease %s): ids %s", len(expired), LEASE, expired[:20]
+                "reclaimed %d message(s) whose sender stopped mid-send (claimed over %s ago): ids %s",
+                len(expired),
+                span(LEASE),
+                expired[:20],
             )
         report.skipped += skip_obsolete(s)
         report.skipped += affected(
@@ -356,7 +362,7 @@ def dispatch(
                     continue
                 break
             log.info("claimed %d message(s) as %s", len(claimed), token)
-            for outcome, error in pool.map(
+            for outcome, error, retry_at in pool.map(
                 lambda row, token=token: _send_one(sessions, messenger, row, token, at, deadline, stamp), claimed
             ):
                 if outcome == V.SENT:
@@ -369,6 +375,8 @@ def dispatch(
                 else:
                     report.failed += 1
                     report.errors.append(error)
+                    if retry_at and (report.next_retry_at is None or retry_at < report.next_retry_at):
+                        report.next_retry_at = retry_at
     return report
 
 
@@ -510,7 +518,8 @@ def _send_one(
     at: dt.datetime,
     deadline: float,
     stamp: Callable[[], dt.datetime],
-) -> tuple[str, str]:
+) -> tuple[str, str, dt.datetime | None]:
+    """Send one claimed row: (outcome, error line, when it will be retried)."""
     with sessions.begin() as s:
         delivery = Delivery(outbox_id=row["id"], channel=row["channel"], started_at=stamp(), outcome=V.STARTED)
         s.add(delivery)
@@ -559,9 +568,14 @@ def _send_one(
         who = f"{row['recipient']} {row['channel']}"
         if not won:
             log.warning("%s: failed after its claim expired (another sender owns it now): %s", who, reason)
-            return V.CLAIM_LOST, f"{who}: {reason}"
-        log.warning("%s: %s%s", who, "permanent: " if permanent else "will retry: " if not dead else "gave up: ", reason)
-        return (V.DEAD if dead else V.FAILED), f"{who}: {reason}"
+            return V.CLAIM_LOST, f"{who}: {reason}", None
+        if permanent:
+            log.warning("%s: permanent: %s", who, reason)
+        elif dead:
+            log.warning("%s: gave up: %s", who, reason)
+        else:
+            log.warning("%s: will retry in %s (at %s): %s", who, span(retry_at - at), minute(retry_at), reason)
+        return (V.DEAD if dead else V.FAILED), f"{who}: {reason}", (None if dead else retry_at)
     finished = stamp()
     with sessions.begin() as s:
         won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
@@ -578,5 +592,5 @@ def _send_one(
         )
     if not won:
         log.warning("%s %s: sent after its claim expired (another sender may send it too)", row["recipient"], row["channel"])
-        return V.CLAIM_LOST, ""
-    return V.SENT, ""
+        return V.CLAIM_LOST, "", None
+    return V.SENT, "", None

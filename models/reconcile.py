@@ -25,10 +25,9 @@ from sqlalchemy.orm import Session
 from . import states as S
 from . import vocabulary as V
 from .ledger import LoadedProgramme, compile_year
-from .messages import local_day
 from .outbox import Messenger, insert_ignore, message_rows, skipped_row
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
-from .timeline import TZ, WorkdayCalendar
+from .timeline import TZ, WorkdayCalendar, local_day, minute
 from .timeline.chase import Step, task_steps
 from .timeline.plan import PlanInconsistent, plan_year
 from .timeline.workdays import MissingWorkdayData
@@ -270,8 +269,7 @@ def _step_rows(
                 key=base_key,
                 recipient=task.participant,
                 **common,
-                why=f"not sent: the run came after {step.stale_at.astimezone(TZ):%Y-%m-%d %H:%M}, "
-                "when a later step superseded it",
+                why=f"not sent: the run came after {minute(step.stale_at)}, when a later step superseded it",
             )
         ]
     recipients: list[tuple[str, str, str | None]] = []  # (participant, audience, role title)

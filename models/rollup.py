@@ -20,7 +20,7 @@ from .forms import measure_value
 from .ledger import LoadedProgramme
 from .pacing import Window, pace
 from .tables import MilestoneInstance, ProgrammeYear, RollupValue, Submission, Task
-from .timeline import TZ
+from .timeline import TZ, local_day
 
 
 def _rate(num: float, den: float) -> float | None:
@@ -174,7 +174,7 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
             cache[years] = _standing_submissions(session, prog, list(years))
         tp = _progress(spec, t, cache[years])
         window = target_window(spec, t, py.year)
-        day = min(at.astimezone(TZ).date(), dt.date(py.year, 12, 31))  # a past year is judged at its end
+        day = min(local_day(at), dt.date(py.year, 12, 31))  # a past year is judged at its end
         path = {y: float(spec.parameter_value(v) or 0) for y, v in (t.path or {}).items()} or None
         p = pace(
             tp.value,

@@ -21,7 +21,7 @@ from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
 from .outbox import Messenger, queue_message, skip_obsolete
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Submission, Task
-from .timeline import TZ, WorkdayCalendar
+from .timeline import TZ, WorkdayCalendar, local_day
 
 
 class NotFound(LookupError):
@@ -94,7 +94,7 @@ def submit(
     if task.state not in (S.WAITING, S.SUBMITTED, *S.AWAITING):
         raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to submit")
     version = (session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id)) or 0) + 1
-    on_time = at.astimezone(TZ).date() <= task.due
+    on_time = local_day(at) <= task.due
     sub = Submission(
         task_id=task.id,
         version=version,
@@ -212,7 +212,7 @@ def extend(
         details={"old_due": str(old), "new_due": str(new_due)},
     )
     task.due = new_due
-    if task.state == S.OVERDUE and new_due >= at.astimezone(TZ).date():
+    if task.state == S.OVERDUE and new_due >= local_day(at):
         S.change_state(session, task, S.OPEN, at=at, actor=actor, reason=f"extended to {new_due}")
     session.flush()
     pending = list(

@@ -20,7 +20,7 @@ from . import states as S
 from .ledger import LoadedProgramme
 from .rollup import Rollup, compute_rollup, year_tasks
 from .tables import ProgrammeYear
-from .timeline import TZ, WorkdayCalendar
+from .timeline import WorkdayCalendar, local_day
 
 DUE_SOON_WORKDAYS = 3  # an open task due within this many working days is "due soon"
 
@@ -140,7 +140,7 @@ def _count(cal: WorkdayCalendar, start: dt.date, end: dt.date) -> int | None:
 
 
 def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: WorkdayCalendar, at: dt.datetime) -> YearView:
-    today = at.astimezone(TZ).date()
+    today = local_day(at)
     rows = year_tasks(session, py)
     names = prog.names
     milestones: dict[str, MilestoneView] = {}
@@ -150,7 +150,7 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         m = milestones.setdefault(mi.milestone, MilestoneView(mi.milestone, mi.title, mi.kind, mi.opens, mi.nominal_due, mi.due))
         light, left, late = light_of(t.state, t.on_time, t.due, today, cal)
         if light == LATE and t.submitted_at is not None:
-            late = _count(cal, t.due, t.submitted_at.astimezone(TZ).date())
+            late = _count(cal, t.due, local_day(t.submitted_at))
         cells[(t.participant, mi.milestone)] = Cell(
             mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late
         )

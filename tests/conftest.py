@@ -141,6 +141,20 @@ def _report_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "reports-out"))
 
 
+@pytest.fixture(autouse=True)
+def _engine_logger():
+    """A CLI command run in-process detaches the ``yearwheel`` logger from the root (its
+    records go to stderr only when asked); restore it, so one test's command does not hide
+    the next test's records from ``caplog``."""
+    import logging
+
+    logger = logging.getLogger("yearwheel")
+    saved = (logger.propagate, logger.level, list(logger.handlers))
+    yield
+    logger.propagate, logger.handlers[:] = saved[0], saved[2]
+    logger.setLevel(saved[1])
+
+
 # --------------------------------------------------------------------------- hang guards
 #
 # Speed is measured in benchmarks/, never asserted here. What a test may bound is a hang:

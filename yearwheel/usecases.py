@@ -22,7 +22,7 @@ from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
 from models.tables import Submission, Task
 from models.target_alerts import queue_target_escalations
-from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, to_instant
+from models.timeline import TZ, CalendarInvalid, MissingWorkdayData, PlanInconsistent, local_day, to_instant
 
 from .runtime import Runtime, SchemaNotReady, open_database, open_runtime, opened  # noqa: F401 — the entry points' one import
 
@@ -166,7 +166,7 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
             raise LookupError(f"milestone {milestone!r} has no tasks in {programme} {year}")
         report.opened = len(S.change_states(s, ids, S.OPEN, at=at, reason="opened by hand (open_milestone)"))
         # opened today, whatever the calendar said: the opening notice goes now, reminders count from today
-        today = at.astimezone(TZ).date()
+        today = local_day(at)
         s.execute(update(Task).where(Task.id.in_(ids), or_(Task.opens.is_(None), Task.opens > today)).values(opens=today))
         RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
     return AdvanceResult(report, rt.dispatch(at), [])

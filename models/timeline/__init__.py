@@ -1,7 +1,7 @@
 """Calendar spec, its loader and checks, working days, and the year planner."""
 
 from .checks import check_programme
-from .clock import TZ, InstantInvalid, now, to_instant
+from .clock import TZ, InstantInvalid, local_day, minute, now, span, to_instant
 from .loader import CalendarInvalid, Problem, load_programme_file, load_workdays_file
 from .plan import PlanInconsistent, PlannedMilestone, YearNotInProgramme, YearPlan, plan_year
 from .spec import ProgrammeFile, WorkdaysFile
@@ -23,7 +23,10 @@ __all__ = [
     "check_programme",
     "load_programme_file",
     "load_workdays_file",
+    "local_day",
+    "minute",
     "now",
+    "span",
     "to_instant",
     "plan_year",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from .clock import TZ
+from .clock import TZ, local_day
 
 WEEKDAYS = "一二三四五六日"
 
@@ -57,3 +57,17 @@ def iso_weekday(d: dt.date, cal: DayNotes | None = None) -> str:
     """``2023-04-23（周日，调休上班）`` — compact, for tables and calendar descriptions."""
     note = day_note(d, cal)
     return f"{d.isoformat()}（{weekday(d, long=False)}{'，' + note if note else ''}）"
+
+
+def zh_relative(t: dt.datetime | dt.date, now: dt.datetime) -> str:
+    """How far ``t`` is from ``now``, as a summary says it (``5分钟后``, ``3周后``,
+    ``2天前``; a day is compared with the day ``now`` falls on), by pendulum."""
+    import pendulum
+
+    if isinstance(t, dt.datetime):
+        return pendulum.instance(t).diff_for_humans(pendulum.instance(now), locale="zh")
+    today = local_day(now)
+    named = {0: "今天", 1: "明天", -1: "昨天"}.get((t - today).days)
+    if named:
+        return named
+    return pendulum.Date(t.year, t.month, t.day).diff_for_humans(pendulum.Date(today.year, today.month, today.day), locale="zh")

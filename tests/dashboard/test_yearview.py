@@ -65,3 +65,30 @@ def test_year_view_from_the_ledger(world):
     assert view.participants[0] == ("punctual-city", "准时市市场监督管理局")
     assert view.rollup.on_time_rate == 0.5
     assert R.year_view(rt, PROGRAMME, 2022, at("2023-12-28T09:00")) is None
+
+
+def test_the_run_summary_names_the_next_deadline_and_the_first_retry(world):
+    """The advance summary a coordinator reads in Prefect says, in Chinese, the nearest
+    deadline still owed, how far off it is, how many units still owe it, and when the first
+    failed message is tried again; once nothing is owed, it says so."""
+    from flows.artifacts import advance_summary
+    from yearwheel import usecases as R
+
+    world.smtp.defer.add("office@late.example.gov.cn")
+    out = world.advance("2023-12-01T09:00")
+    rt = world.runtime()
+    view = R.year_view(rt, PROGRAMME, 2023, at("2023-12-01T09:00"))
+    text = advance_summary(out.as_json(), [(view, "report.html")], at("2023-12-01T09:00"))
+    assert "暂时失败待重试 **1**（最早一条5分钟后重试，2023-12-01 09:05）" in text
+    assert "⏭ 下一个截止：提交年度提升成效表 2023年12月25日（星期一），3周后，尚有 3 个单位未报送" in text
+
+    world.smtp.defer.clear()
+    submit(world, "2023-12-22T10:00", "punctual-city", {"enterprises_served": 12, "summary": "按期完成"})
+    coordinator(world, "exempt", "2023-12-22T10:00", "exempt-city", reason="机构改革")
+    out = world.advance("2023-12-24T09:00")
+    view = R.year_view(rt, PROGRAMME, 2023, at("2023-12-24T09:00"))
+    text = advance_summary(out.as_json(), [(view, "report.html")], at("2023-12-24T09:00"))
+    assert "尚有 1 个单位未报送" in text and "明天" in text and "最早一条" not in text
+    coordinator(world, "exempt", "2023-12-24T10:00", "late-city", reason="并入他市")
+    view = R.year_view(rt, PROGRAMME, 2023, at("2023-12-24T10:00"))
+    assert "⏭ 本年度已无待报送的截止事项" in advance_summary(out.as_json(), [(view, "r.html")], at("2023-12-24T10:00"))

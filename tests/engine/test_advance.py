@@ -284,8 +284,9 @@ def test_rollup_rates_come_from_counts_not_from_averages(world):
     assert targets["enterprises"].value == 15
 
 
-def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
+def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world, caplog):
     import datetime as dt
+    import logging
 
     from sqlalchemy import update
 
@@ -318,6 +319,9 @@ def test_a_claim_left_by_a_dead_sender_is_taken_back_after_the_lease(world):
         lease_clock=lambda: real_now + dt.timedelta(minutes=11),
     )
     assert (r.reclaimed, r.sent) == (3, 3) and len(world.smtp.messages) == 3
+    (reclaim,) = [rec for rec in caplog.records if rec.getMessage().startswith("reclaimed ")]
+    assert reclaim.levelno == logging.WARNING and reclaim.name == "yearwheel.outbox"
+    assert "reclaimed 3 message(s) whose sender stopped mid-send (claimed over 10 minutes ago)" in reclaim.getMessage()
     with ledger(world) as s:
         assert {m.attempts for m in s.scalars(select(OutboxMessage))} == {2}
 

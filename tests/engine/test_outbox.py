@@ -177,6 +177,29 @@ def test_a_mail_server_deferring_for_hours_loses_nothing(world):
     assert r.dispatch.sent == 1 and world.recipients().count("office@late.example.gov.cn") == 1
 
 
+def test_the_dispatcher_logs_each_batch_and_each_failure_with_its_reason_and_retry(world, caplog):
+    """The operator reads, per run: each claim batch, each failure with the server's reply and
+    when it is tried again (5 minutes after the first attempt, on the run's clock), and the
+    report carries the earliest retry for the summaries."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="yearwheel.outbox")
+    world.smtp.defer.add("office@late.example.gov.cn")
+    r = world.advance("2023-12-01T09:00")
+    assert (r.dispatch.sent, r.dispatch.failed) == (2, 1)
+    assert r.dispatch.next_retry_at == at("2023-12-01T09:05")
+    assert r.dispatch.as_json()["next_retry_at"] == at("2023-12-01T09:05").isoformat()
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "yearwheel.outbox"]
+    assert any(line.startswith("claimed 3 message(s) as ") for line in lines)
+    (failure,) = [line for line in lines if "late-city" in line]
+    assert "will retry in 5 minutes (at 2023-12-01 09:05)" in failure and "451" in failure
+    caplog.clear()
+    world.smtp.defer.clear()
+    r = world.advance("2023-12-01T09:10")
+    assert r.dispatch.sent == 1 and r.dispatch.next_retry_at is None
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING and rec.name == "yearwheel.outbox"]
+
+
 def test_a_refused_address_is_dead_at_once_with_the_reply(world):
     world.smtp.reject.add("office@late.example.gov.cn")
     r = world.advance("2023-12-01T09:00")

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.timeline import TZ
+from models.timeline import TZ, minute, span, to_instant
 from yearwheel import usecases as R
 
 from ._common import (
@@ -138,7 +138,11 @@ def advance(
         f"opened {payload['opened']}, overdue {payload['overdue']}; queued {queued}; "
         f"skipped as stale {payload['skipped_stale']}; undeliverable {payload['undeliverable']}"
     )
-    print(f"sent {d['sent']}, failed (will retry) {d['failed']}, dead {d['dead']}, skipped {d['skipped']}")
+    retry = ""
+    if d.get("next_retry_at"):
+        first = to_instant(d["next_retry_at"])
+        retry = f" (the first in {span(first - instant)}, at {minute(first)})"
+    print(f"sent {d['sent']}, failed (will retry) {d['failed']}{retry}, dead {d['dead']}, skipped {d['skipped']}")
     for year in payload["missing_workday_years"]:
         err(
             f"warning: chasers and escalations falling in {year} are not scheduled: add the State Council's "

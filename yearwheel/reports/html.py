@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from models.timeline import TZ
+from models.timeline import TZ, local_day, minute
 from models.timeline.zhdate import zh_date as _zh_date
 from models.yearview import LIGHTS, YearView
 
@@ -60,7 +60,7 @@ class Gantt:
         self.width = width
         self.scale = (width - self.LABEL - 10) / self.days
         self.height = self.TOP + self.ROW * len(view.milestones) + 10
-        today = view.as_of.astimezone(TZ).date()
+        today = local_day(view.as_of)
         self.today_x = self.x(today) if today.year == view.year else None
         self.months = [(self.x(dt.date(view.year, m, 1)), f"{m}月") for m in range(1, 13)]
         self.bars = []
@@ -95,7 +95,7 @@ def render_year_report(view: YearView) -> str:
         counts=view.lights(),
         as_of=f"{zh_date(as_of.date(), view.cal)} {as_of:%H:%M}",
         zh_date=lambda d: zh_date(d, view.cal),
-        local=lambda t: t.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+        local=minute,
         kind_zh=KIND_ZH,
         pct=lambda x: "—" if x is None else f"{x:.0%}",
     )
