@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import states as S
 from .tables import MilestoneInstance, ProgrammeYear, Task
-from .timeline import ProgrammeFile, WorkdayCalendar, load_programme_file, local_day, plan_year
+from .timeline import MissingWorkdayData, ProgrammeFile, WorkdayCalendar, load_programme_file, local_day, plan_year
 from .timeline.plan import YearPlan
 
 
@@ -70,21 +70,82 @@ def year_digest(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def year_inputs(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> dict[str, Any]:
+    """The digest's parts, kept with the compiled year so a re-projection can say why."""
+    sources: dict[str, str | None] = {}
+    for y in (year - 1, year, year + 1):
+        try:
+            sources[str(y)] = cal.source(y)
+        except MissingWorkdayData:
+            sources[str(y)] = None
+    return {
+        "calendar": prog.digest,
+        "rules": PLAN_RULES,
+        "workdays": {str(y): cal.fingerprint(y) for y in (year - 1, year, year + 1)},
+        "sources": sources,
+    }
+
+
+def why_moved(before: dict[str, Any] | None, after: dict[str, Any], title: str) -> str:
+    """Why a re-projection moved dates, as the bureau reads it (截止日期调整's reason)."""
+    if not before:
+        return "工作日安排或工作计划调整"
+    reasons = []
+    for y, fp in sorted(after["workdays"].items()):
+        if before.get("workdays", {}).get(y) != fp:
+            source = after["sources"].get(y)
+            reasons.append(
+                f"{y}年工作日安排调整" + (f"（{source}）" if source and not source.startswith("chinese-calendar") else "")
+            )
+    if before.get("calendar") != after["calendar"]:
+        reasons.append(f"{title}的工作计划调整")
+    if not reasons and before.get("rules") != after["rules"]:
+        reasons.append("日期计算规则更新")
+    return "；".join(reasons) or "工作日安排或工作计划调整"
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A task whose due date a re-projection moved (not one with its own extension)."""
+
+    task_id: int
+    old_due: dt.date
+    new_due: dt.date
+    reason: str
+
+
 def compile_year(
-    session: Session, prog: LoadedProgramme, year: int, cal: WorkdayCalendar, *, at: dt.datetime
+    session: Session,
+    prog: LoadedProgramme,
+    year: int,
+    cal: WorkdayCalendar,
+    *,
+    at: dt.datetime,
+    moved: list[Moved] | None = None,
 ) -> tuple[ProgrammeYear, bool]:
-    """Make the ledger hold ``prog``'s plan for ``year``. Returns (row, changed)."""
+    """Make the ledger hold ``prog``'s plan for ``year``. Returns (row, changed); the tasks
+    whose due date a re-projection moved are appended to ``moved``."""
     py = find_programme_year(session, prog.id, year)
     digest = year_digest(prog, year, cal)
     if py is not None and py.calendar_digest == digest:
         return py, False
     plan: YearPlan = plan_year(prog.spec, year, cal)
+    inputs = year_inputs(prog, year, cal)
+    reason = ""
     if py is None:
-        py = ProgrammeYear(programme=prog.id, year=year, title=prog.spec.programme.title, calendar_digest=digest, compiled_at=at)
+        py = ProgrammeYear(
+            programme=prog.id,
+            year=year,
+            title=prog.spec.programme.title,
+            calendar_digest=digest,
+            compiled_at=at,
+            inputs=inputs,
+        )
         session.add(py)
         session.flush()
     else:
-        py.calendar_digest, py.compiled_at, py.title = digest, at, prog.spec.programme.title
+        reason = why_moved(py.inputs, inputs, prog.spec.programme.title)
+        py.calendar_digest, py.compiled_at, py.title, py.inputs = digest, at, prog.spec.programme.title, inputs
 
     existing = {
         m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))
@@ -113,7 +174,9 @@ def compile_year(
             have: set[str] = set()
         else:
             if (mi.opens, mi.due) != (pm.opens, pm.due):
-                _move_dates(session, mi, pm.opens, pm.due, at)
+                found = _move_dates(session, mi, pm.opens, pm.due, at, reason)
+                if moved is not None:
+                    moved += found
             mi.title, mi.kind, mi.form, mi.reminder_policy = pm.title, pm.kind, pm.form, policy
             mi.opens, mi.nominal_due, mi.due, mi.rest_day_rule = pm.opens, pm.nominal_due, pm.due, pm.rest_day_rule
             have = set(session.scalars(select(Task.participant).where(Task.milestone_instance_id == mi.id)))
@@ -136,24 +199,33 @@ def compile_year(
     return py, True
 
 
-def _move_dates(session: Session, mi: MilestoneInstance, opens: dt.date | None, due: dt.date, at: dt.datetime) -> None:
-    """The calendar moved a milestone: tasks still awaiting follow, unless a coordinator
-    gave them their own date (an extension)."""
+def _move_dates(
+    session: Session, mi: MilestoneInstance, opens: dt.date | None, due: dt.date, at: dt.datetime, reason: str
+) -> list[Moved]:
+    """The calendar or the working days moved a milestone: tasks still awaiting follow,
+    unless a coordinator gave them their own date (an extension). Each keeps its history (a
+    status-change row saying why); the milestone's revision number rises."""
     tasks = session.scalars(
         select(Task).where(Task.milestone_instance_id == mi.id, Task.state.in_((S.WAITING, *S.AWAITING)))
     ).all()
+    out = []
+    why = f": {reason}" if reason else ""
     for t in tasks:
         extended = t.due != t.original_due
         S.record_event(
             session,
             t,
             at=at,
-            reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else ""),
+            reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else "") + why,
             details={"old_due": str(mi.due), "new_due": str(due), "old_opens": str(mi.opens), "new_opens": str(opens)},
         )
         t.opens = opens
-        if not extended:
+        if not extended and t.due != due:
+            out.append(Moved(t.id, t.due, due, reason))
             t.due = due
             if t.state == S.OVERDUE and due >= local_day(at):
                 S.change_state(session, t, S.OPEN, at=at, reason=f"calendar changed: due {due} is not past")
         t.original_due = due
+    if mi.due != due:
+        mi.sequence = (mi.sequence or 0) + 1
+    return out

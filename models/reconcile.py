@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from . import states as S
 from . import vocabulary as V
-from .ledger import LoadedProgramme, compile_year
-from .outbox import Messenger, insert_ignore, message_rows, skipped_row
+from .ledger import LoadedProgramme, Moved, compile_year
+from .outbox import Messenger, insert_ignore, message_rows, queue_message, skipped_row
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
 from .timeline.chase import Step, task_steps
@@ -37,6 +37,7 @@ from .timeline.workdays import MissingWorkdayData
 class AdvanceReport:
     at: dt.datetime
     compiled: list[str] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)  # due dates a re-projection moved
     opened: int = 0
     overdue: int = 0
     queued: Counter = field(default_factory=Counter)  # kind → messages queued
@@ -49,6 +50,7 @@ class AdvanceReport:
 
     def merge(self, other: AdvanceReport) -> None:
         self.compiled += other.compiled
+        self.moved += other.moved
         self.opened += other.opened
         self.overdue += other.overdue
         self.queued.update(other.queued)
@@ -63,6 +65,7 @@ class AdvanceReport:
         return {
             "at": self.at.isoformat(),
             "compiled": self.compiled,
+            "moved": len(self.moved),
             "opened": self.opened,
             "overdue": self.overdue,
             "queued": dict(self.queued),
@@ -129,7 +132,7 @@ def compile_due_years(
             if first is not None and first <= at:
                 years.add(upcoming)
     for year in sorted(years):
-        _, changed = compile_year(session, prog, year, cal, at=at)
+        _, changed = compile_year(session, prog, year, cal, at=at, moved=report.moved)
         if changed:
             report.compiled.append(f"{prog.id}/{year}")
 
@@ -312,5 +315,41 @@ def reconcile(
     compile_due_years(session, prog, cal, at, report, only_year)
     py_ids = [py.id for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]
     open_and_mark(session, py_ids, at, report)
+    tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)
     return report
+
+
+def tell_moved(session: Session, prog: LoadedProgramme, messenger: Messenger, at: dt.datetime, report: AdvanceReport) -> None:
+    """One 截止日期调整 per task a re-projection moved, on each of its channels, to the
+    bureaus already told the old date (a task not open yet learns the date when it opens).
+    Its reminders need nothing: rows for the old date are no longer claimable, and the
+    new date's steps are queued below."""
+    if not report.moved:
+        return
+    ids = [m.task_id for m in report.moved]
+    rows = session.execute(
+        select(Task, MilestoneInstance, ProgrammeYear)
+        .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+        .join(ProgrammeYear, Task.programme_year_id == ProgrammeYear.id)
+        .where(Task.id.in_(ids), Task.state.in_(S.AWAITING))
+    ).all()
+    moves = {m.task_id: m for m in report.moved}
+    for task, mi, py in rows:
+        m = moves[task.id]
+        n = queue_message(
+            session,
+            messenger,
+            task=task,
+            programme=prog.id,
+            key_prefix=f"{py.programme}/{py.year}/{mi.milestone}",
+            step=f"due-changed@{m.new_due}",
+            kind=V.DUE_CHANGED,
+            at=at,
+            params={"old_due": m.old_due.isoformat(), "reason": m.reason},
+        )
+        if n:
+            report.queued[V.DUE_CHANGED] += n
+        else:
+            report.undeliverable += 1
+            report.unreachable.add(task.participant)

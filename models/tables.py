@@ -31,6 +31,9 @@ class ProgrammeYear(Base):
     title: Mapped[str] = mapped_column(Text)
     calendar_digest: Mapped[str] = mapped_column(String(64), comment="sha256 of the calendar file compiled")
     compiled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="the calendar digest, planner rules and working-day sources compiled"
+    )
 
     milestones: Mapped[list[MilestoneInstance]] = relationship(back_populates="programme_year", lazy="raise")
 
@@ -50,6 +53,9 @@ class MilestoneInstance(Base):
     nominal_due: Mapped[dt.date] = mapped_column(Date)
     due: Mapped[dt.date] = mapped_column(Date)
     rest_day_rule: Mapped[str] = mapped_column(String(20))
+    sequence: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="times the dates moved (iCalendar SEQUENCE)"
+    )
 
     programme_year: Mapped[ProgrammeYear] = relationship(back_populates="milestones", lazy="raise")
 

@@ -341,3 +341,27 @@ def submit_form(
     if send:
         done.dispatch = rt.dispatch(at)
     return done
+
+
+def ics_sequences(database: str | None, programme: str, year: int, due: dict[str, dt.date]) -> dict[str, int]:
+    """Each milestone's iCalendar SEQUENCE: the times the ledger moved its dates, plus one
+    when the plan (``due``: milestone → due date) has moved it again since the last run —
+    so a calendar exported before and after the next ``advance`` carries the same number.
+    No ledger yet (no database file): {} (every event's first version); a database that
+    cannot be read raises SchemaNotReady."""
+    from models.db import database_url, missing_sqlite_file
+    from models.tables import MilestoneInstance, ProgrammeYear
+
+    if missing_sqlite_file(database_url(database)):
+        return {}
+    engine, sessions = open_database(database)
+    try:
+        with sessions() as s:
+            rows = s.execute(
+                select(MilestoneInstance.milestone, MilestoneInstance.due, MilestoneInstance.sequence)
+                .join(ProgrammeYear, MilestoneInstance.programme_year_id == ProgrammeYear.id)
+                .where(ProgrammeYear.programme == programme, ProgrammeYear.year == year)
+            ).all()
+    finally:
+        engine.dispose()
+    return {m: (n or 0) + (1 if m in due and due[m] != d else 0) for m, d, n in rows}

@@ -19,6 +19,7 @@ Asia/Shanghai (the zone X-WR-TIMEZONE names) instead of an empty VCALENDAR.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneStandard
 
@@ -91,10 +92,13 @@ def plan_to_ics(
     participant: str | None = None,
     stamp: dt.datetime,
     cal: DayNotes | None = None,
+    sequences: Mapping[str, int] | None = None,
 ) -> bytes:
     """The plan as iCalendar bytes; with ``participant``, only the milestones that
     participant leads or cooperates in. With ``cal`` (a ``WorkdayCalendar``), dates in the
     descriptions say why a surprising day is what it is (调休上班, 国庆节假期).
+    ``sequences`` (milestone id → revision, from the ledger) become each event's SEQUENCE,
+    so a subscribed calendar replaces an event whose date moved instead of keeping both.
     Raises ValueError for an unknown participant."""
     if stamp.tzinfo is None:
         raise ValueError("stamp must be timezone-aware")
@@ -124,6 +128,8 @@ def plan_to_ics(
         ev = Event()
         ev.add("uid", f"{uid}@yearwheel")
         ev.add("dtstamp", stamp_utc)
+        if sequences and sequences.get(m.id):
+            ev.add("sequence", sequences[m.id])
         ev.add("dtstart", m.due, parameters={"VALUE": "DATE"})
         ev.add("dtend", m.due + dt.timedelta(days=1), parameters={"VALUE": "DATE"})
         ev.add("summary", f"截止：{m.title}")

@@ -150,6 +150,11 @@ class WorkdayCalendar:
             return f"chinese-calendar {chinese_calendar.__version__}"
         return "none"
 
+    def exceptions(self, year: int) -> frozenset[dt.date]:
+        """Days of ``year`` whose status is the opposite of what the weekday says: weekday
+        rest days and worked weekend days (MissingWorkdayData for an unknown year)."""
+        return self._exceptions(year)
+
     def _exceptions(self, year: int) -> frozenset[dt.date]:
         """Days whose status is the opposite of what the weekday says."""
         if year not in self._cache:

@@ -364,7 +364,7 @@ def test_a_calendar_edited_mid_year_moves_awaiting_tasks_and_keeps_history(world
             "exempt-city": ("open", dt.date(2023, 12, 29)),
         }
         reasons = s.scalars(select(StatusChange.reason).where(StatusChange.task_id == tasks["late-city"].id)).all()
-        assert "calendar changed: due 2023-12-25 → 2023-12-29" in reasons
+        assert "calendar changed: due 2023-12-25 → 2023-12-29: 引擎测试计划的工作计划调整" in reasons
     # reminders follow the new date: 1 working day before 12-29 is 12-28
     world.advance("2023-12-28T09:00")
     assert subjects_to(world, LATE)[-1].startswith("【临期提醒】")

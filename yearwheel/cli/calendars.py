@@ -21,7 +21,7 @@ from models.timeline.spec import ProgrammeFile
 from models.timeline.workdays import MissingWorkdayData, WorkdayCalendar
 
 from ..files import write_atomic
-from ._common import EXIT_INPUT, CalendarDirOpt, calendar_folder, err, fail, load_calendar, plan_or_exit
+from ._common import EXIT_INPUT, CalendarDirOpt, calendar_folder, err, fail, load_calendar, plan_or_exit, settings
 
 app = typer.Typer()
 
@@ -220,8 +220,15 @@ def ics(
     directory = calendar_folder(calendar_dir)
     spec, cal = load_calendar(directory, programme)
     result = plan_or_exit(spec, year, cal)
+    from yearwheel.usecases import SchemaNotReady, ics_sequences
+
     try:
-        data = plan_to_ics(spec, result, participant=participant, stamp=now(), cal=cal)
+        sequences = ics_sequences(settings().database_url, programme, year, {m.id: m.due for m in result.milestones})
+    except SchemaNotReady as exc:  # the calendar is still right; only its revision numbers are unknown
+        err(f"warning: {exc}; events carry no SEQUENCE, so a subscribed calendar may not update a moved event")
+        sequences = {}
+    try:
+        data = plan_to_ics(spec, result, participant=participant, stamp=now(), cal=cal, sequences=sequences)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if output is None:
