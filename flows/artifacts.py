@@ -184,6 +184,7 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
             f"🔴 逾期未报 {c['overdue']} · 🟡 临近截止 {c['due_soon']} · 🟢 正常推进 {c['on_track']} · ✅ 按时报送 {c['on_time']} · 🟠 逾期报送 {c['late']}",
             "",
             next_deadline(view),
+            *(["", f"⚠️ {md(view.workday_warning)}"] if view.workday_warning else []),
             "",
             f"[年度报告（HTML）]({link})",
             "",

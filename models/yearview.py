@@ -96,6 +96,8 @@ class YearView:
     cells: dict[tuple[str, str], Cell]  # (participant, milestone)
     rollup: Rollup
     cal: WorkdayCalendar | None = field(default=None, repr=False, compare=False)  # to say why a date surprises
+    workdays: dict[int, tuple[str, str]] = field(default_factory=dict)  # this year and the next: status, source
+    workday_warning: str | None = None  # from November 1st: the programme runs into a year without data
 
     def lights(self) -> dict[str, int]:
         out: dict[str, int] = {k: 0 for k in LIGHTS}
@@ -170,4 +172,25 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         cells=cells,
         rollup=compute_rollup(session, prog, py, at, rows),
         cal=cal,
+        workdays={y: cal.status(y) for y in (py.year, py.year + 1)},
+        workday_warning=workday_warning(prog, py.year, cal, today),
+    )
+
+
+WARN_FROM = (11, 1)  # the State Council's notice comes out between late October and mid December
+
+
+def workday_warning(prog: LoadedProgramme, year: int, cal: WorkdayCalendar, today: dt.date) -> str | None:
+    """From November 1st of ``year``: a warning when the programme runs into next year and
+    next year's working days are not in (missing, or a broken file)."""
+    nxt = year + 1
+    if nxt not in prog.spec.programme.years or (today.year, today.month, today.day) < (year, *WARN_FROM):
+        return None
+    state, detail = cal.status(nxt)
+    if state == "official":
+        return None
+    what = "尚未导入" if state == "missing" else "文件有误"
+    return (
+        f"{prog.spec.programme.title}将进入{nxt}年，但{nxt}年的工作日安排{what}：国务院办公厅通知发布后，"
+        f"运行 yearwheel workdays import 通知.txt 生成 calendar/workdays/cn-{nxt}.yaml（{nxt}年的截止日期和提醒在此之前无法确定）"
     )

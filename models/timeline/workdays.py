@@ -127,6 +127,17 @@ class WorkdayCalendar:
         if self._file(year) is None and not PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
             raise MissingWorkdayData(year, self._directory)
 
+    def status(self, year: int) -> tuple[str, str]:
+        """Where ``year``'s working days stand, for the views: ("official", the notice or
+        package it comes from), ("invalid", what is wrong with its file) or ("missing",
+        the file to add)."""
+        try:
+            return "official", self.source(year)
+        except WorkdayDataInvalid as exc:
+            return "invalid", str(exc)
+        except MissingWorkdayData as exc:
+            return "missing", exc.where
+
     def source(self, year: int) -> str:
         f = self._file(year)
         if f is not None:

@@ -76,3 +76,63 @@ def test_moved_dates_show_nominal_and_effective(cli, tmp_path, visit, monkeypatc
     assert "2023年4月23日（周日，调休上班）" in table  # a Sunday deadline that is a working day says so
     assert page.locator("#heatmap tr[data-participant]").count() == 22
     v.screenshot("report-jilin-2023.png")
+
+
+def test_the_report_says_where_next_years_working_days_stand(database_url, smtp_server, cli, tmp_path, monkeypatch):
+    """A programme running 2026–2027: from November 1st, 2026, while 2027 has no working-day
+    data, the report and the run summary warn (naming the command that fixes it); once the
+    notice is imported, the report names its source instead."""
+    from flows.artifacts import advance_summary
+    from tests.engine.conftest import HERE, World, at
+    from tests.timeline.test_workdays_import import NOTICE_2027
+    from yearwheel import usecases as R
+
+    demo = (HERE / "engine-demo.yaml").read_text(encoding="utf-8")
+    text = demo.replace("years: {first: 2023, last: 2024}", "years: {first: 2026, last: 2027}").replace(
+        "id: engine-demo", "id: run-2026", 1
+    )
+    world = World(tmp_path, database_url, smtp_server, calendar=text, programme="run-2026")
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
+    try:
+        world.advance("2026-10-30T09:00")
+        rt = world.runtime()
+        october = R.year_view(rt, "run-2026", 2026, at("2026-10-31T09:00"))
+        assert october.workday_warning is None  # the notice is not due yet
+        assert october.workdays[2027][0] == "missing"
+        november = R.year_view(rt, "run-2026", 2026, at("2026-11-01T09:00"))
+        assert "将进入2027年，但2027年的工作日安排尚未导入" in (november.workday_warning or "")
+        assert "yearwheel workdays import" in november.workday_warning
+        summary = advance_summary(world.advance("2026-11-01T09:00").as_json(), [(november, "r.html")], at("2026-11-01T09:00"))
+        assert "⚠️ " in summary and "2027年的工作日安排尚未导入" in summary
+
+        out = tmp_path / "r.html"
+        args = (
+            "report",
+            "run-2026",
+            "--year",
+            "2026",
+            "--at",
+            "2026-11-02T09:00",
+            "-o",
+            out,
+            "--calendar-dir",
+            world.calendar_dir,
+        )
+        assert cli(*args).exit_code == 0
+        page = out.read_text(encoding="utf-8")
+        assert 'id="workday-warning"' in page and "2027年 缺失" in page
+
+        notice = tmp_path / "notice.txt"
+        notice.write_text(NOTICE_2027, encoding="utf-8")
+        assert cli("workdays", "import", notice, "--calendar-dir", world.calendar_dir).exit_code == 0
+        assert cli(*args).exit_code == 0
+        page = out.read_text(encoding="utf-8")
+        assert 'id="workday-warning"' not in page
+        assert "2027年 正式（国务院办公厅关于2027年部分节假日安排的通知（2026年11月20日））" in page
+
+        (world.calendar_dir / "workdays" / "cn-2027.yaml").write_text("version: 1\nyear: 2027\n", encoding="utf-8")
+        assert "2027年的工作日安排文件有误" in (
+            R.year_view(world.runtime(), "run-2026", 2026, at("2026-11-02T09:00")).workday_warning or ""
+        )
+    finally:
+        world.close()
