@@ -163,6 +163,10 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
         lines += ["", "### ❌ 未能推进的计划（其余计划已正常推进）", ""]
         lines += [f"- **{md(p)}**：{md(why)}" for p, why in out["failures"].items()]
         lines.append("")
+    if out.get("held"):
+        lines.append(
+            f"- ⏸ 暂缓发送 **{sum(out['held'].values())}**（依赖暂定的工作日安排，导入国务院通知后发送）：{md(', '.join(out['held']))}"
+        )
     if out.get("waiting"):
         lines += [f"- ⚠️ 尚未编入台账 {md(w)}：{md(why)}" for w, why in out["waiting"].items()]
     if out.get("compiled"):

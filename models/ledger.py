@@ -125,6 +125,7 @@ def compile_year(
 ) -> tuple[ProgrammeYear, bool]:
     """Make the ledger hold ``prog``'s plan for ``year``. Returns (row, changed); the tasks
     whose due date a re-projection moved are appended to ``moved``."""
+    cal = cal.for_spec(prog.spec)
     py = find_programme_year(session, prog.id, year)
     digest = year_digest(prog, year, cal)
     if py is not None and py.calendar_digest == digest:

@@ -497,7 +497,16 @@ def _render(
                     ctx = target_context(r["params"] or {})
                 else:
                     task, mi, py = facts[r["task_id"]]
-                    ctx = claim_time_context(programmes[py.programme], py, mi, task, r["kind"], r["params"], cal=cal, at=at)
+                    ctx = claim_time_context(
+                        programmes[py.programme],
+                        py,
+                        mi,
+                        task,
+                        r["kind"],
+                        r["params"],
+                        cal=cal.for_spec(programmes[py.programme].spec),
+                        at=at,
+                    )
                 texts[same] = messenger.render(ctx, r["channel"])
             except Exception as exc:  # noqa: BLE001 — one bad message must not stop the others
                 texts[same] = f"not sent: its text could not be written ({type(exc).__name__}: {exc})"

@@ -29,7 +29,7 @@ from .outbox import Messenger, insert_ignore, message_rows, queue_message, skipp
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
 from .timeline.chase import Step, task_steps
-from .timeline.plan import PlanInconsistent, plan_year
+from .timeline.plan import PlanInconsistent, depends_on_provisional, plan_year
 from .timeline.workdays import MissingWorkdayData
 
 
@@ -38,6 +38,7 @@ class AdvanceReport:
     at: dt.datetime
     compiled: list[str] = field(default_factory=list)
     moved: list[Moved] = field(default_factory=list)  # due dates a re-projection moved
+    held: dict[str, int] = field(default_factory=dict)  # step → messages held: they depend on provisional working days
     opened: int = 0
     overdue: int = 0
     queued: Counter = field(default_factory=Counter)  # kind → messages queued
@@ -51,6 +52,7 @@ class AdvanceReport:
     def merge(self, other: AdvanceReport) -> None:
         self.compiled += other.compiled
         self.moved += other.moved
+        self.held.update(other.held)
         self.opened += other.opened
         self.overdue += other.overdue
         self.queued.update(other.queued)
@@ -66,6 +68,7 @@ class AdvanceReport:
             "at": self.at.isoformat(),
             "compiled": self.compiled,
             "moved": len(self.moved),
+            "held": dict(sorted(self.held.items())),
             "opened": self.opened,
             "overdue": self.overdue,
             "queued": dict(self.queued),
@@ -182,6 +185,7 @@ def queue_reminders(
     queued (or skipped)."""
     if not py_ids:
         return
+    cal = cal.for_spec(prog.spec)
     awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
     q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id).where(*awaiting)
     if task_ids is not None:
@@ -228,6 +232,12 @@ def queue_reminders(
         for step in task_steps(policy, opens=opens, due=due, cal=cal, year_start=start, missing=report.missing_years):
             if step.at > at:
                 break
+            if depends_on_provisional(cal, [opens, due, step.at.date()]):
+                # nothing dated on a guess is sent: held (not queued) until the notice is imported
+                waiting = [t for t in members if (t.id, step.key) not in done]
+                if waiting:
+                    report.held[f"{py.programme}/{py.year}/{mi.milestone}/{step.key}"] = len(waiting)
+                continue
             for task in members:
                 if (task.id, step.key) in done:
                     continue
@@ -311,6 +321,7 @@ def reconcile(
     owned by the caller. ``only_year`` restricts the work to one year (the simulator's)."""
     if at.tzinfo is None:
         raise ValueError("advance needs a timezone-aware instant")
+    cal = cal.for_spec(prog.spec)
     report = AdvanceReport(at)
     compile_due_years(session, prog, cal, at, report, only_year)
     py_ids = [py.id for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]

@@ -21,6 +21,7 @@ from .ledger import LoadedProgramme
 from .rollup import Rollup, compute_rollup, year_tasks
 from .tables import ProgrammeYear
 from .timeline import WorkdayCalendar, local_day
+from .timeline.plan import depends_on_provisional
 
 DUE_SOON_WORKDAYS = 3  # an open task due within this many working days is "due soon"
 
@@ -69,6 +70,7 @@ class MilestoneView:
     submitted: int = 0
     exempted: int = 0
     lights: dict[str, int] = field(default_factory=dict)
+    provisional: bool = False  # its dates depend on a provisional working-day year (暂定)
 
     @property
     def moved(self) -> bool:
@@ -142,6 +144,7 @@ def _count(cal: WorkdayCalendar, start: dt.date, end: dt.date) -> int | None:
 
 
 def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: WorkdayCalendar, at: dt.datetime) -> YearView:
+    cal = cal.for_spec(prog.spec)
     today = local_day(at)
     rows = year_tasks(session, py)
     names = prog.names
@@ -149,7 +152,18 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
     cells: dict[tuple[str, str], Cell] = {}
     seen: set[str] = set()
     for mi, t in rows:
-        m = milestones.setdefault(mi.milestone, MilestoneView(mi.milestone, mi.title, mi.kind, mi.opens, mi.nominal_due, mi.due))
+        m = milestones.setdefault(
+            mi.milestone,
+            MilestoneView(
+                mi.milestone,
+                mi.title,
+                mi.kind,
+                mi.opens,
+                mi.nominal_due,
+                mi.due,
+                provisional=depends_on_provisional(cal, [mi.opens, mi.nominal_due, mi.due]),
+            ),
+        )
         light, left, late = light_of(t.state, t.on_time, t.due, today, cal)
         if light == LATE and t.submitted_at is not None:
             late = _count(cal, t.due, local_day(t.submitted_at))
@@ -189,7 +203,7 @@ def workday_warning(prog: LoadedProgramme, year: int, cal: WorkdayCalendar, toda
     state, detail = cal.status(nxt)
     if state == "official":
         return None
-    what = "尚未导入" if state == "missing" else "文件有误"
+    what = {"missing": "尚未导入", "provisional": "只是暂定的推算"}.get(state, "文件有误")
     return (
         f"{prog.spec.programme.title}将进入{nxt}年，但{nxt}年的工作日安排{what}：国务院办公厅通知发布后，"
         f"运行 yearwheel workdays import 通知.txt 生成 calendar/workdays/cn-{nxt}.yaml（{nxt}年的截止日期和提醒在此之前无法确定）"

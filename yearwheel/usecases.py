@@ -218,7 +218,16 @@ def coordinator_action(
         elif kind == "extend":
             if new_due is None:
                 raise U.NotAllowed("an extension needs the new due date")
-            U.extend(s, ref, new_due, at=at, actor=actor, reason=reason, messenger=rt.messenger, cal=rt.cal)
+            U.extend(
+                s,
+                ref,
+                new_due,
+                at=at,
+                actor=actor,
+                reason=reason,
+                messenger=rt.messenger,
+                cal=rt.cal.for_spec(rt.programme(programme).spec),
+            )
         elif kind == "exempt":
             U.exempt(s, ref, at=at, actor=actor, reason=reason)
         else:

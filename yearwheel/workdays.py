@@ -21,7 +21,7 @@ from models.timeline.notice import ZH_WEEKDAY, Notice, NoticeInvalid, read_notic
 
 from .files import write_atomic
 
-__all__ = ["ImportResult", "NoticeInvalid", "import_notice", "read_text"]
+__all__ = ["ImportResult", "NoticeInvalid", "ProvisionalRefused", "draft_provisional", "import_notice", "read_text"]
 
 
 def _zh(d: dt.date) -> str:
@@ -81,6 +81,10 @@ def import_notice(text: str, workdays_dir: Path, *, check: bool = False, replace
     except MissingWorkdayData:  # none, or a broken file that the import will replace
         existing = None
     result = ImportResult(notice, path, existing)
+    if cal.is_provisional(notice.year):
+        result.notes.append(
+            f"{path.name} 现为暂定安排：以通知的正式安排替换，下一次 advance 将按正式安排重新计算并放行暂缓的提醒"
+        )
     if existing is not None:
         result.differences = differences(notice, cal)
     rest, work = notice.spill()
@@ -117,3 +121,28 @@ def import_notice(text: str, workdays_dir: Path, *, check: bool = False, replace
     write_atomic(path, body)
     result.written = True
     return result
+
+
+class ProvisionalRefused(ValueError):
+    """A provisional year is drafted only for a year with no official data."""
+
+
+def draft_provisional(year: int, workdays_dir: Path) -> tuple[Path, list[str]]:
+    """Write ``cn-YYYY.yaml`` for a year not announced yet, ``provisional: true``; returns
+    the file and what it guessed. Refuses a year that has official data."""
+    from models.timeline.provisional import RULES_SINCE, provisional_year_text
+
+    if year < RULES_SINCE:
+        raise ProvisionalRefused(f"{year}年的放假安排早已公布：暂定安排只用于{RULES_SINCE}年及以后尚未公布的年份")
+    cal = WorkdayCalendar.from_directory(workdays_dir)
+    path = workdays_dir / f"cn-{year}.yaml"
+    state, detail = cal.status(year)
+    if state == "official":
+        raise ProvisionalRefused(f"{year}年已有正式安排（{detail}），不能用暂定安排替换")
+    body = provisional_year_text(year)
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(body, encoding="utf-8")
+        spec = load_workdays_file(probe)
+    write_atomic(path, body)
+    return path, list(spec.guesses)

@@ -50,6 +50,8 @@ def _description(
     cal: DayNotes | None,
 ) -> str:
     lines = [f"{plan.title}（{plan.year} 年度）"]
+    if m.provisional:
+        lines.append("暂定：日期按推算的工作日安排计算，国务院通知公布后可能调整（本日历届时更新）")
     if m.nominal_due != m.due:
         lines.append(
             f"截止：{iso_weekday(m.due, cal)}；"
@@ -132,7 +134,7 @@ def plan_to_ics(
             ev.add("sequence", sequences[m.id])
         ev.add("dtstart", m.due, parameters={"VALUE": "DATE"})
         ev.add("dtend", m.due + dt.timedelta(days=1), parameters={"VALUE": "DATE"})
-        ev.add("summary", f"截止：{m.title}")
+        ev.add("summary", f"截止{'（暂定）' if m.provisional else ''}：{m.title}")
         ev.add("description", _description(plan, m, known, forms, cal))
         ev.add("transp", "TRANSPARENT")
         ev.add("categories", [m.kind])

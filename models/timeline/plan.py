@@ -85,6 +85,7 @@ class PlannedMilestone:
     notice: dt.datetime | None = None  # the opening notice
     steps: tuple[Step, ...] = ()  # every step before the due date (notice and reminders), as the engine sends them
     merged: tuple[str, ...] = ()  # before_due values that share a day, said in words
+    provisional: bool = False  # a date of it depends on a provisional working-day year (暂定)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +101,7 @@ class PlannedMilestone:
             "reminders": [r.isoformat() for r in self.reminders],
             "steps": [{"kind": s.kind, "at": s.at.isoformat(), "before_due": list(s.covers)} for s in self.steps],
             "merged": list(self.merged),
+            "provisional": self.provisional,
         }
 
 
@@ -211,6 +213,7 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
     """Every milestone held in ``year`` with its dates, assignees and reminder instants,
     ordered by due date. Raises YearNotInProgramme, PlanInconsistent, MissingWorkdayData."""
     prog = spec.programme
+    cal = cal.for_spec(spec)  # a provisional year only for a programme that opted in
     if year not in prog.years:
         raise YearNotInProgramme(f"{prog.id} runs {prog.years.first}–{prog.years.last}; {year} is not one of its years")
     dates = _Dates(spec, year, cal)
@@ -278,12 +281,20 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
             notice=notice,
             steps=steps,
             merged=_merged(steps),
+            provisional=depends_on_provisional(cal, [nominal, due, opens, *(s.at.date() for s in steps)]),
         )
         planned.append(((due, opens or due, order), pm))
     if issues:
         raise PlanInconsistent(year, issues)
     planned.sort(key=lambda x: x[0])
     return YearPlan(prog.id, prog.title, year, tuple(p for _, p in planned), tuple(not_held.items()))
+
+
+def depends_on_provisional(cal: WorkdayCalendar, days: list[dt.date | None]) -> bool:
+    """A date counted between these days read a provisional year's working days: the years
+    they span (counting between two dates reads every year from one to the other)."""
+    years = [d.year for d in days if d is not None]
+    return bool(years) and any(cal.is_provisional(y) for y in range(min(years), max(years) + 1))
 
 
 PRE_DUE_STEPS = (OPENED, UPCOMING, DUE_TODAY, LAST_WORKDAY)

@@ -119,6 +119,12 @@ class Programme(Strict):
     timezone: Literal["Asia/Shanghai"] = "Asia/Shanghai"
     source: Source | None = None
     defaults: Defaults = Defaults()
+    provisional_workdays: bool = Field(
+        False,
+        description="plan on a provisional working-day year (drafted by `yearwheel workdays provisional` before the"
+        " State Council's notice): every date depending on it is marked 暂定 and nothing dated on it is sent until"
+        " the notice is imported; without this, a provisional year counts as missing",
+    )
 
 
 # --------------------------------------------------------------------------- who
@@ -537,6 +543,12 @@ class WorkdaysFile(Strict):
     source: Text = Field(description="the notice, e.g. 国务院办公厅关于2027年部分节假日安排的通知")
     holidays: list[HolidaySpan] = Field(min_length=1)
     adjusted_workdays: list[dt.date] = Field(default_factory=list, description="weekend days that are working days")
+    provisional: bool = Field(
+        False,
+        description="drafted before the State Council's notice (yearwheel workdays provisional): "
+        "only programmes that opt in plan on it, every date depending on it is marked 暂定, nothing dated on it is sent",
+    )
+    guesses: list[Text] = Field(default_factory=list, description="what a provisional year guessed, in Chinese")
 
     @model_validator(mode="after")
     def _coherent(self) -> WorkdaysFile:

@@ -12,10 +12,12 @@ working day, because a wrong guess moves a deadline.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import chinese_calendar
 
@@ -42,6 +44,20 @@ class MissingWorkdayData(Exception):
             f"Add {where} with the State Council's holiday notice for {year} "
             f"(its holidays and its adjusted working days, 调休); "
             f"calendar/workdays/README.md shows the format."
+        )
+
+
+class ProvisionalNotAllowed(MissingWorkdayData):
+    """The year's data is provisional and the programme has not opted in."""
+
+    def __init__(self, year: int, directory: Path | None):
+        where = f"{directory}/cn-{year}.yaml" if directory else f"calendar/workdays/cn-{year}.yaml"
+        super().__init__(
+            year,
+            directory,
+            f"the working days of {year} are provisional ({where}, drafted before the State Council's notice): "
+            f"import the notice with `yearwheel workdays import`, or set programme.provisional_workdays: true "
+            f"in the calendar to plan on them (dates marked 暂定, nothing dated on them sent)",
         )
 
 
@@ -85,6 +101,26 @@ class WorkdayCalendar:
         self._broken: dict[int, WorkdayDataInvalid] = {}
         self._directory = directory
         self._cache: dict[int, frozenset[dt.date]] = {}  # year → rest days that are weekdays, or working weekend days
+        self._provisional: set[int] = set()  # years whose cached days come from a provisional draft
+        self.allow_provisional = False  # a programme opts in (programme.provisional_workdays): see for_spec
+
+    def for_spec(self, spec: Any) -> WorkdayCalendar:
+        """This calendar as ``spec``'s programme may read it: provisional years only if it
+        opted in. The view shares what has been read."""
+        allowed = bool(getattr(getattr(spec, "programme", None), "provisional_workdays", False))
+        if allowed == self.allow_provisional:
+            return self
+        view = copy.copy(self)
+        view.allow_provisional = allowed
+        return view
+
+    def is_provisional(self, year: int) -> bool:
+        """The year's data is a provisional draft (whether or not this view may read it)."""
+        try:
+            f = self._load(year)
+        except WorkdayDataInvalid:
+            return False
+        return f is not None and f.provisional
 
     @classmethod
     def from_directory(cls, directory: Path | None) -> WorkdayCalendar:
@@ -99,6 +135,12 @@ class WorkdayCalendar:
         return cls(None, directory, paths)
 
     def _file(self, year: int) -> WorkdaysFile | None:
+        f = self._load(year)
+        if f is not None and f.provisional and not self.allow_provisional:
+            raise ProvisionalNotAllowed(year, self._directory)
+        return f
+
+    def _load(self, year: int) -> WorkdaysFile | None:
         if year in self._files:
             return self._files[year]
         if year in self._broken:
@@ -119,7 +161,7 @@ class WorkdayCalendar:
     def covers(self, year: int) -> bool:
         try:
             return self._file(year) is not None or PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR
-        except WorkdayDataInvalid:
+        except (WorkdayDataInvalid, ProvisionalNotAllowed):
             return False
 
     def require(self, year: int) -> None:
@@ -129,8 +171,10 @@ class WorkdayCalendar:
 
     def status(self, year: int) -> tuple[str, str]:
         """Where ``year``'s working days stand, for the views: ("official", the notice or
-        package it comes from), ("invalid", what is wrong with its file) or ("missing",
-        the file to add)."""
+        package it comes from), ("provisional", the draft), ("invalid", what is wrong
+        with its file) or ("missing", the file to add)."""
+        if self.is_provisional(year):
+            return "provisional", self._load(year).source  # type: ignore[union-attr]
         try:
             return "official", self.source(year)
         except WorkdayDataInvalid as exc:
@@ -168,6 +212,8 @@ class WorkdayCalendar:
 
     def _exceptions(self, year: int) -> frozenset[dt.date]:
         """Days whose status is the opposite of what the weekday says."""
+        if year in self._provisional and not self.allow_provisional:  # the cache is shared with views
+            raise ProvisionalNotAllowed(year, self._directory)
         if year not in self._cache:
             f = self._file(year)
             if f is not None:
@@ -178,6 +224,8 @@ class WorkdayCalendar:
                 flips |= {d for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5}
             else:
                 raise MissingWorkdayData(year, self._directory)
+            if f is not None and f.provisional:
+                self._provisional.add(year)
             self._cache[year] = frozenset(flips)
         return self._cache[year]
 

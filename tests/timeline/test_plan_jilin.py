@@ -153,6 +153,7 @@ def test_plan_json_has_exactly_the_documented_shape(cli):
         "reminders",
         "steps",
         "merged",
+        "provisional",
     }
     for m in data["milestones"]:
         assert set(m) == keys

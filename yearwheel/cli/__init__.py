@@ -54,7 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "forms": ("yearwheel.cli.forms", "Excel templates for bureaus, and reading them back."),
     "experts": ("yearwheel.cli.experts", "Experts for clinic visits: the reproducible public draw."),
-    "workdays": ("yearwheel.cli.workdays", "Working-day years: import the State Council's holiday notice."),
+    "workdays": (
+        "yearwheel.cli.workdays",
+        "Working-day years: import the State Council's holiday notice, or draft a provisional year.",
+    ),
     "intake": ("yearwheel.cli.intake", "The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL)."),
 }
 MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))

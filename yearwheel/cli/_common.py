@@ -84,7 +84,7 @@ def load_calendar(directory: Path, programme_id: str) -> tuple[ProgrammeFile, Wo
 
     try:
         spec = load_programme_file(catalog.find_programme(directory, programme_id))
-        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory))
+        cal = WorkdayCalendar.from_directory(catalog.workdays_dir(directory)).for_spec(spec)
     except catalog.UnknownProgramme as exc:
         raise fail(str(exc)) from None
     except CalendarInvalid as exc:

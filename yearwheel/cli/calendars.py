@@ -138,6 +138,7 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
             "opens: ✉ = the opening notice goes out that morning; "
             "† = assumed where the source is illegible or silent (see the YAML); reminders on working days, "
             "* = one reminder standing for several before_due values (see below); "
+            "暂定 = depends on provisional working days (nothing dated on them is sent until the notice is imported); "
             f"Asia/Shanghai; working days: {cal.source(plan.year)}"
         ),
         caption_justify="left",
@@ -159,6 +160,8 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
             due.append(" (next)" if m.rest_day_rule == "next_workday" else " (prev)", style="dim")
         elif not cal.is_workday(m.due):
             due.append(" (kept on a rest day)", style="dim")
+        if m.provisional:
+            due.append(" 暂定", style="bold red")
         reminders = " ".join(
             _md(r, y) + ("*" if len(st.covers) > 1 else "")
             for r, st in zip(m.reminders, [s for s in m.steps if s.kind != "opened"], strict=True)

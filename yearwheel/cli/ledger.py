@@ -156,6 +156,12 @@ def advance(
         )
     for e in d["errors"][:20]:
         err(f"delivery failed: {e}")
+    if payload.get("held"):
+        err(
+            f"held (provisional working days, sent once the State Council's notice is imported): "
+            f"{sum(payload['held'].values())} message(s) of {len(payload['held'])} step(s) — "
+            + ", ".join(list(payload["held"])[:10])
+        )
     for where, why in payload["waiting"].items():
         err(f"warning: {where} is not compiled yet: {why}")
     for prog, why in payload["failures"].items():

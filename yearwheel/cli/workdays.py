@@ -11,7 +11,9 @@ import typer
 from ._common import EXIT_INPUT, CalendarDirOpt, calendar_folder, err, fail
 
 app = typer.Typer()
-workdays_app = typer.Typer(help="Working-day years: import the State Council's holiday notice.", no_args_is_help=True)
+workdays_app = typer.Typer(
+    help="Working-day years: import the State Council's holiday notice, or draft a provisional year.", no_args_is_help=True
+)
 app.add_typer(workdays_app, name="workdays")
 
 
@@ -77,3 +79,29 @@ def import_(
         raise fail("未写入任何文件：先改正上一年的数据")
     if r.differences:
         raise fail(f"未写入 {r.path.name}：核对上面的差异后，用 --replace 以通知为准替换")
+
+
+@workdays_app.command("provisional")
+def provisional(
+    year: Annotated[int, typer.Argument(help="a year the State Council has not announced yet, e.g. 2027")],
+    workdays_dir: Annotated[
+        Optional[Path], typer.Option("--dir", help="where the year files are (default: <calendar dir>/workdays)")
+    ] = None,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Draft next year's working days from the holiday rules in force since 2025, marked
+    provisional (暂定): only programmes that opt in plan on it, and nothing dated on it is sent."""
+    from yearwheel.workdays import ProvisionalRefused, draft_provisional
+
+    folder = workdays_dir or calendar_folder(calendar_dir) / "workdays"
+    try:
+        path, guesses = draft_provisional(year, folder)
+    except ProvisionalRefused as exc:
+        raise fail(str(exc)) from None
+    print(f"wrote {path}（暂定，{len(guesses)} 项推算）：")
+    for g in guesses:
+        print(f"  推算：{g}")
+    print(
+        "  只有在日历中设置 programme.provisional_workdays: true 的计划会使用它；依赖它的日期标注“暂定”，"
+        "相关提醒暂缓发送，直到 yearwheel workdays import 导入国务院通知。"
+    )
