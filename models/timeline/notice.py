@@ -33,6 +33,8 @@ TITLE = re.compile(r"国务院办公厅关于(\d{4})年部分节假日安排的�
 STATED_YEAR = re.compile(r"现将(\d{4})年.{0,60}?安排通知如下")
 NUMBER = re.compile(r"国办发(?:明电)?\s*[〔\[(]\s*(\d{4})\s*[〕\])]\s*(\d+)\s*号")
 SIGNED = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*$")
+SIGNED_INLINE = re.compile(r"国务院办公厅(\d{4})年(\d{1,2})月(\d{1,2})日$")
+ITEM_START = re.compile(r"(?<=。)(?=[一二三四五六七八九十]、(?:元旦|春节|清明节|劳动节|端午节|中秋节|国庆节))")
 ITEM = re.compile(r"^\s*([一二三四五六七八九十]+)、\s*([^:：。]{2,20}?)\s*[:：]")
 # a date: [YYYY年][M月]D日, then perhaps a bracket with the weekday (and the lunar day)
 DATE = re.compile(r"(?:(\d{4})\s*年\s*)?(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*日(?:\s*\(([^()]*)\))?")
@@ -151,7 +153,14 @@ def _zh(d: dt.date) -> str:
 class _Reader:
     def __init__(self, text: str):
         self.raw = text.splitlines()
-        self.lines = [_normalise(line) for line in self.raw]
+        # one segment per item even when a copy lost its line breaks ("…上班。二、春节：…")
+        self.lines: list[str] = []
+        self.seg_line: list[int] = []  # segment → 0-based line of the text as given
+        for i, line in enumerate(self.raw):
+            for part in ITEM_START.split(_normalise(line)):
+                if part or not self.lines or self.seg_line[-1] != i:
+                    self.lines.append(part)
+                    self.seg_line.append(i)
         self.problems: list[NoticeProblem] = []
         self.notes: list[str] = []
 
@@ -181,7 +190,7 @@ class _Reader:
                 raise NoticeInvalid([NoticeProblem(1, first, message)])
             year, title_at = int(stated.group(1)), line_of(stated.start())
             title = f"国务院办公厅关于{year}年部分节假日安排的通知"
-            self.notes.append(f"通知文本中没有标题，年份按第{title_at + 1}行“现将{year}年……”确定")
+            self.notes.append(f"通知文本中没有标题，年份按第{self.seg_line[title_at] + 1}行“现将{year}年……”确定")
         number = next((f"国办发明电〔{k.group(1)}〕{k.group(2)}号" for line in self.lines if (k := NUMBER.search(line))), None)
         published = None
         for i in range(len(self.lines) - 1, title_at, -1):
@@ -189,8 +198,13 @@ class _Reader:
                 try:
                     published = dt.date(int(s.group(1)), int(s.group(2)), int(s.group(3)))
                 except ValueError:
-                    self.problem(i + 1, self.raw[i], "落款日期不是有效日期")
+                    self.problem(self.seg_line[i] + 1, self.raw[self.seg_line[i]], "落款日期不是有效日期")
                 break
+        if published is None and (end := SIGNED_INLINE.search(joined[-40:])):
+            try:
+                published = dt.date(int(end.group(1)), int(end.group(2)), int(end.group(3)))
+            except ValueError:
+                published = None
         notice = Notice(year=year, title=title, number=number, published=published, notes=list(self.notes))
         seen: dict[str, int] = {}
         for i in range(title_at + 1, len(self.lines)):
@@ -200,15 +214,25 @@ class _Reader:
             names = [n for n in re.split(r"[、,和与及]", item.group(2)) if n]
             unknown = [n for n in names if n not in FESTIVALS]
             if unknown:
-                self.problem(i + 1, self.raw[i], f"不认识的节日“{'、'.join(unknown)}”（应为{'、'.join(FESTIVALS)}之一）")
+                self.problem(
+                    self.seg_line[i] + 1,
+                    self.raw[self.seg_line[i]],
+                    f"不认识的节日“{'、'.join(unknown)}”（应为{'、'.join(FESTIVALS)}之一）",
+                )
                 continue
             for n in names:
                 if n in seen:
-                    self.problem(i + 1, self.raw[i], f"{n}已在第{seen[n]}行列出：同一节日不能安排两次")
-                seen.setdefault(n, i + 1)
+                    self.problem(
+                        self.seg_line[i] + 1, self.raw[self.seg_line[i]], f"{n}已在第{seen[n]}行列出：同一节日不能安排两次"
+                    )
+                seen.setdefault(n, self.seg_line[i] + 1)
             self.item(notice, "、".join(names), i, self.lines[i][item.end() :])
         if not seen and not self.problems:
-            self.problem(title_at + 1, self.raw[title_at], "通知中没有找到任何节日安排（如“一、元旦：1月1日放假……”）")
+            self.problem(
+                self.seg_line[title_at] + 1,
+                self.raw[self.seg_line[title_at]],
+                "通知中没有找到任何节日安排（如“一、元旦：1月1日放假……”）",
+            )
         self.whole(notice)
         if self.problems:
             raise NoticeInvalid(self.problems)
@@ -243,11 +267,15 @@ class _Reader:
         return out
 
     def item(self, notice: Notice, name: str, index: int, body: str) -> None:
-        line, raw = index + 1, self.raw[index]
+        line = self.seg_line[index] + 1
+        shared = self.seg_line.count(self.seg_line[index]) > 1  # a copy without line breaks: quote the item itself
+        raw = self.lines[index] if shared else self.raw[self.seg_line[index]]
         rest: list[dt.date] = []
         work: list[dt.date] = []
         stated: int | None = None
         for sentence in filter(None, body.split("。")):
+            if "国务院办公厅" in sentence or sentence.startswith("节假日期间"):
+                break  # the closing paragraph and the signature, in a copy without line breaks
             if "鼓励" in sentence or "倡导" in sentence:  # advice: moves no day
                 notice.skipped.append(sentence)
                 continue

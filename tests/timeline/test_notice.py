@@ -88,6 +88,7 @@ def test_full_width_half_width_and_layout_do_not_matter():
         text(2024).translate({ord(c): 0xFEE0 + ord(c) for c in "0123456789"}),  # full-width digits
         text(2024).replace("星期", "周"),
         "\r\n".join("　　" + line for line in text(2024).splitlines()),  # Windows line ends, indented
+        "".join(text(2024).splitlines()),  # a copy that lost every line break
     ]
     for variant in variants:
         got = read_notice(variant)
@@ -142,3 +143,10 @@ def test_the_newer_wording_is_checked_too():
 def test_text_that_is_not_a_notice_is_refused():
     assert "找不到通知标题" in refused("关于召开年度总结会的通知\n请各单位于12月25日前报送。")[0].message
     assert "没有找到任何节日安排" in refused("国务院办公厅关于2027年部分节假日安排的通知\n经国务院批准，另行通知。")[0].message
+
+
+def test_a_copy_without_line_breaks_reads_and_points_at_the_item():
+    flat = "".join(text(2024).splitlines())
+    assert read_notice(flat).source == read_notice(text(2024)).source  # the signature's date found at the end
+    (problem,) = refused(flat.replace("共8天", "共7天"))
+    assert problem.line == 1 and problem.sentence.startswith("二、春节") and "共7天" in problem.message
