@@ -83,3 +83,11 @@ TIMED_OUT = "timed_out"  # no answer before the send's deadline: the server may 
 CLAIM_LOST = "claim_lost"  # finished after this sender's claim expired: another sender owns the row
 
 DELIVERY_OUTCOMES = (STARTED, DELIVERED, FAILED, FAILED_PERMANENT, TIMED_OUT, CLAIM_LOST)
+
+
+# --------------------------------------------------------------------------- console roles
+
+COORDINATOR = "coordinator"  # acts on the programmes given to them
+VIEWER = "viewer"  # leaders, the leading group: reads everything given, acts on nothing
+ADMIN = "admin"  # manages users (and reads every programme)
+ROLES = {COORDINATOR: "协调人", VIEWER: "查看者", ADMIN: "管理员"}

@@ -208,3 +208,26 @@ def workday_warning(prog: LoadedProgramme, year: int, cal: WorkdayCalendar, toda
         f"{prog.spec.programme.title}将进入{nxt}年，但{nxt}年的工作日安排{what}：国务院办公厅通知发布后，"
         f"运行 yearwheel workdays import 通知.txt 生成 calendar/workdays/cn-{nxt}.yaml（{nxt}年的截止日期和提醒在此之前无法确定）"
     )
+
+
+def light_condition(light: str, today: dt.date, cal: WorkdayCalendar):
+    """The tasks of one colour on ``today``, as a SQL condition on ``Task`` — the same
+    colours as ``light_of`` (a board filters thousands of bureaus without loading them)."""
+    from sqlalchemy import and_, false, or_
+
+    from .tables import Task
+
+    pending = Task.state.in_((S.OPEN, S.RETURNED))
+    try:  # due soon: at most DUE_SOON_WORKDAYS working days left, i.e. before the next one after them
+        soon = cal.add(today, DUE_SOON_WORKDAYS + 1)
+    except Exception:  # noqa: BLE001 — a year without data: colour by calendar days, like light_of
+        soon = today + dt.timedelta(days=DUE_SOON_WORKDAYS + 1)
+    return {
+        ON_TIME: and_(Task.state == S.SUBMITTED, Task.on_time.is_(True)),
+        LATE: and_(Task.state == S.SUBMITTED, or_(Task.on_time.is_(False), Task.on_time.is_(None))),
+        EXEMPTED: Task.state == S.EXEMPTED,
+        NOT_OPEN: Task.state == S.WAITING,
+        OVERDUE: or_(Task.state == S.OVERDUE, and_(pending, Task.due < today)),
+        DUE_SOON: and_(pending, Task.due >= today, Task.due < soon),
+        ON_TRACK: and_(pending, Task.due >= soon),
+    }.get(light, false())

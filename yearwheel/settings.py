@@ -19,7 +19,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "YEARWHEEL_"
 MIN_SECRET_BYTES = 32
-MIN_TOKEN_CHARS = 24
 MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
@@ -45,7 +44,7 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = Field(None, description=f"signs the intake links, at least {MIN_SECRET_BYTES} bytes")
     link_days: int = Field(60, ge=1, le=3650, description="days after a task's due date its link still works")
     coordinator_token: SecretStr | None = Field(
-        None, description=f"the bearer token of the coordinator API, at least {MIN_TOKEN_CHARS} characters"
+        None, description="no longer used: each coordinator has their own token (`yearwheel users token`)"
     )
     attachment_dir: Path = Field(Path("attachments"), description="where the intake keeps evidence files")
     report_dir: Path = Field(Path("reports-out"), description="where the flows write the HTML year reports")
@@ -69,9 +68,13 @@ class Settings(BaseSettings):
 
     @field_validator("coordinator_token")
     @classmethod
-    def _long_token(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and len(v.get_secret_value()) < MIN_TOKEN_CHARS:
-            raise ValueError(f"must be at least {MIN_TOKEN_CHARS} characters; make one with: {MAKE_SECRET}")
+    def _no_shared_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            raise ValueError(
+                "is no longer used: the coordinator API now takes each user's own token, so the audit trail names "
+                "who acted. Unset it, create a user (`yearwheel users add NAME --role coordinator --programme ID`) "
+                "and a token for scripts (`yearwheel users token NAME`)"
+            )
         return v
 
     @field_validator("intake_url", "report_url")

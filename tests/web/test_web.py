@@ -23,7 +23,7 @@ from tests.pg import free_port
 pytestmark = pytest.mark.slow  # a real uvicorn server per test
 
 SECRET = b"s" * 40
-COORDINATOR = "coordinator-token-for-tests-0123456789"
+COORDINATOR = "yw_coordinator-token-for-tests-0123456789"  # the API token of the user "zhangsan"
 PDF = make_pdf()  # a real, minimal PDF (structure checked by yearwheel.web.uploads)
 
 
@@ -41,8 +41,9 @@ def serve(world: World, clock: Clock, tmp_path, port: int | None = None, **overr
 
     from yearwheel.web.app import WebSettings, create_app
 
-    settings = WebSettings(SECRET, COORDINATOR, tmp_path / "attachments", clock=clock, **overrides)
+    settings = WebSettings(SECRET, tmp_path / "attachments", clock=clock, **overrides)
     rt = world.runtime()
+    api_user(rt)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(rt, settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -56,6 +57,35 @@ def serve(world: World, clock: Clock, tmp_path, port: int | None = None, **overr
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def api_user(rt) -> None:
+    """A coordinator of every programme whose API token is ``COORDINATOR`` (made once)."""
+    from yearwheel import accounts as A
+    from models.tables import ApiToken, User
+
+    with rt.sessions.begin() as s:
+        if s.scalar(select(User.id).where(User.username == "zhangsan")) is not None:
+            return
+    user = A.add_user(
+        rt.sessions, "zhangsan", role="coordinator", password="a long test password", programmes=["*"], now=at("2023-01-01T00:00")
+    )
+    with rt.sessions.begin() as s:
+        s.add(ApiToken(user_id=user.id, token_hash=A.digest(COORDINATOR), name="tests", created_at=at("2023-01-01T00:00")))
+
+
+def revoked_token(world: World) -> str:
+    """A token of zhangsan's, made and then revoked."""
+    from yearwheel import accounts as A
+    from yearwheel.runtime import open_database
+
+    engine, sessions = open_database(world.database_url)
+    try:
+        token_id, value = A.new_token(sessions, "zhangsan", "old script", now=at("2023-06-01T00:00"))
+        A.revoke_token(sessions, token_id, now=at("2023-06-02T00:00"))
+        return value
+    finally:
+        engine.dispose()
 
 
 def at(text: str) -> dt.datetime:
@@ -127,7 +157,8 @@ def test_the_form_shows_the_task_and_a_submission_closes_it(world, intake):
     with ledger(world) as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 2
         acc = s.scalars(select(StatusChange).where(StatusChange.reason.like("accepted%"))).one()
-        assert acc.actor == "质量发展处 张三" and acc.reason == "accepted version 2: 材料齐全"
+        # recorded under the token's user, whatever the body's "actor" says
+        assert acc.actor == "zhangsan" and acc.reason == "accepted version 2: 材料齐全"
 
 
 def test_field_problems_come_back_in_chinese_escaped_and_nothing_is_stored(world, intake):
@@ -217,7 +248,14 @@ def test_coordinator_actions_need_their_own_token(world, intake):
         "to": "2024-01-10",
     }
     token = link(world, "late-city")
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {token}"}, {"Authorization": COORDINATOR}):
+    revoked = revoked_token(world)
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {token}"},  # a bureau's link is not a coordinator's token
+        {"Authorization": COORDINATOR},
+        {"Authorization": f"Bearer {revoked}"},
+    ):
         assert httpx.post(f"{base}/api/coordinator/extend", json=body, headers=headers).status_code == 403
     auth = {"Authorization": f"Bearer {COORDINATOR}"}
     r = httpx.post(f"{base}/api/coordinator/extend", json=body, headers=auth)
@@ -231,7 +269,8 @@ def test_coordinator_actions_need_their_own_token(world, intake):
     r = httpx.post(f"{base}/api/coordinator/exempt", json=body | {"participant": "exempt-city"}, headers=auth)
     assert r.status_code == 200 and r.json()["state"] == "exempted"
     with ledger(world) as s:
-        rows = s.scalars(select(StatusChange).where(StatusChange.actor == "质量发展处 李四")).all()
+        assert not s.scalars(select(StatusChange).where(StatusChange.actor == "质量发展处 李四")).all()  # typed text ignored
+        rows = s.scalars(select(StatusChange).where(StatusChange.actor == "zhangsan")).all()
         assert {r.reason for r in rows} >= {"extension: due 2023-12-25 → 2024-01-10: 机构调整", "机构调整"}
     # the exempted bureau's link now says there is nothing to do
     assert "已豁免" in httpx.get(f"{base}/t/{link(world, 'exempt-city')}").text

@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "yearwheel.cli.workdays",
         "Working-day years: import the State Council's holiday notice, or draft a provisional year.",
     ),
+    "users": ("yearwheel.cli.users", "Console accounts: add, disable, reset-password, list, token, revoke-token."),
     "intake": ("yearwheel.cli.intake", "The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL)."),
 }
 MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))

@@ -27,8 +27,8 @@ def serve(
     contacts: ContactsOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
-    """Serve the form behind each reminder's signed link, and the coordinator's actions
-    (accept, return, extend, exempt) behind $YEARWHEEL_COORDINATOR_TOKEN."""
+    """Serve the form behind each reminder's signed link, the coordinators' console
+    (/console) and their API (per-user tokens: `yearwheel users token`)."""
     from yearwheel.web.app import WebSettings, create_app
     from yearwheel.web.server import serve as serve_http
 
@@ -40,8 +40,8 @@ def serve(
         web.attachment_dir = attachments
     with runtime(calendar_dir, contacts) as rt:
         print(
-            f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); coordinator API "
-            + ("enabled" if web.coordinator_token else "disabled ($YEARWHEEL_COORDINATOR_TOKEN not set)"),
+            f"intake on http://{host}:{port}/ — {len(rt.programmes)} programme(s); "
+            f"console on http://{host}:{port}/console (accounts: `yearwheel users add`)",
             flush=True,
         )
         serve_http(create_app(rt, web), host=host, port=port)

@@ -5,8 +5,10 @@ coordinator's actions behind a separate token.
     POST /t/{token}            submit (multipart: fields + evidence files); a new version
                                each time until the coordinator accepts
     POST /api/coordinator/{accept|return|extend|exempt}
-                               JSON {programme, year, milestone, participant, actor, reason, to?},
-                               header "Authorization: Bearer $YEARWHEEL_COORDINATOR_TOKEN"
+                               JSON {programme, year, milestone, participant, reason, to?},
+                               header "Authorization: Bearer <a user's token>" (`yearwheel users
+                               token`); recorded under that user
+    /console/…                 the coordinators' console (``yearwheel.web.console``)
     GET  /healthz              200 when the ledger answers, 503 when it does not
 
 Every request is treated as hostile until shown otherwise:
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import logging
 import os
 import shutil
@@ -52,6 +53,7 @@ from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from yearwheel import usecases as R
+from yearwheel.accounts import token_user
 from yearwheel.settings import Settings as AppSettings
 from models import links
 from models import ratelimit
@@ -86,7 +88,6 @@ DOWN = "系统暂时无法连接数据库，本次提交未保存。请稍后重
 @dataclass
 class WebSettings:
     secret: bytes
-    coordinator_token: str | None = None
     attachment_dir: Path = Path("attachments")
     max_body: int = 12 * 1024 * 1024  # the whole request
     max_file: int = 5 * 1024 * 1024  # one evidence file
@@ -107,8 +108,7 @@ class WebSettings:
         secret = settings.secret_bytes()
         if secret is None:
             raise ValueError("YEARWHEEL_LINK_SECRET is not set: the intake signs and checks links with it")
-        token = settings.coordinator_token.get_secret_value() if settings.coordinator_token else None
-        return cls(secret, token, settings.attachment_dir, public_url=settings.intake_url)
+        return cls(secret, settings.attachment_dir, public_url=settings.intake_url)
 
 
 class Outbound:
@@ -448,17 +448,21 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             at=settings.clock().astimezone(TZ),
         )
 
+    from .console import mount_console
+
+    mount_console(app, rt, env, settings.clock, wake, sessions=web)
+
     # ---------------------------------------------------------------- the coordinator's API
 
     @app.post("/api/coordinator/{action}")
     async def coordinator(action: str, request: Request) -> Response:
         client = _client(request)
-        token = settings.coordinator_token
         given = request.headers.get("authorization", "")
         try:
             if not await run_in_threadpool(allowed, f"api:{client}", settings.api_rate, dt.timedelta(minutes=1)):
                 return JSONResponse({"error": "too many requests; try again in a minute"}, status_code=429)
-            if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            user = await run_in_threadpool(token_user, web, given[7:].strip()) if given.startswith("Bearer ") else None
+            if user is None:
                 ok = await run_in_threadpool(allowed, f"api-denied:{client}", settings.api_failures, dt.timedelta(minutes=10))
                 log.warning("refused a coordinator call from %s", client)
                 return JSONResponse({"error": "forbidden"}, status_code=403 if ok else 429)
@@ -468,10 +472,10 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             return JSONResponse({"error": f"unknown action {action[:40]!r}: accept, return, extend or exempt"}, status_code=404)
         try:
             body = await request.json()
-            args = {k: body[k] for k in ("programme", "year", "milestone", "participant", "actor", "reason")}
+            args = {k: body[k] for k in ("programme", "year", "milestone", "participant", "reason")}
             if not all(
                 isinstance(args[k], str) and 0 < len(args[k].strip()) <= 2000
-                for k in ("programme", "milestone", "participant", "actor", "reason")
+                for k in ("programme", "milestone", "participant", "reason")
             ):
                 raise ValueError
             if not isinstance(args["year"], int) or isinstance(args["year"], bool):
@@ -481,13 +485,16 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         except (ValueError, KeyError, TypeError):
             return JSONResponse(
                 {
-                    "error": "expected JSON {programme, year (a number), milestone, participant, actor, reason"
+                    "error": "expected JSON {programme, year (a number), milestone, participant, reason"
                     + (", to (YYYY-MM-DD)" if action == "extend" else "")
                     + "}"
                 },
                 status_code=422,
             )
         from models.states import TransitionRefused
+
+        if not user.acts_on(args["programme"]):
+            return JSONResponse({"error": f"{user.username} may not act on {args['programme'][:80]}"}, status_code=403)
 
         def act() -> dict:
             return R.coordinator_action(
@@ -497,7 +504,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 year,
                 args["milestone"],
                 args["participant"],
-                actor=args["actor"],
+                actor=user.username,  # the token's user, never what the body says
                 reason=args["reason"],
                 at=settings.clock(),
                 new_due=new_due,

@@ -1,0 +1,292 @@
+"""The coordinator's console over real HTTP (uvicorn on loopback, httpx with cookies), the
+ledger on SQLite and PostgreSQL, the bureaus' mail through the loopback SMTP server:
+accounts and roles, sessions and CSRF, the board, a task's actions recorded under the
+signed-in user, bulk actions, throttled and locked sign-in."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from models.tables import OutboxMessage, StatusChange, Task
+from tests.engine.conftest import PROGRAMME, ledger, tasks_of
+from tests.web.test_web import Clock, at, link, serve
+
+pytestmark = pytest.mark.slow  # a real uvicorn server per test
+
+PASSWORD = "correct horse battery staple"
+
+
+def users(world):
+    from yearwheel import accounts as A
+    from yearwheel.runtime import open_database
+
+    engine, sessions = open_database(world.database_url)
+    now = at("2023-12-01T09:00")
+    A.add_user(
+        sessions,
+        "zhangsan",
+        role="coordinator",
+        password=PASSWORD,
+        display_name="张三（质量发展处）",
+        programmes=[PROGRAMME],
+        now=now,
+    )
+    A.add_user(sessions, "leader", role="viewer", password=PASSWORD, display_name="领导小组", programmes=["*"], now=now)
+    A.add_user(sessions, "other", role="coordinator", password=PASSWORD, programmes=["another-programme"], now=now)
+    return engine, sessions
+
+
+@pytest.fixture
+def console(world, tmp_path):
+    world.advance("2023-12-01T09:00")
+    world.advance("2023-12-26T09:00")  # late-city and exempt-city overdue, punctual-city too (none submitted)
+    engine, sessions = users(world)
+    clock = Clock(at("2023-12-27T10:00"))
+    with serve(world, clock, tmp_path) as (base, settings):
+        yield base, clock, sessions
+    engine.dispose()
+
+
+def sign_in(base: str, username: str, password: str = PASSWORD) -> httpx.Client:
+    c = httpx.Client(base_url=base, follow_redirects=False)
+    r = c.post("/console/login", data={"username": username, "password": password, "next": "/console"})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def eventually(check, timeout: float = 15.0) -> bool:
+    """The background sender delivers after the request: wait for what it sends."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def late_task(world) -> int:
+    with ledger(world) as s:
+        return s.scalar(tasks_of(2023, "late-city").with_only_columns(Task.id))
+
+
+def test_sign_in_sets_a_guarded_session_and_wrong_answers_say_nothing_more(console):
+    base, _, _ = console
+    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie and "Secure" not in cookie
+    wrong = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": "nope", "next": "/console"})
+    unknown = httpx.post(f"{base}/console/login", data={"username": "nobody", "password": "nope", "next": "/console"})
+    assert wrong.status_code == unknown.status_code == 401
+    said = [re.search(r'id="problem"[^>]*>([^<]+)<', x.text).group(1) for x in (wrong, unknown)]
+    assert said[0] == said[1]  # no user enumeration
+    assert httpx.get(f"{base}/console").status_code == 303  # no session: to the sign-in page
+    evil = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "//evil.example/x"})
+    assert evil.headers["location"] == "/console"  # never redirected off the console
+
+
+def test_the_board_the_task_and_a_return_recorded_under_the_user(world, console):
+    base, _, _ = console
+    c = sign_in(base, "zhangsan")
+    home = c.get("/console")
+    assert home.status_code == 200 and f"/console/p/{PROGRAMME}/2023" in home.text
+    board = c.get(f"/console/p/{PROGRAMME}/2023")
+    assert board.status_code == 200 and "迟交市市场监督管理局" in board.text
+    assert re.search(r"逾期未报 <strong>3</strong>", board.text)
+    only = c.get(f"/console/p/{PROGRAMME}/2023", params={"q": "迟交"})
+    assert "迟交市市场监督管理局" in only.text and "准时市市场监督管理局" not in only.text
+    tid = late_task(world)
+    page = c.get(f"/console/task/{tid}")
+    assert page.status_code == 200 and 'id="return"' in page.text and "the due date passed" in page.text
+    token = csrf(page.text)
+    # without the CSRF token: refused, nothing done
+    r = c.post(f"/console/task/{tid}/exempt", data={"reason": "试试"})
+    assert r.status_code == 403
+    r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": "2023-12-30", "reason": "补充材料"})
+    assert r.status_code == 303 and "problem=" in r.headers["location"]  # a Saturday: refused, said why
+    assert "2024-01-02" in c.get(r.headers["location"]).text  # the next working day is named
+    r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": "2024-01-05", "reason": "补充材料"})
+    assert r.status_code == 303 and "done=extend" in r.headers["location"]
+    with ledger(world) as s:
+        task = s.get(Task, tid)
+        assert str(task.due) == "2024-01-05" and task.state == "open"
+        rows = list(s.scalars(select(StatusChange).where(StatusChange.task_id == tid).order_by(StatusChange.id)))
+        mine = [r for r in rows if r.actor == "zhangsan"]
+        assert mine and any("补充材料" in (r.reason or "") for r in mine) and rows[-1].actor == "zhangsan"
+    assert eventually(
+        lambda: any("截止日期调整" in m["Subject"] and m["To"] == "office@late.example.gov.cn" for m in world.smtp.messages)
+    )
+    page = c.get(f"/console/task/{tid}")
+    assert "zhangsan" in page.text and "截止日期调整" in page.text  # the audit trail and the message sent
+
+
+def test_a_viewer_sees_everything_and_can_act_on_nothing(world, console):
+    base, _, _ = console
+    c = sign_in(base, "leader")
+    tid = late_task(world)
+    page = c.get(f"/console/task/{tid}")
+    assert page.status_code == 200 and 'id="actions"' not in page.text
+    token = csrf(page.text)  # the viewer's own valid token (from the sign-out form)
+    for action in ("accept", "return", "extend", "exempt"):
+        r = c.post(f"/console/task/{tid}/{action}", data={"csrf": token, "reason": "x", "to": "2024-01-05"})
+        assert r.status_code == 403 and "只能查看" in r.text
+    for what in ("remind", "extend"):
+        r = c.post(f"/console/p/{PROGRAMME}/2023/m/results-submitted/{what}", data={"csrf": token, "days": "3", "reason": "x"})
+        assert r.status_code == 403
+    with ledger(world) as s:
+        assert not list(s.scalars(select(StatusChange).where(StatusChange.actor == "leader")))
+
+
+def test_a_coordinator_of_another_programme_sees_nothing_of_this_one(world, console):
+    base, _, _ = console
+    c = sign_in(base, "other")
+    assert f"/console/p/{PROGRAMME}/2023" not in c.get("/console").text
+    assert c.get(f"/console/p/{PROGRAMME}/2023").status_code == 404
+    assert c.get(f"/console/task/{late_task(world)}").status_code == 404
+
+
+def test_a_bureaus_link_opens_no_console_page(world, console):
+    base, _, _ = console
+    token = link(world, "late-city")
+    for headers in ({"Authorization": f"Bearer {token}"}, {"Cookie": f"yw_console={token}"}):
+        r = httpx.get(f"{base}/console/task/{late_task(world)}", headers=headers)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+
+
+def test_a_disabled_users_session_stops_working(console):
+    from yearwheel import accounts as A
+
+    base, _, sessions = console
+    c = sign_in(base, "zhangsan")
+    assert c.get("/console").status_code == 200
+    A.set_disabled(sessions, "zhangsan")
+    assert c.get("/console").status_code == 303
+    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
+    assert r.status_code == 401
+
+
+def test_ten_wrong_passwords_lock_the_account_for_a_while(console):
+    import datetime as dt
+
+    base, clock, _ = console
+    for _ in range(10):
+        r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": "wrong", "next": "/console"})
+        assert r.status_code == 401
+    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
+    assert r.status_code == 401  # locked: even the right password
+    clock.at += dt.timedelta(minutes=16)
+    assert sign_in(base, "zhangsan").get("/console").status_code == 200
+
+
+def test_bulk_extension_shows_the_date_first_and_reminders_go_once_a_day(world, console):
+    base, _, _ = console
+    c = sign_in(base, "zhangsan")
+    page = c.get(f"/console/p/{PROGRAMME}/2023/m/results-submitted", params={"days": "3"})
+    # 3 working days after Wednesday 2023-12-27: Thursday, Friday, then New Year's Day is off — Tuesday 2024-01-02
+    assert re.search(r'id="preview">新截止日期：<strong>2024-01-02</strong>', page.text)
+    token = csrf(page.text)
+    r = c.post(
+        f"/console/p/{PROGRAMME}/2023/m/results-submitted/extend",
+        data={"csrf": token, "days": "3", "reason": "年底集中报送", "confirm": "2023-12-29"},  # not the date shown
+    )
+    assert r.status_code == 303 and "days=3" in r.headers["location"]
+    with ledger(world) as s:
+        assert {str(t.due) for t in s.scalars(tasks_of(2023))} == {"2023-12-25"}  # nothing applied
+    r = c.post(
+        f"/console/p/{PROGRAMME}/2023/m/results-submitted/extend",
+        data={"csrf": token, "days": "3", "reason": "年底集中报送", "confirm": "2024-01-02"},
+    )
+    assert r.status_code == 303 and "n=3" in r.headers["location"]
+    with ledger(world) as s:
+        assert {str(t.due) for t in s.scalars(tasks_of(2023))} == {"2024-01-02"}
+        assert {a for a in s.scalars(select(StatusChange.actor).where(StatusChange.reason.like("extension%")))} == {"zhangsan"}
+    for _ in range(2):  # asked twice the same day: one reminder per bureau
+        r = c.post(f"/console/p/{PROGRAMME}/2023/m/results-submitted/remind", data={"csrf": token})
+        assert r.status_code == 303
+    with ledger(world) as s:
+        manual = list(s.scalars(select(OutboxMessage).where(OutboxMessage.step.like("reminded@%"))))
+    assert len(manual) == 3 and len({m.recipient for m in manual}) == 3
+
+    def sent() -> bool:
+        with ledger(world) as s:
+            return {m.state for m in s.scalars(select(OutboxMessage).where(OutboxMessage.step.like("reminded@%")))} == {"sent"}
+
+    assert eventually(sent)  # through the outbox, rendered for the new date
+    reminded = [
+        m for m in world.smtp.messages if "2024年1月2日" in m.get_body().get_content() and "截止日期调整" not in m["Subject"]
+    ]
+    assert len(reminded) == 3
+
+
+def test_the_api_takes_a_users_own_token_and_its_role(world, console):
+    """A viewer's token and a token for another programme are refused; a coordinator's
+    token acts, recorded under that user; a revoked token stops at once."""
+    from yearwheel import accounts as A
+
+    base, clock, sessions = console
+    body = {
+        "programme": PROGRAMME,
+        "year": 2023,
+        "milestone": "results-submitted",
+        "participant": "late-city",
+        "reason": "并入他市",
+    }
+    _, viewer = A.new_token(sessions, "leader", "dashboard", now=clock())
+    _, other = A.new_token(sessions, "other", "script", now=clock())
+    token_id, mine = A.new_token(sessions, "zhangsan", "script", now=clock())
+    for token in (viewer, other):
+        r = httpx.post(f"{base}/api/coordinator/exempt", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403 and "may not act" in r.json()["error"]
+    r = httpx.post(f"{base}/api/coordinator/exempt", json=body, headers={"Authorization": f"Bearer {mine}"})
+    assert r.status_code == 200, r.text
+    with ledger(world) as s:
+        assert s.scalars(select(StatusChange).where(StatusChange.reason == "并入他市")).one().actor == "zhangsan"
+    A.revoke_token(sessions, token_id, now=clock())
+    r = httpx.post(f"{base}/api/coordinator/accept", json=body, headers={"Authorization": f"Bearer {mine}"})
+    assert r.status_code == 403
+
+
+def test_users_on_the_command_line(cli, world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from yearwheel.cli import build_app
+
+    world.advance("2023-12-01T09:00")  # a migrated ledger
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
+    run = CliRunner().invoke
+    app = build_app()
+    r = run(
+        app,
+        ["users", "add", "wangwu", "--role", "coordinator", "--name", "王五", "--programme", PROGRAMME, "--password-stdin"],
+        input="short\n",
+    )
+    assert r.exit_code == 1 and "至少 10 个字符" in r.stderr
+    r = run(
+        app,
+        ["users", "add", "wangwu", "--role", "coordinator", "--name", "王五", "--programme", PROGRAMME, "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    assert r.exit_code == 0 and "added wangwu" in r.stdout
+    r = run(app, ["users", "add", "wangwu", "--role", "viewer", "--programme", "*", "--password-stdin"], input=PASSWORD + "\n")
+    assert r.exit_code == 1 and "already exists" in r.stderr
+    r = run(app, ["users", "add", "nobody", "--role", "boss", "--password-stdin"], input=PASSWORD + "\n")
+    assert r.exit_code == 1 and "coordinator, viewer, admin" in r.stderr
+    r = cli("users", "token", "wangwu", "--name", "nightly")
+    assert r.exit_code == 0 and r.stdout.strip().startswith("yw_") and "shown only now" in r.stderr
+    assert cli("users", "disable", "wangwu").exit_code == 0
+    listed = cli("users", "list")
+    assert "wangwu\tcoordinator\t王五" in listed.stdout and "(disabled)" in listed.stdout
+    assert PASSWORD not in listed.stdout and "argon2" not in cli("users", "list", "--json").stdout
+    r = run(app, ["users", "reset-password", "wangwu", "--password-stdin"], input="another long password\n")
+    assert r.exit_code == 0
+    assert cli("users", "revoke-token", "999").exit_code == 1
