@@ -242,6 +242,8 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
         prog = rt.programme(py.programme)
         cal = rt.cal.for_spec(prog.spec)
         light = light_of(task.state, task.on_time, task.due, local_day(at), cal)[0]
+        form = prog.forms.get(mi.form) if mi.form else None
+        labels = {f.id: f.label for f in getattr(form, "fields", [])}
         out_versions = []
         before: dict[str, Any] = {}
         for v in versions:
@@ -254,7 +256,11 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
                     "on_time": v.on_time,
                     "actor": v.actor,
                     "fields": [
-                        {"key": k, "value": payload.get(k), "changed": bool(before) and payload.get(k) != before.get(k)}
+                        {
+                            "key": labels.get(k, k),
+                            "value": payload.get(k),
+                            "changed": bool(before) and payload.get(k) != before.get(k),
+                        }
                         for k in keys
                     ],
                     "attachments": v.attachments or [],

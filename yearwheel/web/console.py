@@ -51,6 +51,7 @@ STATE_ZH = {
     "returned": "退回修改",
     "exempted": "免报",
 }
+OUTBOX_ZH = {V.PENDING: "等待发送", V.SENDING: "发送中", V.SENT: "已发送", V.DEAD: "已放弃", V.SKIPPED: "未发送（已不适用）"}
 MAX_FIELD = 2000  # characters of one form input
 
 
@@ -63,7 +64,13 @@ def mount_console(
     def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         return HTMLResponse(
             env.get_template(name).render(
-                lights=LIGHTS, states=STATE_ZH, roles=V.ROLES, actions=ACTIONS, local=lambda t: t.astimezone(TZ), **ctx
+                lights=LIGHTS,
+                states=STATE_ZH,
+                outbox_states=OUTBOX_ZH,
+                roles=V.ROLES,
+                actions=ACTIONS,
+                local=lambda t: t.astimezone(TZ),
+                **ctx,
             ),
             status_code=status,
         )
