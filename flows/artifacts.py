@@ -15,6 +15,7 @@ ids are validated to that alphabet (plus '_', replaced here).
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 from typing import Any
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_progress_artifact, create_table_artifact
@@ -24,7 +25,7 @@ from models.timeline.zhdate import zh_date, zh_relative
 from models.vocabulary import KINDS
 from models.yearview import DUE_SOON, LIGHTS, ON_TRACK, YearView
 from yearwheel import usecases as R
-from yearwheel.reports.html import write_year_report
+from yearwheel.reports.html import console_link, write_year_report
 
 KIND_ZH = {k: v.zh for k, v in KINDS.items()}
 
@@ -88,14 +89,22 @@ def status_description(view: YearView) -> str:
 def publish_year(rt: R.Runtime, view: YearView) -> str:
     """Write the HTML report and publish the year's artifacts; returns the report link."""
     path, link = R.report_location(rt, view.programme, view.year)
-    write_year_report(view, path)
-    create_table_artifact(status_table(view), key=key("status", view.programme, view.year), description=status_description(view))
+    web = rt.settings.web_url
+    write_year_report(view, path, web)
+    board = console_link(web, f"/console/p/{quote(view.programme)}/{view.year}")
+    create_table_artifact(
+        status_table(view),
+        key=key("status", view.programme, view.year),
+        description=status_description(view) + (f"\n\n[在工作台中办理]({board})" if board else ""),
+    )
     for m in view.milestones:
         if m.is_open:
+            page = console_link(web, f"/console/p/{quote(view.programme)}/{view.year}/m/{quote(m.id)}")
             create_progress_artifact(
                 m.progress,
                 key=key("progress", view.programme, view.year, m.id),
-                description=f"{md(m.title)}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}",
+                description=f"{md(m.title)}：已报送 {m.submitted}/{m.assigned - m.exempted}，截止 {m.due:%Y-%m-%d}"
+                + (f"（[未报送单位]({page})）" if page else ""),
             )
     create_link_artifact(
         link,
@@ -147,7 +156,7 @@ def next_deadline(view: YearView) -> str:
     return "⏭ 本年度已无待报送的截止事项"
 
 
-def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], instant: dt.datetime) -> str:
+def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], instant: dt.datetime, web: str | None = None) -> str:
     d = out["dispatch"]
     queued = out["queued"]
     reminders = sum(n for k, n in queued.items() if k not in ("escalation",))
@@ -161,6 +170,8 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
     ]
     if out.get("failures"):
         lines += ["", "### ❌ 未能推进的计划（其余计划已正常推进）", ""]
+        if console_link(web, "/"):
+            lines += [f"[工作台]({console_link(web, '/console')}) · [投递失败]({console_link(web, '/console/outbox')})", ""]
         lines += [f"- **{md(p)}**：{md(why)}" for p, why in out["failures"].items()]
         lines.append("")
     if out.get("held"):
@@ -190,7 +201,12 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
             next_deadline(view),
             *(["", f"⚠️ {md(view.workday_warning)}"] if view.workday_warning else []),
             "",
-            f"[年度报告（HTML）]({link})",
+            f"[年度报告（HTML）]({link})"
+            + (
+                f" · [工作台看板]({board})"
+                if (board := console_link(web, f"/console/p/{quote(view.programme)}/{view.year}"))
+                else ""
+            ),
             "",
             *targets_markdown(view),
         ]
@@ -206,7 +222,7 @@ def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, pr
         if view is not None:
             views.append((view, publish_year(rt, view)))
     create_markdown_artifact(
-        advance_summary(out, views, instant),
+        advance_summary(out, views, instant, rt.settings.web_url),
         key=key("advance", programme or "all"),
         description=f"advance {programme or 'all programmes'} as of {minute(instant)}",
     )

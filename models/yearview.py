@@ -56,6 +56,7 @@ class Cell:
     submitted_at: dt.datetime | None
     workdays_left: int | None  # open tasks: working days until due (0: due today)
     workdays_late: int | None  # late or overdue: working days past due
+    task_id: int | None = None  # the ledger's task (the console's page for it)
 
 
 @dataclass
@@ -168,7 +169,7 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
         if light == LATE and t.submitted_at is not None:
             late = _count(cal, t.due, local_day(t.submitted_at))
         cells[(t.participant, mi.milestone)] = Cell(
-            mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late
+            mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late, t.id
         )
         m.assigned += 1
         m.submitted += t.state == S.SUBMITTED

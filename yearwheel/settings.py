@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     attachment_dir: Path = Field(Path("attachments"), description="where the intake keeps evidence files")
     report_dir: Path = Field(Path("reports-out"), description="where the flows write the HTML year reports")
     report_url: str | None = Field(None, description="the address that serves report_dir (else file:// links)")
+    web_url: str | None = Field(
+        None, description="where coordinators reach the console (`yearwheel intake serve`): the report and Prefect link to it"
+    )
     log_level: str | None = Field(None, description="show the engine's log on the terminal at this level (DEBUG, INFO, WARNING)")
     prefect_api_url: str | None = Field(
         None,
@@ -77,7 +80,7 @@ class Settings(BaseSettings):
             )
         return v
 
-    @field_validator("intake_url", "report_url")
+    @field_validator("intake_url", "report_url", "web_url")
     @classmethod
     def _http(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

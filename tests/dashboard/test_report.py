@@ -136,3 +136,21 @@ def test_the_report_says_where_next_years_working_days_stand(database_url, smtp_
         )
     finally:
         world.close()
+
+
+def test_with_the_console_address_the_report_links_each_cell_to_its_task(world, cli, tmp_path, monkeypatch):
+    from tests.engine.conftest import ledger, tasks_of
+
+    world.advance("2023-12-01T09:00")
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", world.database_url)
+    monkeypatch.setenv("YEARWHEEL_WEB_URL", "https://yw.example.gov.cn/")
+    out = tmp_path / "r.html"
+    assert cli("report", PROGRAMME, "--year", "2023", "-o", out, "--calendar-dir", world.calendar_dir).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    with ledger(world) as s:
+        ids = [t.id for t in s.scalars(tasks_of(2023))]
+    assert len(ids) == 3 and all(f'href="https://yw.example.gov.cn/console/task/{i}"' in page for i in ids)
+    assert 'href="https://yw.example.gov.cn/console/p/engine-demo/2023"' in page
+    monkeypatch.delenv("YEARWHEEL_WEB_URL")
+    assert cli("report", PROGRAMME, "--year", "2023", "-o", out, "--calendar-dir", world.calendar_dir).exit_code == 0
+    assert "/console/" not in out.read_text(encoding="utf-8")  # no address, no dead links

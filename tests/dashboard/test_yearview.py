@@ -92,3 +92,14 @@ def test_the_run_summary_names_the_next_deadline_and_the_first_retry(world):
     coordinator(world, "exempt", "2023-12-24T10:00", "late-city", reason="并入他市")
     view = R.year_view(rt, PROGRAMME, 2023, at("2023-12-24T10:00"))
     assert "⏭ 本年度已无待报送的截止事项" in advance_summary(out.as_json(), [(view, "r.html")], at("2023-12-24T10:00"))
+
+
+def test_the_run_summary_links_to_the_console_when_it_is_known(world):
+    from flows.artifacts import advance_summary
+    from yearwheel import usecases as R
+
+    out = world.advance("2023-12-01T09:00").as_json()
+    view = R.year_view(world.runtime(), PROGRAMME, 2023, at("2023-12-01T09:00"))
+    text = advance_summary(out, [(view, "report.html")], at("2023-12-01T09:00"), "https://yw.example.gov.cn")
+    assert "[工作台看板](https://yw.example.gov.cn/console/p/engine-demo/2023)" in text
+    assert "工作台" not in advance_summary(out, [(view, "report.html")], at("2023-12-01T09:00"))

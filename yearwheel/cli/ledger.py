@@ -331,7 +331,7 @@ def report(
             with rt.sessions() as s:
                 programme_year_or_exit(s, programme_id, year)
     try:
-        write_year_report(view, output)
+        write_year_report(view, output, rt.settings.web_url)
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc.strerror}") from None
     counts = view.lights()

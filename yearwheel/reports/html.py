@@ -86,10 +86,16 @@ class Gantt:
         return round(self.LABEL + days * self.scale, 1)
 
 
-def render_year_report(view: YearView) -> str:
+def console_link(web_url: str | None, path: str) -> str | None:
+    """The console's page at ``path`` when $YEARWHEEL_WEB_URL says where it is."""
+    return f"{web_url.rstrip('/')}{path}" if web_url else None
+
+
+def render_year_report(view: YearView, web_url: str | None = None) -> str:
     as_of = view.as_of.astimezone(TZ)
     return _env.get_template("year.html.j2").render(
         v=view,
+        console=lambda path: console_link(web_url, path),
         gantt=Gantt(view),
         lights=LIGHTS,
         counts=view.lights(),
@@ -101,6 +107,6 @@ def render_year_report(view: YearView) -> str:
     )
 
 
-def write_year_report(view: YearView, path: Path) -> Path:
+def write_year_report(view: YearView, path: Path, web_url: str | None = None) -> Path:
     """Write atomically: a reader never sees half a page."""
-    return write_atomic(path, render_year_report(view))
+    return write_atomic(path, render_year_report(view, web_url))

@@ -194,11 +194,14 @@ def mount_console(
             )
         except (B.NotVisible, LookupError):
             return refused(404, "没有这个计划年度，或您无权查看。", user)
+        api = rt.settings.prefect_api_url
+        prefect_runs = (api.rstrip("/").removesuffix("/api") + "/runs") if api else None
         return render(
             "console_board.html.j2",
             user=user,
             csrf=csrf,
             b=b,
+            prefect_runs=prefect_runs,
             filters={"light": light, "q": q[:100], "group": group, "workstream": workstream},
         )
 
