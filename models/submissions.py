@@ -200,6 +200,11 @@ def extend(
     old = task.due
     if new_due == old:
         raise NotAllowed(f"{task.participant}'s {ref.mi.milestone} is already due {old}")
+    if new_due < old or new_due < local_day(at):
+        raise NotAllowed(
+            f"an extension moves the due date later: {new_due} is before "
+            + (f"the current due date {old}" if new_due < old else f"today ({local_day(at)})")
+        )
     if cal is not None and not cal.is_workday(new_due):
         nxt = cal.on_or_after(new_due)
         raise NotAllowed(f"{new_due} is not a working day; the next working day is {nxt}")

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -36,6 +37,8 @@ SIGN_IN_FAILED = "用户名或密码错误；连续输错多次后账号将暂�
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("an unknown user costs the same as a known one")
+# argon2id takes 64 MiB per hash: at most this many at once, whatever the number of requests
+_HASHING = threading.BoundedSemaphore(2)
 
 
 class AccountError(ValueError):
@@ -186,6 +189,8 @@ def sign_in(
         u = s.scalar(select(User).where(User.username == username))
     if u is None:
         _verify(_DUMMY, password)
+        with sessions.begin() as s:  # the same second transaction as for a known user: no timing tell
+            ratelimit.hit(s, f"login-unknown:{client}", limit=10**9, window=CLIENT_WINDOW, now=now)
         return None
     ok = _verify(u.password_hash, password)
     with sessions.begin() as s:
@@ -195,9 +200,12 @@ def sign_in(
         locked = row.locked_until is not None and row.locked_until > now
         if not ok or row.disabled or locked:
             if not ok and not locked:
-                row.failed_logins = (row.failed_logins or 0) + 1
-                if row.failed_logins >= MAX_FAILURES:
-                    row.locked_until, row.failed_logins = now + LOCK_FOR, 0
+                # counted in the database, not read-modify-write: parallel guesses all count
+                failures = s.execute(
+                    update(User).where(User.id == u.id).values(failed_logins=User.failed_logins + 1).returning(User.failed_logins)
+                ).scalar_one()
+                if failures >= MAX_FAILURES:
+                    s.execute(update(User).where(User.id == u.id).values(locked_until=now + LOCK_FOR, failed_logins=0))
             return None
         row.failed_logins, row.locked_until = 0, None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -206,10 +214,11 @@ def sign_in(
 
 
 def _verify(hashed: str, password: str) -> bool:
-    try:
-        return _hasher.verify(hashed, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    with _HASHING:
+        try:
+            return _hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def session_user(sessions: sessionmaker, token: str | None, *, now: dt.datetime) -> tuple[Actor, str] | None:

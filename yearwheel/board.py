@@ -317,16 +317,36 @@ def attachment(rt: Runtime, actor: Actor, task_id: int, sha256: str) -> dict[str
 
 
 def outbox_page(rt: Runtime, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
-    """Messages that failed (waiting for a retry) or were given up, newest first."""
-    from models.queries import list_outbox
+    """Messages that failed (waiting for a retry) or were given up, newest first — of the
+    programmes the user may see (a message about a target has no task: its own programme)."""
+    from sqlalchemy import and_, or_
 
+    programme = func.coalesce(ProgrammeYear.programme, OutboxMessage.programme)
+    q = (
+        select(OutboxMessage, Task.participant, MilestoneInstance.milestone, programme, ProgrammeYear.year)
+        .outerjoin(Task, Task.id == OutboxMessage.task_id)
+        .outerjoin(MilestoneInstance, MilestoneInstance.id == Task.milestone_instance_id)
+        .outerjoin(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
+        .where(or_(OutboxMessage.state == V.DEAD, and_(OutboxMessage.state == V.PENDING, OutboxMessage.last_error.is_not(None))))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if not (actor.role == V.ADMIN or "*" in actor.programmes):
+        q = q.where(programme.in_(actor.programmes))
     with rt.sessions() as s:
-        rows = list_outbox(s, states=(V.DEAD, V.PENDING), limit=limit * 2)
-    return [
-        r
-        for r in rows
-        if (r["state"] == V.DEAD or r.get("last_error")) and (r["programme"] is None or actor.sees(r["programme"]))
-    ][:limit]
+        return [
+            {
+                "programme": prog,
+                "year": year,
+                "milestone": milestone,
+                "participant": participant,
+                "recipient": m.recipient,
+                "channel": m.channel,
+                "state": m.state,
+                "last_error": m.last_error,
+            }
+            for m, participant, milestone, prog, year in s.execute(q)
+        ]
 
 
 def remind_now(rt: Runtime, actor: Actor, programme: str, year: int, milestone: str, at: dt.datetime) -> int:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     attachment_dir: Path = Field(Path("attachments"), description="where the intake keeps evidence files")
     report_dir: Path = Field(Path("reports-out"), description="where the flows write the HTML year reports")
     report_url: str | None = Field(None, description="the address that serves report_dir (else file:// links)")
+    trusted_proxies: str | None = Field(
+        None,
+        description="comma-separated addresses of the reverse proxies in front of the web service (e.g. 127.0.0.1): "
+        "from them the client is the last address of X-Forwarded-For and the scheme X-Forwarded-Proto",
+    )
     web_url: str | None = Field(
         None, description="where coordinators reach the console (`yearwheel intake serve`): the report and Prefect link to it"
     )

@@ -193,6 +193,8 @@ def test_submit_then_coordinator_actions(cli, world, tmp_path):
         "延期",
         "--actor",
         "质量发展处 张三",
+        "--at",
+        "2023-12-13T10:00",  # an extension never moves a date into the past (here: 2026)
     )
     assert r.exit_code == 0 and "due 2024-01-05" in r.stdout
     r = run(

@@ -51,9 +51,16 @@ def console(world, tmp_path):
     engine.dispose()
 
 
-def sign_in(base: str, username: str, password: str = PASSWORD) -> httpx.Client:
+def attempt(base: str, username: str, password: str = PASSWORD, next: str = "/console") -> tuple[httpx.Client, httpx.Response]:
+    """Open the sign-in page (its pre-session token) and sign in, as a browser does."""
     c = httpx.Client(base_url=base, follow_redirects=False)
-    r = c.post("/console/login", data={"username": username, "password": password, "next": "/console"})
+    page = c.get("/console/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
+    return c, c.post("/console/login", data={"username": username, "password": password, "next": next, "login_csrf": token})
+
+
+def sign_in(base: str, username: str, password: str = PASSWORD) -> httpx.Client:
+    c, r = attempt(base, username, password)
     assert r.status_code == 303, r.text
     return c
 
@@ -81,18 +88,30 @@ def late_task(world) -> int:
 
 def test_sign_in_sets_a_guarded_session_and_wrong_answers_say_nothing_more(console):
     base, _, _ = console
-    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
+    _, r = attempt(base, "zhangsan")
     assert r.status_code == 303 and r.headers["location"] == "/console"
-    cookie = r.headers["set-cookie"]
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("yw_console="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie and "Secure" not in cookie
-    wrong = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": "nope", "next": "/console"})
-    unknown = httpx.post(f"{base}/console/login", data={"username": "nobody", "password": "nope", "next": "/console"})
+    _, wrong = attempt(base, "zhangsan", "nope")
+    _, unknown = attempt(base, "nobody", "nope")
     assert wrong.status_code == unknown.status_code == 401
     said = [re.search(r'id="problem"[^>]*>([^<]+)<', x.text).group(1) for x in (wrong, unknown)]
     assert said[0] == said[1]  # no user enumeration
     assert httpx.get(f"{base}/console").status_code == 303  # no session: to the sign-in page
-    evil = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "//evil.example/x"})
-    assert evil.headers["location"] == "/console"  # never redirected off the console
+    for target in ("//evil.example/x", "/console/\\evil.example", "https://evil.example/console"):
+        _, evil = attempt(base, "zhangsan", next=target)
+        assert evil.headers["location"] == "/console"  # never redirected off the console
+    # a sign-in posted by another site (no pre-session token, or a browser saying so) signs no one in
+    forged = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
+    assert forged.status_code == 400 and "yw_console=" not in forged.headers.get("set-cookie", "")
+    c = httpx.Client(base_url=base)
+    token = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/console/login").text).group(1)
+    r = c.post(
+        "/console/login",
+        data={"username": "zhangsan", "password": PASSWORD, "next": "/console", "login_csrf": token},
+        headers={"Origin": "null"},
+    )
+    assert r.status_code == 400
 
 
 def test_the_board_the_task_and_a_return_recorded_under_the_user(world, console):
@@ -113,8 +132,20 @@ def test_the_board_the_task_and_a_return_recorded_under_the_user(world, console)
     r = c.post(f"/console/task/{tid}/exempt", data={"reason": "试试"})
     assert r.status_code == 403
     r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": "2023-12-30", "reason": "补充材料"})
-    assert r.status_code == 303 and "problem=" in r.headers["location"]  # a Saturday: refused, said why
-    assert "2024-01-02" in c.get(r.headers["location"]).text  # the next working day is named
+    assert r.status_code == 409 and 'id="problem"' in r.text  # a Saturday: refused, said why …
+    assert "2024-01-02" in r.text  # … and the next working day named
+    r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": "2023-12-20", "reason": "补充材料"})
+    assert r.status_code == 409 and "later" in r.text  # an extension never moves a date earlier or into the past
+    for bad in ("2099-01-05", "not a date", "9999-99-99"):
+        r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": bad, "reason": "补充材料"})
+        assert r.status_code in (409, 422) and 'id="problem"' in r.text, bad  # a year without data, or no date
+    long_reason = "补" * 2000  # the longest reason the form allows, 18 KB once urlencoded
+    r = c.post(f"/console/task/{tid}/return", data={"csrf": token, "reason": long_reason})
+    assert r.status_code == 409 and "未办理" in r.text  # read whole (not taken for a CSRF failure); nothing to return yet
+    for path in (f"/console/task/{10**30}", "/console/task/0", f"/console/p/{PROGRAMME}/{10**30}", "/console/task/abc"):
+        r = c.get(path)
+        assert r.status_code == 404 and "没有这个页面" in r.text  # a Chinese page, never a 500
+
     r = c.post(f"/console/task/{tid}/extend", data={"csrf": token, "to": "2024-01-05", "reason": "补充材料"})
     assert r.status_code == 303 and "done=extend" in r.headers["location"]
     with ledger(world) as s:
@@ -171,8 +202,7 @@ def test_a_disabled_users_session_stops_working(console):
     assert c.get("/console").status_code == 200
     A.set_disabled(sessions, "zhangsan")
     assert c.get("/console").status_code == 303
-    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
-    assert r.status_code == 401
+    assert attempt(base, "zhangsan")[1].status_code == 401
 
 
 def test_ten_wrong_passwords_lock_the_account_for_a_while(console):
@@ -180,10 +210,8 @@ def test_ten_wrong_passwords_lock_the_account_for_a_while(console):
 
     base, clock, _ = console
     for _ in range(10):
-        r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": "wrong", "next": "/console"})
-        assert r.status_code == 401
-    r = httpx.post(f"{base}/console/login", data={"username": "zhangsan", "password": PASSWORD, "next": "/console"})
-    assert r.status_code == 401  # locked: even the right password
+        assert attempt(base, "zhangsan", "wrong")[1].status_code == 401
+    assert attempt(base, "zhangsan")[1].status_code == 401  # locked: even the right password
     clock.at += dt.timedelta(minutes=16)
     assert sign_in(base, "zhangsan").get("/console").status_code == 200
 
@@ -206,7 +234,8 @@ def test_bulk_extension_shows_the_date_first_and_reminders_go_once_a_day(world, 
         f"/console/p/{PROGRAMME}/2023/m/results-submitted/extend",
         data={"csrf": token, "days": "3", "reason": "年底集中报送", "confirm": "2024-01-02"},
     )
-    assert r.status_code == 303 and "n=3" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=extend")
+    assert "已延期" in c.get(r.headers["location"]).text
     with ledger(world) as s:
         assert {str(t.due) for t in s.scalars(tasks_of(2023))} == {"2024-01-02"}
         assert {a for a in s.scalars(select(StatusChange.actor).where(StatusChange.reason.like("extension%")))} == {"zhangsan"}
@@ -290,3 +319,69 @@ def test_users_on_the_command_line(cli, world, monkeypatch):
     r = run(app, ["users", "reset-password", "wangwu", "--password-stdin"], input="another long password\n")
     assert r.exit_code == 0
     assert cli("users", "revoke-token", "999").exit_code == 1
+
+
+def test_behind_a_trusted_proxy_the_client_and_https_are_the_proxys_word(world, tmp_path):
+    """From a trusted proxy, X-Forwarded-For names the client (so one client's guesses do
+    not throttle everyone behind nginx) and X-Forwarded-Proto: https makes the cookie Secure;
+    from anyone else both headers are ignored."""
+    world.advance("2023-12-01T09:00")
+    engine, _ = users(world)
+    with serve(world, Clock(at("2023-12-27T10:00")), tmp_path, trusted_proxies=frozenset({"127.0.0.1"})) as (base, _):
+        c = httpx.Client(base_url=base)
+        token = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/console/login").text).group(1)
+        forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        r = c.post(
+            "/console/login",
+            data={"username": "zhangsan", "password": PASSWORD, "next": "/console", "login_csrf": token},
+            headers=forwarded,
+            follow_redirects=False,
+        )
+        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("yw_console="))
+        assert r.status_code == 303 and "Secure" in cookie
+        # thirty wrong guesses from one client behind the proxy: that client is throttled, another is not
+        for _ in range(30):
+            attempt_from(base, "leader", "wrong", {"X-Forwarded-For": "203.0.113.66"})
+        assert attempt_from(base, "zhangsan", PASSWORD, {"X-Forwarded-For": "203.0.113.66"}).status_code == 401
+        assert attempt_from(base, "zhangsan", PASSWORD, {"X-Forwarded-For": "203.0.113.8"}).status_code == 303
+    engine.dispose()
+
+
+def attempt_from(base: str, username: str, password: str, headers: dict) -> httpx.Response:
+    c = httpx.Client(base_url=base, follow_redirects=False)
+    token = re.search(r'name="login_csrf" value="([^"]+)"', c.get("/console/login").text).group(1)
+    return c.post(
+        "/console/login",
+        data={"username": username, "password": password, "next": "/console", "login_csrf": token},
+        headers=headers,
+    )
+
+
+def test_the_outbox_page_shows_only_the_users_programmes(world, console):
+    from models.tables import OutboxMessage as O
+
+    base, _, _ = console
+    with ledger(world) as s:  # a target alert of another programme that failed (no task: only its programme says whose)
+        s.add(
+            O(
+                key="k-other",
+                programme="another-programme",
+                kind="target_behind",
+                step="s",
+                recipient="province",
+                audience="self",
+                channel="email",
+                address="a1",
+                subject="",
+                body="",
+                state="dead",
+                attempts=1,
+                last_error="550 no such user other@x",
+                not_before=at("2023-12-27T09:00"),
+                created_at=at("2023-12-27T09:00"),
+                due_at=at("2023-12-27T09:00"),
+            )
+        )
+        s.commit()
+    assert "other@x" in sign_in(base, "other").get("/console/outbox").text
+    assert "other@x" not in sign_in(base, "zhangsan").get("/console/outbox").text

@@ -100,6 +100,8 @@ class WebSettings:
     api_failures: int = 10  # wrong tokens per client per 10 minutes
     lock_timeout: float = 3.0  # seconds a request waits for a database lock before "busy, try again"
     public_url: str | None = None  # the address bureaus use ($YEARWHEEL_INTAKE_URL): its origin may POST
+    web_url: str | None = None  # where coordinators reach the console ($YEARWHEEL_WEB_URL): https there → Secure cookies
+    trusted_proxies: frozenset[str] = frozenset()  # peers whose X-Forwarded-For / -Proto are believed
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
 
     @classmethod
@@ -108,7 +110,10 @@ class WebSettings:
         secret = settings.secret_bytes()
         if secret is None:
             raise ValueError("YEARWHEEL_LINK_SECRET is not set: the intake signs and checks links with it")
-        return cls(secret, settings.attachment_dir, public_url=settings.intake_url)
+        proxies = frozenset(p.strip() for p in (settings.trusted_proxies or "").split(",") if p.strip())
+        return cls(
+            secret, settings.attachment_dir, public_url=settings.intake_url, web_url=settings.web_url, trusted_proxies=proxies
+        )
 
 
 class Outbound:
@@ -145,7 +150,26 @@ class Outbound:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
+    """The client's address: the peer, or — when the peer is a trusted reverse proxy — the
+    last address it put in X-Forwarded-For (the one it saw; earlier ones are the client's
+    word). Rate limits count this, so behind nginx each client is counted on its own."""
+    peer = request.client.host if request.client else "?"
+    trusted: frozenset[str] = getattr(request.app.state, "trusted_proxies", frozenset())
+    if peer in trusted:
+        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+        for address in reversed(forwarded):
+            if address not in trusted:
+                return address[:64]
+    return peer
+
+
+def _https(request: Request) -> bool:
+    """Served over HTTPS: directly, or as a trusted proxy says (X-Forwarded-Proto)."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else "?"
+    trusted: frozenset[str] = getattr(request.app.state, "trusted_proxies", frozenset())
+    return peer in trusted and request.headers.get("x-forwarded-proto", "").lower() == "https"
 
 
 def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> FastAPI:
@@ -164,6 +188,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     app = FastAPI(title="Yearwheel intake", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.outbound = outbound
+    app.state.trusted_proxies = settings.trusted_proxies
     env = Environment(
         loader=FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=select_autoescape(default=True),
@@ -450,7 +475,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     from .console import mount_console
 
-    mount_console(app, rt, env, settings.clock, wake, sessions=web)
+    mount_console(app, rt, env, settings, wake, sessions=web)
 
     # ---------------------------------------------------------------- the coordinator's API
 

@@ -12,9 +12,12 @@
     GET  /console/outbox                           what failed and why
 
 A server-side session (``yearwheel.accounts``): the cookie holds a random token (HttpOnly,
-SameSite=Lax, Secure over HTTPS), every POST carries the session's CSRF token, a viewer
-reads and never acts (403), and every action is recorded under the signed-in user.
-Database work runs in the thread pool; every input is bounded before it is used.
+SameSite=Lax, Secure over HTTPS — directly, through a trusted proxy, or when
+$YEARWHEEL_WEB_URL is https), every POST carries the session's CSRF token (the sign-in form
+a pre-session one), a POST a browser marks as coming from elsewhere (Sec-Fetch-Site, or
+``Origin: null``) is refused, a viewer reads and never acts (403), and every action is
+recorded under the signed-in user. Database work runs in the thread pool; every input is
+bounded before it is used; an unexpected input gets a Chinese page, never a traceback.
 """
 
 from __future__ import annotations
@@ -22,18 +25,23 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import re
+import secrets
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from models import vocabulary as V
 from models.timeline import TZ
+from models.timeline.workdays import MissingWorkdayData
 from models.yearview import LIGHTS
 from yearwheel import accounts as A
 from yearwheel import board as B
@@ -42,6 +50,9 @@ from yearwheel import usecases as R
 log = logging.getLogger("yearwheel.web")
 
 COOKIE = "yw_console"
+LOGIN_COOKIE = "yw_login"  # the pre-session token of the sign-in form (double submit)
+TaskId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+Year = Annotated[int, PathParam(ge=1900, le=9999)]
 ACTIONS = {"accept": "审核通过", "return": "退回修改", "extend": "延期", "exempt": "免报"}
 STATE_ZH = {
     "waiting": "未开始",
@@ -56,13 +67,19 @@ MAX_FIELD = 2000  # characters of one form input
 
 
 def mount_console(
-    app: FastAPI, rt: R.Runtime, env: Environment, clock: Callable[[], dt.datetime], wake: Callable[[], None], *, sessions: Any
+    app: FastAPI, rt: R.Runtime, env: Environment, settings: Any, wake: Callable[[], None], *, sessions: Any
 ) -> None:
+    """Add the console's routes to the web service's ``app`` (``settings``: its WebSettings)."""
+    from .app import _client, _https
+
     def now() -> dt.datetime:
-        return clock()
+        return settings.clock()
+
+    def secure(request: Request) -> bool:
+        return _https(request) or (settings.web_url or "").startswith("https://")
 
     def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(
+        response = HTMLResponse(
             env.get_template(name).render(
                 lights=LIGHTS,
                 states=STATE_ZH,
@@ -74,6 +91,23 @@ def mount_console(
             ),
             status_code=status,
         )
+        # our own forms then post with their real Origin, so a hidden ("null") one is refused
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def refused(status: int, text: str, user: A.Actor | None = None, csrf: str = "") -> HTMLResponse:
+        return render("console_message.html.j2", status, user=user, csrf=csrf, message=text)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/console"):
+            return refused(404, "没有这个页面（地址中的编号或参数不正确）。")
+        return JSONResponse({"error": "invalid request"}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def database_trouble(request: Request, exc: DBAPIError) -> Response:
+        log.warning("database trouble on %s: %s", request.url.path, str(getattr(exc, "orig", exc))[:200])
+        return refused(503, "系统暂时无法连接数据库（或数据库繁忙），未做任何改动。请稍后重试。")
 
     def who(request: Request) -> tuple[A.Actor, str] | None:
         return A.session_user(sessions, request.cookies.get(COOKIE), now=now())
@@ -82,16 +116,13 @@ def mount_console(
         target = request.url.path if request.url.path.startswith("/console") else "/console"
         return RedirectResponse(f"/console/login?next={quote(target)}", status_code=303)
 
-    def refused(status: int, text: str, user: A.Actor | None = None) -> HTMLResponse:
-        return render("console_message.html.j2", status, user=user, message=text)
-
     async def posted(request: Request, *names: str) -> dict[str, str] | None:
         """The named inputs of a small urlencoded form (None for anything else)."""
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             return None
-        try:
-            form = await request.form(max_fields=len(names) + 2, max_files=0, max_part_size=MAX_FIELD * 4)
-        except Exception:  # noqa: BLE001 — malformed or oversized: refused below
+        try:  # a Chinese character is 9 bytes once urlencoded
+            form = await request.form(max_fields=len(names) + 2, max_files=0, max_part_size=MAX_FIELD * 9 + 64)
+        except Exception:  # noqa: BLE001 — malformed or oversized: refused by the caller
             return None
         out = {}
         for n in names:
@@ -99,37 +130,63 @@ def mount_console(
             out[n] = v[:MAX_FIELD] if isinstance(v, str) else ""
         return out
 
+    def foreign(request: Request) -> bool:
+        """A browser says the POST comes from another site, or hides where it comes from."""
+        site = request.headers.get("sec-fetch-site", "").lower()
+        return site in ("cross-site", "same-site") or request.headers.get("origin", "").strip().lower() == "null"
+
     async def acting(request: Request, form: dict[str, str] | None) -> tuple[A.Actor, str] | Response:
         """The signed-in user of a POST whose CSRF token matches, or the answer to give."""
+        if foreign(request):
+            log.warning("console: refused a cross-site POST to %s from %s", request.url.path, _client(request))
+            return refused(403, "请从工作台页面提交。")
         found = await run_in_threadpool(who, request)
         if found is None:
             return to_login(request)
         user, csrf = found
         if form is None or not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
             log.warning("console: refused a POST to %s without its CSRF token (user %s)", request.url.path, user.username)
-            return refused(403, "页面已过期或请求来源不明，请返回刷新后重试。", user)
+            return refused(403, "页面已过期或请求来源不明，请返回刷新后重试。", user, csrf)
         return user, csrf
 
     # ---------------------------------------------------------------- sign-in
 
+    def login_form(request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
+        """The sign-in page with a fresh pre-session token, in a cookie and in the form:
+        another site cannot sign a browser into an account of its choosing."""
+        token = secrets.token_urlsafe(24)
+        ctx.setdefault("next", "/console")
+        response = render("console_login.html.j2", status, login_csrf=token, **ctx)
+        response.set_cookie(
+            LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=secure(request), path="/console"
+        )
+        return response
+
+    def safe_next(target: str) -> str:
+        ok = target.startswith("/console") and "//" not in target and "\\" not in target and "\n" not in target
+        return target[:300] if ok else "/console"
+
     @app.get("/console/login")
     def login_page(request: Request, next: str = "/console") -> Response:
-        return render("console_login.html.j2", next=next if next.startswith("/console") else "/console")
+        return login_form(request, next=safe_next(next))
 
     @app.post("/console/login")
     async def login(request: Request) -> Response:
-        form = await posted(request, "username", "password", "next")
-        if form is None:
-            return render("console_login.html.j2", 400, problem=A.SIGN_IN_FAILED, next="/console")
-        client = request.client.host if request.client else "?"
-        try:
-            done = await run_in_threadpool(A.sign_in, sessions, form["username"], form["password"], client=client, now=now())
-        except DBAPIError:
-            return render("console_login.html.j2", 503, problem="系统暂时无法连接数据库，请稍后重试。", next="/console")
-        target = form["next"] if form["next"].startswith("/console") and "//" not in form["next"] else "/console"
+        form = await posted(request, "username", "password", "next", "login_csrf")
+        cookie = request.cookies.get(LOGIN_COOKIE, "")
+        if (
+            form is None
+            or foreign(request)
+            or not cookie
+            or not hmac.compare_digest(form["login_csrf"].encode(), cookie.encode())
+        ):
+            return login_form(request, 400, problem="登录页面已过期，请重新输入用户名和密码。")
+        client = _client(request)
+        done = await run_in_threadpool(A.sign_in, sessions, form["username"], form["password"], client=client, now=now())
+        target = safe_next(form["next"])
         if done is None:
             log.warning("console: a failed sign-in from %s", client)
-            return render("console_login.html.j2", 401, problem=A.SIGN_IN_FAILED, next=target, username=form["username"][:64])
+            return login_form(request, 401, problem=A.SIGN_IN_FAILED, next=target, username=form["username"][:64])
         user, token, _ = done
         log.info("console: %s signed in from %s", user.username, client)
         response = RedirectResponse(target, status_code=303)
@@ -139,9 +196,10 @@ def mount_console(
             max_age=int(A.SESSION_FOR.total_seconds()),
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=secure(request),
             path="/console",
         )
+        response.delete_cookie(LOGIN_COOKIE, path="/console")
         return response
 
     @app.post("/console/logout")
@@ -168,181 +226,212 @@ def mount_console(
     def board_page(
         request: Request,
         programme: str,
-        year: int,
+        year: Year,
         light: str = "",
         q: str = "",
         group: str = "",
         workstream: str = "",
-        page: int = 1,
+        page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+    ) -> Response:
+        found = who(request)
+        if found is None:
+            return to_login(request)
+        user, csrf = found
+        light, q, group, workstream = light[:20], q[:100], group[:80], workstream[:80]
+        try:
+            b = B.board(rt, user, programme, year, now(), light=light, q=q, group=group, workstream=workstream, page=page)
+        except LookupError:
+            return refused(404, "没有这个计划年度，或您无权查看。", user, csrf)
+        api = rt.settings.prefect_api_url
+        return render(
+            "console_board.html.j2",
+            user=user,
+            csrf=csrf,
+            b=b,
+            prefect_runs=(api.rstrip("/").removesuffix("/api") + "/runs") if api else None,
+            filters={"light": light, "q": q, "group": group, "workstream": workstream},
+        )
+
+    @app.get("/console/p/{programme}/{year}/m/{milestone}")
+    def milestone_view(
+        request: Request, programme: str, year: Year, milestone: str, days: Annotated[int, Query(ge=0, le=60)] = 0
     ) -> Response:
         found = who(request)
         if found is None:
             return to_login(request)
         user, csrf = found
         try:
-            b = B.board(
-                rt,
-                user,
-                programme,
-                year,
-                now(),
-                light=light[:20],
-                q=q[:100],
-                group=group[:80],
-                workstream=workstream[:80],
-                page=page,
-            )
-        except (B.NotVisible, LookupError):
-            return refused(404, "没有这个计划年度，或您无权查看。", user)
-        api = rt.settings.prefect_api_url
-        prefect_runs = (api.rstrip("/").removesuffix("/api") + "/runs") if api else None
+            m = B.milestone_page(rt, user, programme, year, milestone, now())
+        except LookupError:
+            return refused(404, "没有这个节点，或您无权查看。", user, csrf)
+        preview, problem = None, ""
+        if days:
+            try:
+                preview = B.extension_date(rt, programme, now(), days)
+            except MissingWorkdayData as exc:
+                problem = f"无法计算新的截止日期：缺少{exc.year}年的工作日安排（导入国务院通知后再试）。"
+        notes = {
+            "remind": "已加入发件箱：未报送的单位将收到提醒（同一单位每天至多一次）。",
+            "extend": "已延期，各单位将收到截止日期调整通知。",
+        }
+        note = notes.get(request.query_params.get("done", ""), "")
         return render(
-            "console_board.html.j2",
-            user=user,
-            csrf=csrf,
-            b=b,
-            prefect_runs=prefect_runs,
-            filters={"light": light, "q": q[:100], "group": group, "workstream": workstream},
+            "console_milestone.html.j2", user=user, csrf=csrf, m=m, days=days, preview=preview, problem=problem, note=note
         )
 
-    @app.get("/console/p/{programme}/{year}/m/{milestone}")
-    def milestone_view(request: Request, programme: str, year: int, milestone: str, days: int = 0) -> Response:
-        found = who(request)
-        if found is None:
-            return to_login(request)
-        user, csrf = found
-        try:
-            m = B.milestone_page(rt, user, programme, year, milestone, now())
-        except (B.NotVisible, LookupError):
-            return refused(404, "没有这个节点，或您无权查看。", user)
-        preview = B.extension_date(rt, programme, now(), days) if 0 < days <= 60 else None
-        return render("console_milestone.html.j2", user=user, csrf=csrf, m=m, days=days, preview=preview)
-
     @app.post("/console/p/{programme}/{year}/m/{milestone}/{what}")
-    async def milestone_action(request: Request, programme: str, year: int, milestone: str, what: str) -> Response:
-        found = await acting(request, form := await posted(request, "csrf", "days", "reason", "confirm"))
+    async def milestone_action(request: Request, programme: str, year: Year, milestone: str, what: str) -> Response:
+        form = await posted(request, "csrf", "days", "reason", "confirm")
+        found = await acting(request, form)
         if isinstance(found, Response):
             return found
-        user, _ = found
+        user, csrf = found
         assert form is not None
         if not user.acts_on(programme):
-            return refused(403, "您的账号只能查看，不能办理。", user)
+            return refused(403, "您的账号只能查看，不能办理。", user, csrf)
         base = f"/console/p/{quote(programme)}/{year}/m/{quote(milestone)}"
         if what == "remind":
             try:
                 n = await run_in_threadpool(B.remind_now, rt, user, programme, year, milestone, now())
-            except (B.NotVisible, LookupError):
-                return refused(404, "没有这个节点，或您无权查看。", user)
+            except LookupError:
+                return refused(404, "没有这个节点，或您无权查看。", user, csrf)
             wake()
-            return RedirectResponse(f"{base}?done=remind&n={n}", status_code=303)
+            log.info("console: %s asked %d reminder(s) for %s %s %s", user.username, n, programme, year, milestone)
+            return RedirectResponse(f"{base}?done=remind", status_code=303)
         if what != "extend":
-            return refused(404, "没有这个操作。", user)
-        days = int(form["days"]) if form["days"].isdigit() and 0 < int(form["days"]) <= 60 else 0
+            return refused(404, "没有这个操作。", user, csrf)
+        days = int(form["days"]) if re.fullmatch(r"[0-9]{1,2}", form["days"]) else 0
         reason = form["reason"].strip()
-        if not days or not reason:
-            return refused(422, "请填写延期的工作日数（1–60）和延期原因。", user)
-        new_due = B.extension_date(rt, programme, now(), days)
+        if not 0 < days <= 60 or not reason:
+            return refused(422, "请填写延期的工作日数（1–60）和延期原因。", user, csrf)
+        try:
+            new_due = B.extension_date(rt, programme, now(), days)
+        except MissingWorkdayData as exc:
+            return refused(409, f"无法计算新的截止日期：缺少{exc.year}年的工作日安排。", user, csrf)
+        except LookupError:
+            return refused(404, "没有这个计划。", user, csrf)
         if form["confirm"] != new_due.isoformat():  # the date shown before confirming is the one applied
             return RedirectResponse(f"{base}?days={days}", status_code=303)
 
-        def extend_all() -> int:
-            page = B.milestone_page(rt, user, programme, year, milestone, now())
-            n = 0
-            for r in page["overdue"]:
-                R.coordinator_action(
-                    rt,
-                    "extend",
-                    programme,
-                    year,
-                    milestone,
-                    r["participant"],
-                    actor=user.username,
-                    reason=reason,
-                    at=now(),
-                    new_due=new_due,
-                    send=False,
-                )
-                n += 1
-            return n
+        def extend_all() -> tuple[int, list[str]]:
+            from models import submissions as U
+            from models.states import TransitionRefused
 
-        n = await run_in_threadpool(extend_all)
+            page = B.milestone_page(rt, user, programme, year, milestone, now())
+            n, missed = 0, []
+            for r in page["overdue"]:
+                try:
+                    R.coordinator_action(
+                        rt,
+                        "extend",
+                        programme,
+                        year,
+                        milestone,
+                        r["participant"],
+                        actor=user.username,
+                        reason=reason,
+                        at=now(),
+                        new_due=new_due,
+                        send=False,
+                    )
+                    n += 1
+                except (U.NotAllowed, U.NotFound, TransitionRefused) as exc:  # e.g. submitted meanwhile
+                    missed.append(f"{r['name']}：{exc}")
+            return n, missed
+
+        try:
+            n, missed = await run_in_threadpool(extend_all)
+        except LookupError:
+            return refused(404, "没有这个节点，或您无权查看。", user, csrf)
         wake()
-        return RedirectResponse(f"{base}?done=extend&n={n}", status_code=303)
+        log.info("console: %s extended %d task(s) of %s %s %s to %s", user.username, n, programme, year, milestone, new_due)
+        if missed:
+            return refused(409, f"已延期 {n} 个单位；以下单位未延期：" + "；".join(missed[:20]), user, csrf)
+        return RedirectResponse(f"{base}?done=extend", status_code=303)
 
     @app.get("/console/task/{task_id}")
-    def task_view(request: Request, task_id: int) -> Response:
+    def task_view(request: Request, task_id: TaskId) -> Response:
         found = who(request)
         if found is None:
             return to_login(request)
         user, csrf = found
         try:
             t = B.task_page(rt, user, task_id, now())
-        except (B.NotVisible, LookupError):
-            return refused(404, "没有这项任务，或您无权查看。", user)
-        return render("console_task.html.j2", user=user, csrf=csrf, t=t, problem=request.query_params.get("problem", "")[:300])
+        except LookupError:
+            return refused(404, "没有这项任务，或您无权查看。", user, csrf)
+        done = ACTIONS.get(request.query_params.get("done", ""), "")
+        return render("console_task.html.j2", user=user, csrf=csrf, t=t, note=f"已办理：{done}。" if done else "")
+
+    def task_problem(user: A.Actor, csrf: str, task_id: int, text: str, status: int = 409) -> Response:
+        """The task page again, saying what was not done (nothing is passed through the URL)."""
+        return render("console_task.html.j2", status, user=user, csrf=csrf, t=B.task_page(rt, user, task_id, now()), problem=text)
 
     @app.post("/console/task/{task_id}/{action}")
-    async def task_action(request: Request, task_id: int, action: str) -> Response:
-        found = await acting(request, form := await posted(request, "csrf", "reason", "to"))
+    async def task_action(request: Request, task_id: TaskId, action: str) -> Response:
+        form = await posted(request, "csrf", "reason", "to")
+        found = await acting(request, form)
         if isinstance(found, Response):
             return found
-        user, _ = found
+        user, csrf = found
         assert form is not None
         if action not in ACTIONS:
-            return refused(404, "没有这个操作。", user)
+            return refused(404, "没有这个操作。", user, csrf)
         try:
             t = await run_in_threadpool(B.task_page, rt, user, task_id, now())
-        except (B.NotVisible, LookupError):
-            return refused(404, "没有这项任务，或您无权查看。", user)
+        except LookupError:
+            return refused(404, "没有这项任务，或您无权查看。", user, csrf)
         if not user.acts_on(t["programme"]):
-            return refused(403, "您的账号只能查看，不能办理。", user)
+            return refused(403, "您的账号只能查看，不能办理。", user, csrf)
         reason = form["reason"].strip() or ("审核通过" if action == "accept" else "")
         try:
-            new_due = dt.date.fromisoformat(form["to"]) if action == "extend" else None
+            new_due = dt.date.fromisoformat(form["to"][:10]) if action == "extend" else None
         except ValueError:
-            return RedirectResponse(f"/console/task/{task_id}?problem={quote('请选择新的截止日期')}", status_code=303)
+            return await run_in_threadpool(task_problem, user, csrf, task_id, "请选择新的截止日期。", 422)
         if not reason:
-            return RedirectResponse(f"/console/task/{task_id}?problem={quote('请填写原因')}", status_code=303)
+            return await run_in_threadpool(task_problem, user, csrf, task_id, "请填写原因。", 422)
         from models import submissions as U
         from models.states import TransitionRefused
 
-        try:
-            await run_in_threadpool(
-                lambda: R.coordinator_action(
-                    rt,
-                    action,
-                    t["programme"],
-                    t["year"],
-                    t["milestone"],
-                    t["participant"],
-                    actor=user.username,
-                    reason=reason,
-                    at=now(),
-                    new_due=new_due,
-                    send=False,
-                )
+        def act() -> None:
+            R.coordinator_action(
+                rt,
+                action,
+                t["programme"],
+                t["year"],
+                t["milestone"],
+                t["participant"],
+                actor=user.username,
+                reason=reason,
+                at=now(),
+                new_due=new_due,
+                send=False,
             )
+
+        try:
+            await run_in_threadpool(act)
         except (U.NotAllowed, TransitionRefused) as exc:
-            return RedirectResponse(f"/console/task/{task_id}?problem={quote(str(exc)[:300])}", status_code=303)
-        except DBAPIError:
-            return RedirectResponse(f"/console/task/{task_id}?problem={quote('数据库繁忙，未办理，请重试')}", status_code=303)
+            return await run_in_threadpool(task_problem, user, csrf, task_id, f"未办理：{exc}")
+        except MissingWorkdayData as exc:
+            text = f"未办理：缺少{exc.year}年的工作日安排，无法核对该日期。"
+            return await run_in_threadpool(task_problem, user, csrf, task_id, text)
         log.info("console: %s did %s on task %s", user.username, action, task_id)
         wake()
         return RedirectResponse(f"/console/task/{task_id}?done={action}", status_code=303)
 
     @app.get("/console/task/{task_id}/file/{sha256}")
-    def evidence(request: Request, task_id: int, sha256: str) -> Response:
+    def evidence(request: Request, task_id: TaskId, sha256: str) -> Response:
         found = who(request)
         if found is None:
             return to_login(request)
-        user, _ = found
+        user, csrf = found
         try:
             f = B.attachment(rt, user, task_id, sha256[:64])
-        except (B.NotVisible, LookupError):
-            return refused(404, "没有这个附件，或您无权查看。", user)
+        except LookupError:
+            return refused(404, "没有这个附件，或您无权查看。", user, csrf)
         path = Path(f["path"])
-        if not path.is_file():
-            return refused(404, "附件文件不在存储目录中，请联系运维。", user)
+        root = Path(settings.attachment_dir).resolve()
+        if not path.resolve().is_relative_to(root) or not path.is_file():  # only what the intake stored
+            return refused(404, "附件文件不在存储目录中，请联系运维。", user, csrf)
         return FileResponse(
             path, media_type=f.get("content_type") or "application/octet-stream", filename=f.get("name") or path.name
         )
