@@ -244,25 +244,25 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
         light = light_of(task.state, task.on_time, task.due, local_day(at), cal)[0]
         form = prog.forms.get(mi.form) if mi.form else None
         labels = {f.id: f.label for f in getattr(form, "fields", [])}
+        # side by side: one row per field (the form's order, then any other), one column per
+        # version; a cell is marked when it differs from the version before
+        keys = [f.id for f in getattr(form, "fields", [])]
+        keys += [k for v in versions for k in (v.payload or {}) if k not in keys]
+        keys = list(dict.fromkeys(keys))
         out_versions = []
-        before: dict[str, Any] = {}
+        before: dict[str, Any] | None = None
         for v in versions:
             payload = v.payload or {}
-            keys = list(dict.fromkeys([*payload, *before]))
             out_versions.append(
                 {
                     "version": v.version,
                     "received_at": v.received_at,
                     "on_time": v.on_time,
                     "actor": v.actor,
-                    "fields": [
-                        {
-                            "key": labels.get(k, k),
-                            "value": payload.get(k),
-                            "changed": bool(before) and payload.get(k) != before.get(k),
-                        }
+                    "cells": {
+                        k: {"value": payload.get(k), "changed": before is not None and payload.get(k) != before.get(k)}
                         for k in keys
-                    ],
+                    },
                     "attachments": v.attachments or [],
                 }
             )
@@ -284,7 +284,8 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
             "history": [
                 {"at": h.at, "from": h.from_state, "to": h.to_state, "actor": h.actor, "reason": h.reason} for h in history
             ],
-            "versions": list(reversed(out_versions)),
+            "versions": list(reversed(out_versions)),  # the newest first
+            "fields": [(k, labels.get(k, k)) for k in keys if any(v["cells"][k]["value"] is not None for v in out_versions)],
             "messages": [
                 {
                     "kind": V.KINDS[m.kind].zh if m.kind in V.KINDS else m.kind,

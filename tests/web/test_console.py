@@ -385,3 +385,27 @@ def test_the_outbox_page_shows_only_the_users_programmes(world, console):
         s.commit()
     assert "other@x" in sign_in(base, "other").get("/console/outbox").text
     assert "other@x" not in sign_in(base, "zhangsan").get("/console/outbox").text
+
+
+def test_versions_side_by_side_and_evidence_only_for_those_who_may_see_it(world, console):
+    from tests.web.test_web import GOOD, PDF
+
+    base, _, _ = console
+    world.smtp.defer.clear()
+    # the bureau answers through its link (late, after the deadline), then corrects one figure
+    token = link(world, "late-city")
+    r = httpx.post(f"{base}/t/{token}", data=GOOD, files={"evidence": ("走访记录.pdf", PDF, "application/pdf")})
+    assert r.status_code == 200, r.text
+    assert httpx.post(f"{base}/t/{token}", data=GOOD | {"f.enterprises_served": "13"}).status_code == 200
+    c = sign_in(base, "zhangsan")
+    page = c.get(f"/console/task/{late_task(world)}").text
+    table = page[page.index('id="versions"') : page.index("</table>", page.index('id="versions"'))]
+    assert table.index("第2版") < table.index("第1版")  # the newest first, side by side
+    assert re.search(r"服务企业数</td><td class=\"changed\">13</td><td>12</td>", table)  # the change marked
+    assert re.search(r"工作总结</td><td>全年走访企业12家</td><td>全年走访企业12家</td>", table)  # unchanged, not marked
+    href = re.search(r'href="(/console/task/\d+/file/[0-9a-f]{64})"', table).group(1)
+    assert c.get(href).content == PDF
+    assert sign_in(base, "leader").get(href).content == PDF  # a viewer may read it
+    assert sign_in(base, "other").get(href).status_code == 404  # another programme's coordinator may not
+    assert httpx.get(f"{base}{href}", follow_redirects=False).status_code == 303  # nor anyone signed out
+    assert c.get(href[:-64] + "0" * 64).status_code == 404
