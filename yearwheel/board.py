@@ -19,7 +19,7 @@ from models import vocabulary as V
 from models.ledger import find_programme_year
 from models.tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, RollupValue, StatusChange, Submission, Task
 from models.timeline import local_day
-from models.yearview import LIGHTS, light_condition, light_of
+from models.yearview import LIGHTS, light_condition, light_of, workday_warning
 
 from .accounts import Actor
 from .runtime import Runtime
@@ -45,6 +45,8 @@ class Board:
     groups: list[tuple[str, str]]
     workstreams: list[tuple[str, str]]
     targets: list[dict[str, Any]] = field(default_factory=list)
+    workdays: dict[int, tuple[str, str]] = field(default_factory=dict)  # this year and the next: status, source
+    workday_warning: str | None = None  # from November 1st: the programme runs into a year without official data
 
 
 def programme_years(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
@@ -161,6 +163,8 @@ def board(
         groups=[(g.id, g.name) for g in prog.spec.groups],
         workstreams=[(w.id, w.title) for w in prog.spec.workstreams],
         targets=targets,
+        workdays={y: cal.status(y) for y in (year, year + 1)},
+        workday_warning=workday_warning(prog, year, cal, today),
     )
 
 

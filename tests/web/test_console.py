@@ -409,3 +409,10 @@ def test_versions_side_by_side_and_evidence_only_for_those_who_may_see_it(world,
     assert sign_in(base, "other").get(href).status_code == 404  # another programme's coordinator may not
     assert httpx.get(f"{base}{href}", follow_redirects=False).status_code == 303  # nor anyone signed out
     assert c.get(href[:-64] + "0" * 64).status_code == 404
+
+
+def test_the_board_says_where_next_years_working_days_stand(world, console):
+    base, clock, _ = console
+    page = sign_in(base, "zhangsan").get(f"/console/p/{PROGRAMME}/2023").text
+    assert re.search(r'id="workdays">工作日数据：2023年 正式（chinese-calendar [0-9.]+） · 2024年 正式', page)
+    assert 'id="workday-warning"' not in page  # 2024 is known
