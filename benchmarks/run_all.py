@@ -19,7 +19,7 @@ def main() -> None:
         ["national.py", *(["--counties", "200"] if smoke else [])],
         ["dispatch_email.py", *(["--messages", "200"] if smoke else [])],
         ["startup.py", *(["-n", "1"] if smoke else [])],
-        ["console_board.py", *(["--counties", "200", "--baseline-counties", "50", "-n", "1"] if smoke else [])],
+        ["console_board.py", *(["--counties", "100", "--baseline-counties", "20", "-n", "1"] if smoke else [])],
         *([] if smoke else [["simulate_jilin.py"]]),  # CI runs the simulation itself (the README's main command)
     ]
     for args in runs:

@@ -142,6 +142,19 @@ def _report_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2id with the production cost (64 MiB, 3 passes) takes ~0.1 s a hash; the tests
+    sign in hundreds of times, so they hash cheaply — the same code, other parameters."""
+    from argon2 import PasswordHasher
+
+    from yearwheel import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", cheap)
+    monkeypatch.setattr(accounts, "_DUMMY", cheap.hash("an unknown user costs the same as a known one"))
+
+
+@pytest.fixture(autouse=True)
 def _engine_logger():
     """A CLI command run in-process detaches the ``yearwheel`` logger from the root (its
     records go to stderr only when asked); restore it, so one test's command does not hide
