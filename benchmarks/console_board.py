@@ -34,7 +34,7 @@ def main() -> None:
     from models.ledger import LoadedProgramme, compile_year
     from models.reconcile import reconcile
     from models.vocabulary import ROLES
-    from models.yearview import LIGHTS
+    from models.yearview import LIGHTS, workdays_text
     from yearwheel import board as B
     from yearwheel import usecases as R
     from yearwheel.accounts import Actor
@@ -76,6 +76,7 @@ def main() -> None:
                                     b=b,
                                     filters={"light": "", "q": "", "group": "", "workstream": ""},
                                     lights=LIGHTS,
+                                    workdays_text=workdays_text,
                                     roles=ROLES,
                                     prefect_runs=None,
                                 )

@@ -195,6 +195,12 @@ def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
 
 
+def milestone_key(programme: str, year: int, milestone: str) -> str:
+    """The start of every outbox key about one milestone of one programme year — one
+    spelling, so that the same message queued from two places is the same row."""
+    return f"{programme}/{year}/{milestone}"
+
+
 def queue_message(
     session: Session,
     messenger: Messenger,

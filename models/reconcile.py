@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from . import states as S
 from . import vocabulary as V
 from .ledger import LoadedProgramme, Moved, compile_year
-from .outbox import Messenger, insert_ignore, message_rows, queue_message, skipped_row
+from .outbox import Messenger, insert_ignore, message_rows, milestone_key, queue_message, skipped_row
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
 from .timeline.chase import Step, task_steps
@@ -264,7 +264,7 @@ def _step_rows(
     at: dt.datetime,
     report: AdvanceReport,
 ) -> list[dict[str, Any]]:
-    base_key = f"{py.programme}/{py.year}/{mi.milestone}/{task.participant}/{step.key}"
+    base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{task.participant}/{step.key}"
     common: dict[str, Any] = {
         "programme": py.programme,
         "task_id": task.id,
@@ -353,7 +353,7 @@ def tell_moved(session: Session, prog: LoadedProgramme, messenger: Messenger, at
             messenger,
             task=task,
             programme=prog.id,
-            key_prefix=f"{py.programme}/{py.year}/{mi.milestone}",
+            key_prefix=milestone_key(py.programme, py.year, mi.milestone),
             step=f"due-changed@{m.new_due}",
             kind=V.DUE_CHANGED,
             at=at,

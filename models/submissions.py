@@ -19,7 +19,7 @@ from . import vocabulary as V
 from .forms import PayloadInvalid, validate_payload
 from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
-from .outbox import Messenger, queue_message, skip_obsolete
+from .outbox import Messenger, milestone_key, queue_message, skip_obsolete
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Submission, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 
@@ -135,7 +135,7 @@ def submit(
 
 
 def _prefix(ref: TaskRef) -> str:
-    return f"{ref.py.programme}/{ref.py.year}/{ref.mi.milestone}"
+    return milestone_key(ref.py.programme, ref.py.year, ref.mi.milestone)
 
 
 def return_for_revision(

@@ -192,6 +192,13 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
     )
 
 
+def workdays_text(status: dict[int, tuple[str, str]]) -> str:
+    """``2023年 正式（…） · 2024年 缺失`` — where each year's working days stand (the
+    report and the console say it the same way)."""
+    words = {"official": "正式（{}）", "provisional": "暂定（推算，国务院尚未公布）", "invalid": "文件有误", "missing": "缺失"}
+    return " · ".join(f"{y}年 {words.get(state, '缺失').format(detail)}" for y, (state, detail) in status.items())
+
+
 WARN_FROM = (11, 1)  # the State Council's notice comes out between late October and mid December
 
 

@@ -55,13 +55,23 @@ def programme_years(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
         return [{"programme": p.programme, "year": p.year, "title": p.title} for p in rows if actor.sees(p.programme)]
 
 
-def _year(rt: Runtime, s, actor: Actor, programme: str, year: int) -> ProgrammeYear:
+def _year(s, actor: Actor, programme: str, year: int) -> ProgrammeYear:
     if not actor.sees(programme):
         raise NotVisible(programme)
     py = find_programme_year(s, programme, year)
     if py is None:
         raise NotVisible(f"{programme} {year}")
     return py
+
+
+def _milestone(s, actor: Actor, programme: str, year: int, milestone: str) -> tuple[ProgrammeYear, MilestoneInstance]:
+    py = _year(s, actor, programme, year)
+    mi = s.scalar(
+        select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone)
+    )
+    if mi is None:
+        raise NotVisible(milestone)
+    return py, mi
 
 
 def board(
@@ -83,7 +93,7 @@ def board(
     today = local_day(at)
     q = q.strip()[:100]
     with rt.sessions() as s:
-        py = _year(rt, s, actor, programme, year)
+        py = _year(s, actor, programme, year)
         mis = list(
             s.scalars(
                 select(MilestoneInstance)
@@ -173,14 +183,7 @@ def milestone_page(rt: Runtime, actor: Actor, programme: str, year: int, milesto
     cal = rt.cal.for_spec(prog.spec)
     today = local_day(at)
     with rt.sessions() as s:
-        py = _year(rt, s, actor, programme, year)
-        mi = s.scalar(
-            select(MilestoneInstance).where(
-                MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone
-            )
-        )
-        if mi is None:
-            raise NotVisible(milestone)
+        py, mi = _milestone(s, actor, programme, year, milestone)
         tasks = list(s.scalars(select(Task).where(Task.milestone_instance_id == mi.id).order_by(Task.id)))
     rows = []
     counts = dict.fromkeys(LIGHTS, 0)
@@ -362,21 +365,14 @@ def remind_now(rt: Runtime, actor: Actor, programme: str, year: int, milestone: 
     today = local_day(at)
     n = 0
     with rt.sessions.begin() as s:
-        py = _year(rt, s, actor, programme, year)
-        mi = s.scalar(
-            select(MilestoneInstance).where(
-                MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone == milestone
-            )
-        )
-        if mi is None:
-            raise NotVisible(milestone)
+        py, mi = _milestone(s, actor, programme, year, milestone)
         for t in s.scalars(select(Task).where(Task.milestone_instance_id == mi.id, Task.state.in_(S.AWAITING))):
             n += O.queue_message(
                 s,
                 rt.messenger,
                 task=t,
                 programme=programme,
-                key_prefix=f"{programme}/{year}/{milestone}",
+                key_prefix=O.milestone_key(programme, year, milestone),
                 step=f"reminded@{today}",  # one a day per bureau, whoever asks
                 kind=V.OVERDUE if t.state == S.OVERDUE else V.UPCOMING,
                 at=at,

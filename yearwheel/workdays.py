@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.timeline import CalendarInvalid, MissingWorkdayData, WorkdayCalendar, load_workdays_file
-from models.timeline.notice import ZH_WEEKDAY, Notice, NoticeInvalid, read_notice, year_file_text
+from models.timeline.notice import Notice, NoticeInvalid, read_notice, year_file_text
+from models.timeline.zhdate import iso_weekday
 
 from .files import write_atomic
 
 __all__ = ["ImportResult", "NoticeInvalid", "ProvisionalRefused", "draft_provisional", "import_notice", "read_text"]
-
-
-def _zh(d: dt.date) -> str:
-    return f"{d.isoformat()}（星期{ZH_WEEKDAY[d.weekday()]}）"
 
 
 @dataclass
@@ -44,13 +41,12 @@ class ImportResult:
 
 
 def read_text(raw: bytes) -> str:
-    """A notice as saved from a browser or Notepad: UTF-8 (with or without BOM) or GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise NoticeInvalid([])  # unreachable: gb18030 decodes any byte string
+    """A notice as saved from a browser or Notepad: UTF-8 (with or without BOM), else GB18030
+    (which reads any byte string)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="replace")
 
 
 def _status(cal: WorkdayCalendar, day: dt.date) -> str:
@@ -64,7 +60,7 @@ def differences(notice: Notice, cal: WorkdayCalendar) -> list[str]:
     out = []
     for d in sorted(mine ^ theirs):
         says = "休息" if (d.weekday() < 5) == (d in mine) else "上班"
-        out.append(f"{_zh(d)}：通知为{says}，现有数据为{_status(cal, d)}")
+        out.append(f"{iso_weekday(d, long=True)}：通知为{says}，现有数据为{_status(cal, d)}")
     return out
 
 
@@ -91,14 +87,16 @@ def import_notice(text: str, workdays_dir: Path, *, check: bool = False, replace
     if rest or work:
         before = notice.year - 1
         if cal.covers(before):
-            wrong = [f"{_zh(d)}：通知为休息，{before}年的数据为上班" for d in rest if cal.is_workday(d)]
-            wrong += [f"{_zh(d)}：通知为上班，{before}年的数据为休息" for d in work if not cal.is_workday(d)]
+            wrong = [f"{iso_weekday(d, long=True)}：通知为休息，{before}年的数据为上班" for d in rest if cal.is_workday(d)]
+            wrong += [f"{iso_weekday(d, long=True)}：通知为上班，{before}年的数据为休息" for d in work if not cal.is_workday(d)]
             result.spill_problems = [f"{w}（请在 cn-{before}.yaml 中改正）" for w in wrong]
             if not wrong:
-                result.notes.append(f"通知中{before}年的日期（{'、'.join(_zh(d) for d in rest + work)}）与{before}年的数据一致")
+                result.notes.append(
+                    f"通知中{before}年的日期（{'、'.join(iso_weekday(d, long=True) for d in rest + work)}）与{before}年的数据一致"
+                )
         else:
             result.spill_problems = [
-                f"通知安排了{before}年的日期（{'、'.join(_zh(d) for d in rest + work)}），但没有{before}年的数据"
+                f"通知安排了{before}年的日期（{'、'.join(iso_weekday(d, long=True) for d in rest + work)}），但没有{before}年的数据"
             ]
     result.notes += notice.notes
     if notice.skipped:

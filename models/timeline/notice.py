@@ -25,9 +25,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .workdays import exceptions_from
+from .zhdate import weekday, zh_date
+
 FESTIVALS = ("元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节")
 WEEKDAY_CHARS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
-ZH_WEEKDAY = "一二三四五六日"
 
 TITLE = re.compile(r"国务院办公厅关于(\d{4})年部分节假日安排的通知")
 STATED_YEAR = re.compile(r"现将(\d{4})年.{0,60}?安排通知如下")
@@ -105,19 +107,12 @@ class Notice:
         return breaks, [d for d in self.workdays if d.year == self.year]
 
     def flips(self, year: int | None = None) -> frozenset[dt.date]:
-        return flips(self.rest_days(), set(self.workdays), self.year if year is None else year)
+        return exceptions_from(self.rest_days(), self.workdays, self.year if year is None else year)
 
     def spill(self) -> tuple[list[dt.date], list[dt.date]]:
         """(rest days, working days) the notice sets in the year before its own — they belong
         to that year's data, which must already agree."""
         return sorted(d for d in self.rest_days() if d.year < self.year), sorted(d for d in self.workdays if d.year < self.year)
-
-
-def flips(rest: set[dt.date], work: set[dt.date], year: int) -> frozenset[dt.date]:
-    """The days of ``year`` whose status is not what their weekday says: weekday rest days
-    and worked weekend days — what decides every working-day count. (A weekend day inside a
-    break is rest either way; sources differ on whether they list it.)"""
-    return frozenset({d for d in rest if d.year == year and d.weekday() < 5} | {d for d in work if d.year == year})
 
 
 def year_file_text(notice: Notice) -> str:
@@ -135,7 +130,7 @@ def year_file_text(notice: Notice) -> str:
         "holidays:                     # every rest day of each break, first..last inclusive",
         *(f"  - {{name: {q(b.name)}, first: {b.first.isoformat()}, last: {b.last.isoformat()}}}" for b in breaks),
         "adjusted_workdays:            # weekend days that are working days (调休上班)" + ("" if work else " []"),
-        *(f"  - {d.isoformat()}  # 星期{ZH_WEEKDAY[d.weekday()]}" for d in work),
+        *(f"  - {d.isoformat()}  # {weekday(d)}" for d in work),
     ]
     return "\n".join(lines) + "\n"
 
@@ -144,10 +139,6 @@ def _normalise(line: str) -> str:
     """Full-width digits, brackets, colons and commas to their ASCII forms; no spaces."""
     text = unicodedata.normalize("NFKC", line)
     return re.sub(r"\s+", "", text).replace("，", ",").replace("；", ";")
-
-
-def _zh(d: dt.date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日（星期{ZH_WEEKDAY[d.weekday()]}）"
 
 
 class _Reader:
@@ -261,7 +252,7 @@ class _Reader:
             bracket = m.group(4) or ""
             wd = WEEKDAY_IN_BRACKET.search(bracket)
             if wd and WEEKDAY_CHARS[wd.group(1)] != d.weekday():
-                self.problem(line, sentence, f"{d.month}月{d.day}日是星期{ZH_WEEKDAY[d.weekday()]}，通知写的是“{wd.group(0)}”")
+                self.problem(line, sentence, f"{d.month}月{d.day}日是{weekday(d)}，通知写的是“{wd.group(0)}”")
             cur_year, cur_month = y, mo
             out.append(d)
         return out
@@ -292,7 +283,7 @@ class _Reader:
                     if "至" in head and len(found) == 2:
                         first, last_day = found
                         if last_day < first:
-                            self.problem(line, raw, f"假期结束日{_zh(last_day)}早于开始日{_zh(first)}")
+                            self.problem(line, raw, f"假期结束日{zh_date(last_day)}早于开始日{zh_date(first)}")
                             return
                         rest += [first + dt.timedelta(n) for n in range((last_day - first).days + 1)]
                     elif len(found) == 1 and "至" not in head:
@@ -326,22 +317,24 @@ class _Reader:
             return
         days = sorted(set(rest))
         if stated is not None and stated != len(days):
-            self.problem(line, raw, f"写明“共{stated}天”，但列出的放假日期是 {len(days)} 天（{_zh(days[0])}至{_zh(days[-1])}）")
+            self.problem(
+                line, raw, f"写明“共{stated}天”，但列出的放假日期是 {len(days)} 天（{zh_date(days[0])}至{zh_date(days[-1])}）"
+            )
         span = [days[0] + dt.timedelta(n) for n in range((days[-1] - days[0]).days + 1)]
         gaps = [d for d in span if d not in days and d.weekday() < 5]
         if gaps:
-            self.problem(line, raw, f"假期不连续：{'、'.join(_zh(d) for d in gaps)}夹在假期中间却不放假")
+            self.problem(line, raw, f"假期不连续：{'、'.join(zh_date(d) for d in gaps)}夹在假期中间却不放假")
         for d in days:
             if d.year != notice.year and not (name.startswith("元旦") and d.year == notice.year - 1 and d.month == 12):
-                self.problem(line, raw, f"{_zh(d)}不在{notice.year}年（通知标题的年份）")
+                self.problem(line, raw, f"{zh_date(d)}不在{notice.year}年（通知标题的年份）")
                 return
         for d in work:
             if d.weekday() < 5:
-                self.problem(line, raw, f"{_zh(d)}本来就是工作日：调休上班只能是周六或周日")
+                self.problem(line, raw, f"{zh_date(d)}本来就是工作日：调休上班只能是周六或周日")
             if d.year != notice.year and not (name.startswith("元旦") and d.year == notice.year - 1 and d.month == 12):
-                self.problem(line, raw, f"{_zh(d)}不在{notice.year}年（通知标题的年份）")
+                self.problem(line, raw, f"{zh_date(d)}不在{notice.year}年（通知标题的年份）")
             if days[0] <= d <= days[-1]:
-                self.problem(line, raw, f"{_zh(d)}在{name}假期之中，却又写着上班")
+                self.problem(line, raw, f"{zh_date(d)}在{name}假期之中，却又写着上班")
         notice.breaks.append(Break(name, days[0], days[-1], line))
         notice.workdays += work
 
@@ -354,13 +347,13 @@ class _Reader:
                 if d in by_day:
                     other = by_day[d]
                     self.problem(
-                        b.line, self.raw[b.line - 1], f"{_zh(d)}同时在{other.name}（第{other.line}行）和{b.name}的假期里"
+                        b.line, self.raw[b.line - 1], f"{zh_date(d)}同时在{other.name}（第{other.line}行）和{b.name}的假期里"
                     )
                 by_day[d] = b
         for d in sorted(set(notice.workdays)):
             if d in by_day:
                 b = by_day[d]
-                self.problem(b.line, self.raw[b.line - 1], f"{_zh(d)}既在{b.name}假期里，又被安排上班")
+                self.problem(b.line, self.raw[b.line - 1], f"{zh_date(d)}既在{b.name}假期里，又被安排上班")
 
 
 def read_notice(text: str) -> Notice:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from chinese_calendar import get_solar_terms
 
+from .zhdate import weekday, zh_date_short
+
 ONE = dt.timedelta(days=1)
 RULES_SINCE = 2025  # the revised holiday measures apply from 2025
-ZH_WEEKDAY = "一二三四五六日"
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class DraftBreak:
 
 
 def _zh(d: dt.date) -> str:
-    return f"{d.month}月{d.day}日（周{ZH_WEEKDAY[d.weekday()]}）"
+    """``5月1日（周四）``: the year is the draft's own."""
+    return f"{zh_date_short(d)}（{weekday(d, long=False)}）"
 
 
 def _lunar(year: int, month: int, day: int) -> dt.date:
@@ -172,6 +174,6 @@ def provisional_year_text(year: int) -> str:
             for n, a, b in sorted(breaks, key=lambda x: x[1])
         ),
         "adjusted_workdays:" + ("" if work else " []"),
-        *(f"  - {d.isoformat()}  # 周{ZH_WEEKDAY[d.weekday()]}" for d in sorted(set(work))),
+        *(f"  - {d.isoformat()}  # {weekday(d, long=False)}" for d in sorted(set(work))),
     ]
     return "\n".join(lines) + "\n"

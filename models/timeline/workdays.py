@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import chinese_calendar
@@ -85,6 +86,14 @@ FESTIVALS_ZH = {
 }
 
 _FILE_NAME = re.compile(r"^cn-(\d{4})\.yaml$")
+
+
+def exceptions_from(rest: Iterable[dt.date], work: Iterable[dt.date], year: int) -> frozenset[dt.date]:
+    """The days of ``year`` whose status is not what their weekday says — weekday rest days
+    and worked weekend days — from a year's rest days and worked days: what decides every
+    working-day count. (A weekend day inside a break is rest either way; sources differ on
+    whether they list it.)"""
+    return frozenset({d for d in rest if d.year == year and d.weekday() < 5} | {d for d in work if d.year == year})
 
 
 class WorkdayCalendar:
@@ -218,7 +227,7 @@ class WorkdayCalendar:
             f = self._file(year)
             if f is not None:
                 rest = {h.first + n * ONE_DAY for h in f.holidays for n in range((h.last - h.first).days + 1)}
-                flips = {d for d in rest if d.weekday() < 5} | set(f.adjusted_workdays)
+                flips = set(exceptions_from(rest, f.adjusted_workdays, year))
             elif PACKAGE_FIRST_YEAR <= year <= PACKAGE_LAST_YEAR:
                 flips = {d for d in chinese_calendar.holidays if d.year == year and d.weekday() < 5}
                 flips |= {d for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5}

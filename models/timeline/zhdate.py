@@ -53,10 +53,11 @@ def zh_datetime(t: dt.datetime, cal: DayNotes | None = None) -> str:
     return f"{zh_date(local.date(), cal)}{local:%H:%M}"
 
 
-def iso_weekday(d: dt.date, cal: DayNotes | None = None) -> str:
-    """``2023-04-23（周日，调休上班）`` — compact, for tables and calendar descriptions."""
+def iso_weekday(d: dt.date, cal: DayNotes | None = None, *, long: bool = False) -> str:
+    """``2023-04-23（周日，调休上班）`` — compact, for tables and calendar descriptions
+    (``long``: ``星期日``)."""
     note = day_note(d, cal)
-    return f"{d.isoformat()}（{weekday(d, long=False)}{'，' + note if note else ''}）"
+    return f"{d.isoformat()}（{weekday(d, long=long)}{'，' + note if note else ''}）"
 
 
 def zh_relative(t: dt.datetime | dt.date, now: dt.datetime) -> str:

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from models.timeline import TZ, local_day, minute
 from models.timeline.zhdate import zh_date as _zh_date
-from models.yearview import LIGHTS, YearView
+from models.yearview import LIGHTS, YearView, workdays_text
 
 from ..files import write_atomic
 
@@ -96,6 +96,7 @@ def render_year_report(view: YearView, web_url: str | None = None) -> str:
     return _env.get_template("year.html.j2").render(
         v=view,
         console=lambda path: console_link(web_url, path),
+        workdays_text=workdays_text,
         gantt=Gantt(view),
         lights=LIGHTS,
         counts=view.lights(),

@@ -37,12 +37,10 @@ import hashlib
 import logging
 import os
 import shutil
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -53,7 +51,6 @@ from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from yearwheel import usecases as R
-from yearwheel.accounts import token_user
 from yearwheel.settings import Settings as AppSettings
 from models import links
 from models import ratelimit
@@ -66,6 +63,8 @@ from models.tables import MilestoneInstance, ProgrammeYear, Submission, Task
 from models.timeline import TZ
 from models.timeline.zhdate import zh_date
 
+from .outbound import Outbound
+from .clients import client_address, is_lock_wait, origin_of, same_site
 from .uploads import TYPE_ZH, check_upload, safe_display_name
 
 log = logging.getLogger("yearwheel.intake")
@@ -116,62 +115,6 @@ class WebSettings:
         )
 
 
-class Outbound:
-    """The service's own sender: queued messages (acknowledgements, returns) go out in
-    this thread, never inside a request. Woken after each action; also every minute."""
-
-    def __init__(self, rt: R.Runtime, clock: Callable[[], dt.datetime]) -> None:
-        self.rt, self.clock = rt, clock
-        self.wake, self.stopping = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="yearwheel-intake-sender", daemon=True)
-        self.idle = threading.Event()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.wake.set()
-        self.thread.join(timeout=90)
-
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            self.wake.wait(60)
-            self.wake.clear()
-            if self.stopping.is_set():
-                break
-            self.idle.clear()
-            try:
-                self.rt.dispatch(self.clock())
-            except Exception:
-                log.exception("sending queued messages failed")
-            finally:
-                self.idle.set()
-
-
-def _client(request: Request) -> str:
-    """The client's address: the peer, or — when the peer is a trusted reverse proxy — the
-    last address it put in X-Forwarded-For (the one it saw; earlier ones are the client's
-    word). Rate limits count this, so behind nginx each client is counted on its own."""
-    peer = request.client.host if request.client else "?"
-    trusted: frozenset[str] = getattr(request.app.state, "trusted_proxies", frozenset())
-    if peer in trusted:
-        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
-        for address in reversed(forwarded):
-            if address not in trusted:
-                return address[:64]
-    return peer
-
-
-def _https(request: Request) -> bool:
-    """Served over HTTPS: directly, or as a trusted proxy says (X-Forwarded-Proto)."""
-    if request.url.scheme == "https":
-        return True
-    peer = request.client.host if request.client else "?"
-    trusted: frozenset[str] = getattr(request.app.state, "trusted_proxies", frozenset())
-    return peer in trusted and request.headers.get("x-forwarded-proto", "").lower() == "https"
-
-
 def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> FastAPI:
     """The service on ``rt``'s programmes. ``send``: run the background sender."""
     outbound = Outbound(rt, settings.clock) if send else None
@@ -197,7 +140,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
     )
     engine = make_engine(rt.engine.url.render_as_string(hide_password=False), lock_timeout=settings.lock_timeout)
     web: sessionmaker = make_sessionmaker(engine)
-    own_origins = {o for o in (_origin(settings.public_url),) if o}
+    own_origins = {o for o in (origin_of(settings.public_url),) if o}
     window = dt.timedelta(seconds=settings.per_seconds)
 
     def wake() -> None:
@@ -219,11 +162,11 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         limit = settings.max_api_body if api else settings.max_body
         if declared is not None and (not declared.isdigit() or len(declared) > 12 or int(declared) > limit):
             response: Response = message(413, f"提交内容过大（上限 {max(limit // (1024 * 1024), 1)} MB）。")
-        elif request.method == "POST" and not api and not _same_site(request, own_origins):
+        elif request.method == "POST" and not api and not same_site(request, own_origins):
             log.warning(
                 "refused a cross-site POST to %s from %s (origin %s)",
                 request.url.path,
-                _client(request),
+                client_address(request),
                 (request.headers.get("origin") or request.headers.get("referer") or "")[:200],
             )
             response = message(403, "请通过填报页面提交。")
@@ -341,7 +284,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         )
 
     def on_database_trouble(exc: DBAPIError, info: dict | None, flat: dict) -> HTMLResponse:
-        busy = isinstance(exc, OperationalError) and _is_lock_wait(exc)
+        busy = isinstance(exc, OperationalError) and is_lock_wait(exc)
         log.warning("database %s during a request: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
         text_ = BUSY if busy else DOWN
         if info is None:
@@ -368,7 +311,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
     @app.get("/t/{token}")
     def show(token: str, request: Request, rows: int = 0) -> Response:
         try:
-            found = task_for(token, _client(request))
+            found = task_for(token, client_address(request))
         except DBAPIError as exc:
             return on_database_trouble(exc, None, {})
         if isinstance(found, Response):
@@ -387,13 +330,13 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     @app.post("/t/{token}")
     async def submit(token: str, request: Request) -> Response:
-        client = _client(request)
+        client = client_address(request)
         try:
             found = await run_in_threadpool(task_for, token, client)
         except DBAPIError as exc:
             # the ledger is busy or gone before the task could be read: keep what was typed on a page
             # that can send it again
-            busy = isinstance(exc, OperationalError) and _is_lock_wait(exc)
+            busy = isinstance(exc, OperationalError) and is_lock_wait(exc)
             log.warning("database %s before a submission: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
             return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=await typed_values(request))
         if isinstance(found, Response):
@@ -477,108 +420,11 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     mount_console(app, rt, env, settings, wake, sessions=web)
 
-    # ---------------------------------------------------------------- the coordinator's API
+    from .api import mount_api
 
-    @app.post("/api/coordinator/{action}")
-    async def coordinator(action: str, request: Request) -> Response:
-        client = _client(request)
-        given = request.headers.get("authorization", "")
-        try:
-            if not await run_in_threadpool(allowed, f"api:{client}", settings.api_rate, dt.timedelta(minutes=1)):
-                return JSONResponse({"error": "too many requests; try again in a minute"}, status_code=429)
-            user = await run_in_threadpool(token_user, web, given[7:].strip()) if given.startswith("Bearer ") else None
-            if user is None:
-                ok = await run_in_threadpool(allowed, f"api-denied:{client}", settings.api_failures, dt.timedelta(minutes=10))
-                log.warning("refused a coordinator call from %s", client)
-                return JSONResponse({"error": "forbidden"}, status_code=403 if ok else 429)
-        except DBAPIError:
-            return JSONResponse({"error": "the ledger database is busy or unreachable; try again"}, status_code=503)
-        if action not in ("accept", "return", "extend", "exempt"):
-            return JSONResponse({"error": f"unknown action {action[:40]!r}: accept, return, extend or exempt"}, status_code=404)
-        try:
-            body = await request.json()
-            args = {k: body[k] for k in ("programme", "year", "milestone", "participant", "reason")}
-            if not all(
-                isinstance(args[k], str) and 0 < len(args[k].strip()) <= 2000
-                for k in ("programme", "milestone", "participant", "reason")
-            ):
-                raise ValueError
-            if not isinstance(args["year"], int) or isinstance(args["year"], bool):
-                raise ValueError
-            year = args.pop("year")
-            new_due = dt.date.fromisoformat(body["to"]) if action == "extend" else None
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse(
-                {
-                    "error": "expected JSON {programme, year (a number), milestone, participant, reason"
-                    + (", to (YYYY-MM-DD)" if action == "extend" else "")
-                    + "}"
-                },
-                status_code=422,
-            )
-        from models.states import TransitionRefused
-
-        if not user.acts_on(args["programme"]):
-            return JSONResponse({"error": f"{user.username} may not act on {args['programme'][:80]}"}, status_code=403)
-
-        def act() -> dict:
-            return R.coordinator_action(
-                rt,
-                action,
-                args["programme"],
-                year,
-                args["milestone"],
-                args["participant"],
-                actor=user.username,  # the token's user, never what the body says
-                reason=args["reason"],
-                at=settings.clock(),
-                new_due=new_due,
-                send=False,
-            )
-
-        try:
-            done = await run_in_threadpool(act)
-        except U.NotFound as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
-        except (U.NotAllowed, TransitionRefused, LookupError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=409)
-        except DBAPIError:
-            return JSONResponse(
-                {"error": "the ledger database is busy or unreachable; nothing was changed, try again"}, status_code=503
-            )
-        wake()  # the bureau's message (returned, due changed) goes out from the sender thread
-        return JSONResponse(done)
+    mount_api(app, rt, settings, wake, sessions=web, allowed=allowed)
 
     return app
-
-
-def _origin(url: str | None) -> str | None:
-    if not url:
-        return None
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
-
-
-def _same_site(request: Request, own: set[str]) -> bool:
-    """A POST from this service's own pages: its Origin (or, failing that, its Referer) is
-    this host or the configured public address. ``Origin: null`` is what a browser sends
-    for our own form under ``Referrer-Policy: no-referrer``, so it passes; neither header
-    is not a browser's cross-site form either. What is refused is a page of another site
-    posting here. (The credential is the signed link itself — no cookie rides along — so
-    this is a second line, not the first.)"""
-    sent = (request.headers.get("origin") or request.headers.get("referer") or "").strip()
-    if not sent or sent.lower() == "null":
-        return True
-    origin = _origin(sent)
-    if origin is None:
-        return False
-    host = request.headers.get("host", "").lower()
-    return origin in own or origin in {f"http://{host}", f"https://{host}"}
-
-
-def _is_lock_wait(exc: OperationalError) -> bool:
-    text_ = str(exc.orig).lower()
-    return "locked" in text_ or "lock timeout" in text_ or "lock_timeout" in text_ or "canceling statement" in text_
 
 
 def _record(

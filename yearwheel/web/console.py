@@ -42,10 +42,12 @@ from starlette.concurrency import run_in_threadpool
 from models import vocabulary as V
 from models.timeline import TZ
 from models.timeline.workdays import MissingWorkdayData
-from models.yearview import LIGHTS
+from models.yearview import LIGHTS, workdays_text
 from yearwheel import accounts as A
 from yearwheel import board as B
 from yearwheel import usecases as R
+
+from .clients import client_address, over_https
 
 log = logging.getLogger("yearwheel.web")
 
@@ -70,13 +72,12 @@ def mount_console(
     app: FastAPI, rt: R.Runtime, env: Environment, settings: Any, wake: Callable[[], None], *, sessions: Any
 ) -> None:
     """Add the console's routes to the web service's ``app`` (``settings``: its WebSettings)."""
-    from .app import _client, _https
 
     def now() -> dt.datetime:
         return settings.clock()
 
     def secure(request: Request) -> bool:
-        return _https(request) or (settings.web_url or "").startswith("https://")
+        return over_https(request) or (settings.web_url or "").startswith("https://")
 
     def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         response = HTMLResponse(
@@ -87,6 +88,7 @@ def mount_console(
                 roles=V.ROLES,
                 actions=ACTIONS,
                 local=lambda t: t.astimezone(TZ),
+                workdays_text=workdays_text,
                 **ctx,
             ),
             status_code=status,
@@ -138,7 +140,7 @@ def mount_console(
     async def acting(request: Request, form: dict[str, str] | None) -> tuple[A.Actor, str] | Response:
         """The signed-in user of a POST whose CSRF token matches, or the answer to give."""
         if foreign(request):
-            log.warning("console: refused a cross-site POST to %s from %s", request.url.path, _client(request))
+            log.warning("console: refused a cross-site POST to %s from %s", request.url.path, client_address(request))
             return refused(403, "请从工作台页面提交。")
         found = await run_in_threadpool(who, request)
         if found is None:
@@ -181,7 +183,7 @@ def mount_console(
             or not hmac.compare_digest(form["login_csrf"].encode(), cookie.encode())
         ):
             return login_form(request, 400, problem="登录页面已过期，请重新输入用户名和密码。")
-        client = _client(request)
+        client = client_address(request)
         done = await run_in_threadpool(A.sign_in, sessions, form["username"], form["password"], client=client, now=now())
         target = safe_next(form["next"])
         if done is None:
