@@ -34,19 +34,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollup": ("yearwheel.cli.ledger", "On-time rates per milestone and participant, counts from the forms, target progress."),
     "report": ("yearwheel.cli.ledger", "The year report: one self-contained HTML page, in Chinese."),
     "submit": (
-        "yearwheel.cli.ledger",
+        "yearwheel.cli.actions",
         "Validate a filled form and record it: the task closes (on time or late), an acknowledgement goes out.",
     ),
     "accept": (
-        "yearwheel.cli.ledger",
+        "yearwheel.cli.actions",
         "Accept the latest submitted version: the bureau can no longer replace it (unless it is returned).",
     ),
     "return": (
-        "yearwheel.cli.ledger",
+        "yearwheel.cli.actions",
         "Return a submission for revision: the task reopens (history kept) and the bureau is told why.",
     ),
-    "extend": ("yearwheel.cli.ledger", "Grant one participant an extension; reminders follow the new date."),
-    "exempt": ("yearwheel.cli.ledger", "Exempt one participant from a task; it is no longer reminded or counted."),
+    "extend": ("yearwheel.cli.actions", "Grant one participant an extension; reminders follow the new date."),
+    "exempt": ("yearwheel.cli.actions", "Exempt one participant from a task; it is no longer reminded or counted."),
     "outbox": ("yearwheel.cli.ledger", "Messages in the outbox, newest first: what was sent, what waits, what failed and why."),
     "simulate": (
         "yearwheel.cli.simulate",
