@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from . import states as S
 from . import vocabulary as V
 from .ledger import LoadedProgramme, Moved, compile_year
-from .outbox import Messenger, insert_ignore, message_rows, milestone_key, queue_message, skipped_row
+from .enqueue import insert_ignore, message_rows, milestone_key, queue_message, skipped_row
+from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
 from .timeline.chase import Step, task_steps

@@ -19,7 +19,8 @@ from . import vocabulary as V
 from .forms import PayloadInvalid, validate_payload
 from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
-from .outbox import Messenger, milestone_key, queue_message, skip_obsolete
+from .enqueue import milestone_key, queue_message
+from .outbox import Messenger, skip_obsolete
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Submission, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 

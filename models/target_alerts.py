@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from . import vocabulary as V
 from .ledger import LoadedProgramme
-from .outbox import Messenger, insert_ignore, message_rows
+from .enqueue import insert_ignore, message_rows
+from .outbox import Messenger
 from .reconcile import AdvanceReport
 from .timeline import TZ
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from models import outbox as O
+from models import enqueue as E
 from models import states as S
 from models import vocabulary as V
 from models.ledger import find_programme_year
@@ -367,12 +367,12 @@ def remind_now(rt: Runtime, actor: Actor, programme: str, year: int, milestone: 
     with rt.sessions.begin() as s:
         py, mi = _milestone(s, actor, programme, year, milestone)
         for t in s.scalars(select(Task).where(Task.milestone_instance_id == mi.id, Task.state.in_(S.AWAITING))):
-            n += O.queue_message(
+            n += E.queue_message(
                 s,
                 rt.messenger,
                 task=t,
                 programme=programme,
-                key_prefix=O.milestone_key(programme, year, milestone),
+                key_prefix=E.milestone_key(programme, year, milestone),
                 step=f"reminded@{today}",  # one a day per bureau, whoever asks
                 kind=V.OVERDUE if t.state == S.OVERDUE else V.UPCOMING,
                 at=at,

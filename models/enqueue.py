@@ -1,0 +1,150 @@
+"""Queueing outbox rows: one per address of a recipient, with a deterministic key, inserted
+set-based so that queueing the same step again inserts nothing. The text is not written
+here: it is rendered when a sender claims the row (``models.outbox``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import vocabulary as V
+from .outbox import Messenger
+from .tables import OutboxMessage, Task
+
+
+def message_rows(
+    messenger: Messenger,
+    *,
+    key: str,
+    programme: str,
+    task_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    audience: str,
+    at: dt.datetime,
+    due_at: dt.datetime,
+    stale_at: dt.datetime | None,
+    for_due: dt.date | None = None,
+    params: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One outbox row per address of ``recipient`` (a failure at one address is retried
+    without sending to the others again); [] when the recipient has no contact at all."""
+    out = []
+    for channel, address in messenger.routes(recipient, audience):
+        out.append(
+            {
+                "key": f"{key}/{channel}/{address}",
+                "programme": programme,
+                "task_id": task_id,
+                "kind": kind,
+                "step": step,
+                "recipient": recipient,
+                "audience": audience,
+                "channel": channel,
+                "address": address,
+                "subject": "",
+                "body": "",
+                "state": V.PENDING,
+                "created_at": at,
+                "due_at": due_at,
+                "stale_at": stale_at,
+                "for_due": for_due,
+                "params": params,
+                "attempts": 0,
+                "not_before": messenger.release_time(channel, max(due_at, at)),
+            }
+        )
+    return out
+
+
+def skipped_row(
+    *,
+    key: str,
+    programme: str,
+    task_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    at: dt.datetime,
+    due_at: dt.datetime,
+    stale_at: dt.datetime | None,
+    for_due: dt.date | None,
+    why: str,
+) -> dict[str, Any]:
+    """A step recorded as not sent (too late to be worth it), so it is never queued again."""
+    return {
+        "key": f"{key}/-/skipped",
+        "programme": programme,
+        "task_id": task_id,
+        "kind": kind,
+        "step": step,
+        "recipient": recipient,
+        "audience": "self",
+        "channel": "-",
+        "address": None,
+        "subject": "",
+        "body": "",
+        "state": V.SKIPPED,
+        "created_at": at,
+        "due_at": due_at,
+        "stale_at": stale_at,
+        "for_due": for_due,
+        "params": None,
+        "attempts": 0,
+        "not_before": at,
+        "last_error": why,
+    }
+
+
+def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows; a row whose key exists (another run queued it) is left alone."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for i in range(0, len(rows), 2000):
+        session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
+
+
+def milestone_key(programme: str, year: int, milestone: str) -> str:
+    """The start of every outbox key about one milestone of one programme year — one
+    spelling, so that the same message queued from two places is the same row."""
+    return f"{programme}/{year}/{milestone}"
+
+
+def queue_message(
+    session: Session,
+    messenger: Messenger,
+    *,
+    task: Task,
+    programme: str,
+    key_prefix: str,
+    step: str,
+    kind: str,
+    at: dt.datetime,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """Queue a one-off message to the task's participant (acknowledgement, returned, due
+    changed); its text is rendered when it is sent. Returns the rows queued."""
+    rows = message_rows(
+        messenger,
+        key=f"{key_prefix}/{step}/{task.participant}",
+        programme=programme,
+        task_id=task.id,
+        kind=kind,
+        step=step,
+        recipient=task.participant,
+        audience="self",
+        at=at,
+        due_at=at,
+        stale_at=None,
+        for_due=task.due if kind in V.FOLLOWS_DUE_KINDS else None,
+        params=params,
+    )
+    insert_ignore(session, rows)
+    return len(rows)
