@@ -261,7 +261,12 @@ def _claim(
     with sessions.begin() as s:
         picked = s.execute(
             select(OutboxMessage.id, OutboxMessage.task_id)
-            .where(OutboxMessage.state == V.PENDING, OutboxMessage.not_before <= at, scope)
+            .where(
+                OutboxMessage.state == V.PENDING,
+                OutboxMessage.not_before <= at,
+                OutboxMessage.kind.not_in(V.NOT_SENT_ALONE),
+                scope,
+            )
             .order_by(OutboxMessage.not_before, OutboxMessage.id)
             .limit(batch)
             # PostgreSQL: a concurrent dispatcher skips the rows this one is claiming
@@ -318,6 +323,22 @@ def _claim(
                 .execution_options(synchronize_session=False)
             ).mappings()
         ]
+        empty = _fold_digests(s, rows, at)
+        if empty:
+            s.execute(
+                update(OutboxMessage),
+                [
+                    {
+                        "id": i,
+                        "state": V.SKIPPED,
+                        "claimed_by": None,
+                        "last_error": "not sent: every escalation it would list was settled first",
+                    }
+                    for i in empty
+                ],
+            )
+            rows = [r for r in rows if r["id"] not in empty]
+            skipped += len(empty)
         broken = _render(s, rows, messenger, programmes, cal, at)  # counted as of the run's instant
         if rows:
             s.execute(update(OutboxMessage), [{"id": r["id"], "subject": r["subject"], "body": r["body"]} for r in rows])
@@ -328,6 +349,82 @@ def _claim(
             )
             log.error("could not write %d message(s): %s", len(broken), "; ".join(list(broken.values())[:5]))
         return [r for r in rows if r["id"] not in broken], skipped + len(broken)
+
+
+def _fold_digests(s: Session, rows: list[dict[str, Any]], at: dt.datetime) -> set[int]:
+    """Fold the escalations waiting for each claimed digest into it (pending → digested,
+    ``digest_id`` set, in one conditional UPDATE that re-checks each still stands — so an
+    escalation is in exactly one digest). A digest retried after a failure keeps what it
+    had and takes what arrived since. Returns the digests with nothing to list."""
+    empty: set[int] = set()
+    for r in rows:
+        if r["kind"] != V.DIGEST:
+            continue
+        s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.kind == V.DIGESTED_ESCALATION,
+                OutboxMessage.state == V.PENDING,
+                OutboxMessage.programme == r["programme"],
+                OutboxMessage.recipient == r["recipient"],
+                OutboxMessage.audience == r["audience"],
+                OutboxMessage.channel == r["channel"],
+                OutboxMessage.address == r["address"],
+                OutboxMessage.not_before <= at,
+                _claimable(),
+            )
+            .values(state=V.DIGESTED, digest_id=r["id"], last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if not s.scalar(select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"]).limit(1)):
+            empty.add(r["id"])
+    return empty
+
+
+def _digest_context(
+    s: Session, row: dict[str, Any], prog: LoadedProgramme, cal: WorkdayCalendar, at: dt.datetime
+) -> dict[str, Any]:
+    """A digest's facts: every escalation folded into it, newest first, each counted as of ``at``."""
+    from .messages import working_days_late
+
+    o = OutboxMessage
+    items = []
+    year = None
+    for item, task, mi, py in s.execute(
+        select(o, Task, MilestoneInstance, ProgrammeYear)
+        .join(Task, Task.id == o.task_id)
+        .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+        .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
+        .where(o.digest_id == row["id"])
+        .order_by(o.due_at.desc(), o.id.desc())
+    ):
+        year = year or py.year
+        items.append(
+            {
+                "task_id": task.id,
+                "participant_name": prog.names.get(task.participant, task.participant),
+                "milestone_title": mi.title,
+                "year": py.year,
+                "due": task.due,
+                "working_days_late": working_days_late(cal, task.due, at),
+                "escalated_to": (item.params or {}).get("escalated_to"),
+                "escalated_at": item.due_at,
+            }
+        )
+    day = dt.date.fromisoformat((row["params"] or {})["day"])
+    return {
+        "kind": V.DIGEST,
+        "programme_id": prog.id,
+        "programme_title": prog.spec.programme.title,
+        "year": year or day.year,
+        "milestone_id": "",
+        "milestone_title": "逾期上报每日汇总",
+        "participant_id": row["recipient"],
+        "participant_name": prog.names.get(row["recipient"], row["recipient"]),
+        "due": day,
+        "escalated_to": next((i["escalated_to"] for i in items if i["escalated_to"]), None),
+        "items": tuple(items),
+    }
 
 
 def _render(
@@ -360,7 +457,10 @@ def _render(
         same = (r["task_id"], r["kind"], r["step"], r["recipient"], r["audience"], r["channel"], r["programme"])
         if same not in texts:
             try:
-                if r["task_id"] is None:
+                if r["kind"] == V.DIGEST:
+                    prog = programmes[r["programme"]]
+                    ctx = _digest_context(s, r, prog, cal.for_spec(prog.spec), at)
+                elif r["task_id"] is None:
                     ctx = target_context(r["params"] or {})
                 else:
                     task, mi, py = facts[r["task_id"]]

@@ -245,7 +245,11 @@ def queue_reminders(
                 stale = step.stale_at is not None and at >= step.stale_at
                 if not stale and not _applies(step, task):
                     continue  # e.g. a chaser for a task that is not late (yet)
-                new_rows.extend(_step_rows(prog, py, mi, task, step, roles, messenger, at, report))
+                new_rows.extend(
+                    _step_rows(
+                        prog, py, mi, task, step, roles, messenger, at, report, digest=bool(policy and policy.escalation_digest)
+                    )
+                )
     insert_ignore(session, new_rows)
 
 
@@ -264,12 +268,16 @@ def _step_rows(
     messenger: Messenger,
     at: dt.datetime,
     report: AdvanceReport,
+    *,
+    digest: bool = False,
 ) -> list[dict[str, Any]]:
     base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{task.participant}/{step.key}"
+    # under a digest policy an escalation waits to be folded into the recipient's daily digest
+    kind = V.DIGESTED_ESCALATION if digest and step.kind == V.ESCALATION else step.kind
     common: dict[str, Any] = {
         "programme": py.programme,
         "task_id": task.id,
-        "kind": step.kind,
+        "kind": kind,
         "step": step.key,
         "at": at,
         "due_at": step.at,
@@ -305,7 +313,7 @@ def _step_rows(
             report.undeliverable += 1
             report.unreachable.add(f"{recipient} ({audience})" if audience != "self" else recipient)
         out.extend(rows)
-    report.queued[step.kind] += len(out)
+    report.queued[kind] += len(out)
     return out
 
 
@@ -329,7 +337,60 @@ def reconcile(
     open_and_mark(session, py_ids, at, report)
     tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)
+    queue_digests(session, prog, at, report)
     return report
+
+
+def queue_digests(session: Session, prog: LoadedProgramme, at: dt.datetime, report: AdvanceReport) -> int:
+    """Today's digest for every address with escalations waiting (released by ``at``, not
+    yet in a digest). The key carries the recipient, the address and the local day: one
+    digest a day, however often this runs. The escalations are folded in when the digest
+    is claimed (``outbox``); one escalated after today's digest went out waits for
+    tomorrow's. Returns the digests queued."""
+    o = OutboxMessage
+    day = local_day(at)
+    waiting = session.execute(
+        select(o.recipient, o.audience, o.channel, o.address)
+        .where(
+            o.programme == prog.id,
+            o.kind == V.DIGESTED_ESCALATION,
+            o.state == V.PENDING,
+            o.digest_id.is_(None),
+            o.not_before <= at,
+        )
+        .distinct()
+    ).all()
+    rows = [
+        {
+            "key": f"{prog.id}/digest/{day.isoformat()}/{recipient}/{audience}/{channel}/{address}",
+            "programme": prog.id,
+            "task_id": None,
+            "kind": V.DIGEST,
+            "step": f"digest@{day.isoformat()}",
+            "recipient": recipient,
+            "audience": audience,
+            "channel": channel,
+            "address": address,
+            "subject": "",
+            "body": "",
+            "state": V.PENDING,
+            "created_at": at,
+            "due_at": at,
+            "not_before": at,
+            "stale_at": None,
+            "for_due": None,
+            "params": {"day": day.isoformat()},
+            "attempts": 0,
+        }
+        for recipient, audience, channel, address in waiting
+    ]
+    if rows:
+        have = set(session.scalars(select(o.key).where(o.key.in_([r["key"] for r in rows]))))
+        rows = [r for r in rows if r["key"] not in have]  # today's digest went out already: tomorrow's
+    insert_ignore(session, rows)
+    if rows:
+        report.queued[V.DIGEST] += len(rows)
+    return len(rows)
 
 
 def tell_moved(session: Session, prog: LoadedProgramme, messenger: Messenger, at: dt.datetime, report: AdvanceReport) -> None:

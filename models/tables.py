@@ -159,6 +159,9 @@ class OutboxMessage(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL"), index=True, comment="an escalation folded into this daily digest"
+    )
 
 
 class Delivery(Base):
@@ -190,6 +193,24 @@ class RollupValue(Base):
     numerator: Mapped[float | None] = mapped_column(Float)
     denominator: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Rating(Base):
+    """A coordinator's rating of a participant for a year on one scorecard indicator
+    (0–100, with a comment). Rows are kept: the latest counts, the others are history."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_subject", "programme", "year", "participant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme: Mapped[str] = mapped_column(Id)
+    year: Mapped[int] = mapped_column(Integer)
+    participant: Mapped[str] = mapped_column(Id)
+    indicator: Mapped[str] = mapped_column(Id)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    rated_by: Mapped[str] = mapped_column(String(120))
+    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class RateLimitWindow(Base):

@@ -19,6 +19,9 @@ ACKNOWLEDGEMENT = "acknowledgement"  # a submission was received
 RETURNED = "returned"  # sent back for revision, with the reason
 DUE_CHANGED = "due_changed"  # 截止日期调整: an extension or a changed calendar moved the due date
 TARGET_BEHIND = "target_behind"  # a target behind its pace, to its owner (no task)
+DIGESTED_ESCALATION = "escalation_item"  # an escalation under a digest policy: not sent alone, folded into a DIGEST
+DIGEST = "digest"  # one a day per recipient and channel: every task escalated to them (no task)
+BULLETIN = "bulletin"  # the monthly bulletin, to the roles the calendar names (no task)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ KINDS: dict[str, MessageKind] = {
         MessageKind(RETURNED, "退回修改通知", None, False, True),
         MessageKind(DUE_CHANGED, "截止日期调整", "awaiting", True, True),
         MessageKind(TARGET_BEHIND, "目标进度滞后", None, False, False),
+        MessageKind(DIGESTED_ESCALATION, "逾期上报（汇入每日汇总）", "late", True, False),
+        MessageKind(DIGEST, "逾期上报每日汇总", None, False, False),
+        MessageKind(BULLETIN, "月度通报", None, False, False),
     )
 }
 STEP_KINDS = (OPENED, UPCOMING, DUE_TODAY, LAST_WORKDAY, OVERDUE, ESCALATION)  # from a reminder policy
@@ -53,6 +59,7 @@ AWAITING_KINDS = tuple(k for k, v in KINDS.items() if v.needs == "awaiting")
 LATE_KINDS = tuple(k for k, v in KINDS.items() if v.needs == "late")
 FOLLOWS_DUE_KINDS = tuple(k for k, v in KINDS.items() if v.follows_due)
 LINK_KINDS = tuple(k for k, v in KINDS.items() if v.link)
+NOT_SENT_ALONE = (DIGESTED_ESCALATION,)  # claimed only as part of a digest
 
 # --------------------------------------------------------------------------- the outbox
 
@@ -61,16 +68,18 @@ SENDING = "sending"  # claimed by one sender; its claim token is in claimed_by
 SENT = "sent"  # the server accepted it
 DEAD = "dead"  # given up: a permanent failure, or transient ones until the step went stale
 SKIPPED = "skipped"  # never sent, on purpose: stale, or the task no longer awaits it
+DIGESTED = "digested"  # an escalation that went out inside a digest (its digest_id names which)
 
-OUTBOX_STATES = (PENDING, SENDING, SENT, DEAD, SKIPPED)
+OUTBOX_STATES = (PENDING, SENDING, SENT, DEAD, SKIPPED, DIGESTED)
 
 OUTBOX_ALLOWED: dict[str, frozenset[str]] = {
-    PENDING: frozenset({SENDING, SKIPPED}),
+    PENDING: frozenset({SENDING, SKIPPED, DIGESTED}),
     # back to pending: a transient failure (retried after a backoff) or an expired claim
     SENDING: frozenset({SENT, PENDING, DEAD}),
     SENT: frozenset(),
     DEAD: frozenset(),
     SKIPPED: frozenset(),
+    DIGESTED: frozenset(),
 }
 
 # --------------------------------------------------------------------------- deliveries (one row per attempt)

@@ -275,6 +275,11 @@ class ReminderPolicy(Strict):
     )
     overdue: OverdueChase | None = None
     escalations: list[Escalation] = Field(default_factory=list)
+    escalation_digest: bool = Field(
+        False,
+        description="send escalations as one daily digest per recipient and channel (a table of every task escalated"
+        " to them that day) instead of one message per late task",
+    )
 
     @field_validator("send_at", mode="before")
     @classmethod
@@ -490,6 +495,8 @@ class ProgrammeFile(Strict):
     reminder_policies: list[ReminderPolicy] = Field(default_factory=list)
     workstreams: list[Workstream] = Field(min_length=1)
     targets: list[Target] = Field(default_factory=list)
+    scorecard: Scorecard | None = Field(None, description="the annual evaluation (考评): `yearwheel evaluate`")
+    bulletin: Bulletin | None = Field(None, description="the monthly bulletin (月度通报): `yearwheel bulletin`")
 
     # ----- lookups used by the planner (validated by checks.py before planning)
 
@@ -514,6 +521,11 @@ class ProgrammeFile(Strict):
         if isinstance(v, ParameterRef):
             return next(p.value for p in self.parameters if p.id == v.parameter)
         return v
+
+
+from .scorespec import Bulletin, Scorecard  # noqa: E402 — they build on the types above
+
+ProgrammeFile.model_rebuild()
 
 
 # --------------------------------------------------------------------------- working days

@@ -83,6 +83,23 @@ def test_every_kind_renders_for_email_and_sms(kind):
             "target_unit": "户",
             "submitted_at": dt.datetime(2023, 12, 1, 1, 0, tzinfo=dt.timezone.utc),
         },
+        "digest": {
+            "escalated_to": "省厅质量发展处联络人",
+            "items": tuple(
+                {
+                    "participant_name": name,
+                    "milestone_title": "提交年度提升成效表",
+                    "year": 2023,
+                    "due": dt.date(2023, 12, 18),
+                    "working_days_late": 5,
+                }
+                for name in ("长春市市场监督管理局", "吉林市市场监督管理局")
+            ),
+        },
+        "bulletin": {
+            "lines": ("12月份共有22项报送事项到期。", "· 白城市局“年度提升成效表”：未报送"),
+            "link": "https://yw.example/b",
+        },
     }.get(kind, {})
     ctx = MessageContext(kind=kind, **CTX, **extra)
     subject, body = render(ctx, "email")
@@ -96,6 +113,8 @@ def test_every_kind_renders_for_email_and_sms(kind):
         "acknowledgement": "2023年12月26日（星期二）10:30",
         "returned": "服务企业数与名单不符",
         "target_behind": "完成120户，按计划进度此时应完成184.54户（目标300户）",
+        "digest": "2. 吉林市市场监督管理局　“提交年度提升成效表”（2023年度）\n   截止日期：2023年12月18日（星期一），已逾期5个工作日",
+        "bulletin": "· 白城市局“年度提升成效表”：未报送",
     }.get(kind)
     if expected:
         assert expected in body

@@ -58,6 +58,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "yearwheel.cli.workdays",
         "Working-day years: import the State Council's holiday notice, or draft a provisional year.",
     ),
+    "evaluate": (
+        "yearwheel.cli.evaluation",
+        "The annual evaluation: scores and ranks per cohort, each explained down to the ledger rows (.docx/.xlsx/.html).",
+    ),
+    "rate": (
+        "yearwheel.cli.evaluation",
+        "Record a coordinator's 0–100 rating of a participant for a year, with a comment (the latest counts).",
+    ),
+    "bulletin": (
+        "yearwheel.cli.evaluation",
+        "The monthly bulletin (月度通报): due, on time, late, missing by unit; units late months running (.docx/.html).",
+    ),
     "users": ("yearwheel.cli.users", "Console accounts: add, disable, reset-password, list, token, revoke-token."),
     "intake": ("yearwheel.cli.intake", "The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL)."),
 }

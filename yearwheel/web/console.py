@@ -64,7 +64,14 @@ STATE_ZH = {
     "returned": "退回修改",
     "exempted": "免报",
 }
-OUTBOX_ZH = {V.PENDING: "等待发送", V.SENDING: "发送中", V.SENT: "已发送", V.DEAD: "已放弃", V.SKIPPED: "未发送（已不适用）"}
+OUTBOX_ZH = {
+    V.PENDING: "等待发送",
+    V.SENDING: "发送中",
+    V.SENT: "已发送",
+    V.DEAD: "已放弃",
+    V.SKIPPED: "未发送（已不适用）",
+    V.DIGESTED: "已汇入每日汇总",
+}
 MAX_FIELD = 2000  # characters of one form input
 
 

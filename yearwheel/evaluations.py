@@ -1,0 +1,183 @@
+"""Use cases of the annual evaluation and the monthly bulletin: evaluate a year, rate a
+participant, build a month's bulletin, and — on the first working day of a month — write
+last month's bulletin and send it to the roles the calendar names. Shared by the CLI,
+the console and the monthly flow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models import vocabulary as V
+from models.bulletin import MonthBulletin, month_bulletin, previous_month
+from models.enqueue import insert_ignore, message_rows
+from models.evaluation import Evaluation, evaluate as evaluate_year, rate as record_rating
+from models.ledger import find_programme_year
+from models.reconcile import AdvanceReport
+from models.timeline import local_day, to_instant
+
+from .runtime import Runtime
+
+
+class NotInLedger(LookupError):
+    pass
+
+
+def evaluate(rt: Runtime, programme: str, year: int, at: dt.datetime) -> Evaluation:
+    prog = rt.programme(programme)
+    with rt.sessions() as s:
+        py = find_programme_year(s, programme, year)
+        if py is None:
+            raise NotInLedger(f"{programme} {year} is not in the ledger: run `yearwheel advance` for that year first")
+        return evaluate_year(s, prog, py, rt.cal, to_instant(at))
+
+
+def rate(
+    rt: Runtime,
+    programme: str,
+    year: int,
+    participant: str,
+    indicator: str,
+    score: int,
+    comment: str,
+    *,
+    actor: str,
+    at: dt.datetime,
+) -> int:
+    """Record a rating; returns its id."""
+    prog = rt.programme(programme)
+    with rt.sessions.begin() as s:
+        return record_rating(
+            s,
+            prog,
+            year=year,
+            participant=participant,
+            indicator=indicator,
+            score=score,
+            comment=comment,
+            actor=actor,
+            at=to_instant(at),
+        ).id
+
+
+def bulletin(rt: Runtime, programme: str, year: int, month: int, at: dt.datetime) -> MonthBulletin:
+    prog = rt.programme(programme)
+    with rt.sessions() as s:
+        return month_bulletin(s, prog, rt.cal, year, month, to_instant(at))
+
+
+def first_workday_of_month(rt: Runtime, day: dt.date) -> dt.date:
+    """The first working day of ``day``'s month, by the engine's working-day calendar."""
+    return rt.cal.on_or_after(day.replace(day=1))
+
+
+def bulletin_path(rt: Runtime, programme: str, year: int, month: int) -> Path:
+    return rt.settings.report_dir.absolute() / f"{programme}-bulletin-{year}-{month:02d}.docx"
+
+
+@dataclass
+class BulletinRun:
+    programme: str
+    year: int
+    month: int
+    written: Path | None  # the Word file, or None when today is not the day
+    queued: int
+    reason: str  # what was done, or why nothing was
+    bulletin: MonthBulletin | None = None
+    dispatch: Any = None
+
+
+def monthly_bulletins(rt: Runtime, at: dt.datetime, *, force: bool = False, send: bool = True) -> list[BulletinRun]:
+    """On the first working day of a month (by the working-day calendar — a cron schedule
+    only wakes the flow), write last month's bulletin of every programme that has a
+    ``bulletin:`` section and send it to its recipients, once per month and recipient
+    (the outbox key carries the month). ``force``: whatever the day."""
+    from .reports.documents import write_bulletin_docx
+
+    at = to_instant(at)
+    today = local_day(at)
+    out: list[BulletinRun] = []
+    year, month = previous_month(today.year, today.month)
+    first = first_workday_of_month(rt, today)
+    for prog in rt.programmes:
+        spec = prog.spec
+        if spec.bulletin is None:
+            continue
+        if year not in spec.programme.years:
+            out.append(BulletinRun(prog.id, year, month, None, 0, f"{year} is not a year of the programme"))
+            continue
+        if not force and today != first:
+            out.append(BulletinRun(prog.id, year, month, None, 0, f"not today: the first working day of the month is {first}"))
+            continue
+        b = bulletin(rt, prog.id, year, month, at)
+        path = bulletin_path(rt, prog.id, year, month)
+        write_bulletin_docx(b, path)
+        queued = 0
+        with rt.sessions.begin() as s:
+            queued = queue_bulletin(s, rt, prog, b, at)
+        out.append(BulletinRun(prog.id, year, month, path, queued, f"wrote {path.name}; queued {queued} message(s)", b))
+    if send and any(r.queued for r in out):
+        d = rt.dispatch(at)
+        for r in out:
+            r.dispatch = d
+    return out
+
+
+def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> int:
+    """One message per address of each recipient, keyed by the month: exactly once."""
+    spec = prog.spec
+    roles = {r.id: r for r in spec.roles}
+    link = f"{rt.settings.web_url.rstrip('/')}/console/{prog.id}/{b.year}/bulletin/{b.month}" if rt.settings.web_url else None
+    lines = list(b.prose())
+    for i in b.flagged[:50]:
+        lines.append(f"· {i.name}“{i.title}”（截止{i.due.month}月{i.due.day}日）：" + ("逾期报送" if i.received_at else "未报送"))
+    if len(b.flagged) > 50:
+        lines.append(f"……另有{len(b.flagged) - 50}项，见通报全文。")
+    rows: list[dict[str, Any]] = []
+    report = AdvanceReport(at)
+    for ref in spec.bulletin.to if spec.bulletin else ():
+        holder = roles[ref].holder if ref in roles else ref
+        if not holder:
+            continue
+        params = {
+            "kind": V.BULLETIN,
+            "programme_id": prog.id,
+            "programme_title": spec.programme.title,
+            "year": b.year,
+            "milestone_id": "",
+            "milestone_title": f"{b.title}（{b.year}年第{b.month}期）",
+            "participant_id": holder,
+            "participant_name": prog.names.get(holder, holder),
+            "due": local_day(b.cutoff).isoformat(),
+            "lines": lines,
+            "link": link,
+        }
+        got = message_rows(
+            rt.messenger,
+            key=f"{prog.id}/{b.year}/bulletin/{b.year}-{b.month:02d}/{holder}",
+            programme=prog.id,
+            task_id=None,
+            kind=V.BULLETIN,
+            step=f"bulletin@{b.year}-{b.month:02d}",
+            recipient=holder,
+            audience="self",
+            at=at,
+            due_at=at,
+            stale_at=None,
+            params=params,
+        )
+        if not got:
+            report.unreachable.add(holder)
+        rows += got
+    if rows:
+        from sqlalchemy import select
+
+        from models.tables import OutboxMessage
+
+        have = set(s.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_([r["key"] for r in rows]))))
+        rows = [r for r in rows if r["key"] not in have]  # sent already this month: nothing more
+    insert_ignore(s, rows)
+    return len(rows)
