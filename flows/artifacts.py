@@ -226,3 +226,24 @@ def publish_advance(rt: R.Runtime, out: dict[str, Any], instant: dt.datetime, pr
         key=key("advance", programme or "all"),
         description=f"advance {programme or 'all programmes'} as of {minute(instant)}",
     )
+
+
+def publish_bulletin(b, docx_path) -> None:
+    """The month's bulletin as a markdown artifact (the facts, the late and missing items,
+    the units named) with the Word file's location; one key per programme and month."""
+    from yearwheel.reports.documents import bulletin_rows
+
+    lines = [f"# {md(b.title)} {b.year}年第{b.month}期", ""]
+    lines += [md(p) for p in b.prose()]
+    rows = bulletin_rows(b)
+    if rows:
+        lines += ["", "| 序号 | 单位 | 事项 | 截止日期 | 情况 |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(md(c) for c in r) + " |" for r in rows[:200]]
+        if len(rows) > 200:
+            lines.append(f"\n……另有 {len(rows) - 200} 项，见 Word 文件")
+    lines += ["", f"Word 文件：`{md(docx_path)}`"]
+    create_markdown_artifact(
+        "\n".join(lines),
+        key=key("bulletin", b.programme, b.year, f"{b.month:02d}"),
+        description=f"{md(b.title)}（{b.year}年第{b.month}期）",
+    )

@@ -130,7 +130,7 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> i
     """One message per address of each recipient, keyed by the month: exactly once."""
     spec = prog.spec
     roles = {r.id: r for r in spec.roles}
-    link = f"{rt.settings.web_url.rstrip('/')}/console/{prog.id}/{b.year}/bulletin/{b.month}" if rt.settings.web_url else None
+    link = f"{rt.settings.web_url.rstrip('/')}/console/p/{prog.id}/{b.year}/bulletin/{b.month}" if rt.settings.web_url else None
     lines = list(b.prose())
     for i in b.flagged[:50]:
         lines.append(f"· {i.name}“{i.title}”（截止{i.due.month}月{i.due.day}日）：" + ("逾期报送" if i.received_at else "未报送"))

@@ -330,3 +330,26 @@ def test_the_bulletin_renders_in_chinese_with_libreoffice(year, tmp_path, office
     screenshot(bulletin, 1, "bulletin-docx-page1")
     screenshot(evaluation, 1, "evaluation-docx-page1")
     assert TOOLS["pdftoppm"]
+
+
+def test_the_monthly_bulletin_goes_once_on_the_first_working_day_of_the_month(year, tmp_path, monkeypatch):
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "out"))
+    rt = year.runtime()
+    # October 2023 began with the National Day break; its first working day was Saturday the 7th (调休)
+    assert E.first_workday_of_month(rt, at("2023-10-03T09:00").date()).isoformat() == "2023-10-07"
+    coordinator = "coordinator@province.example.gov.cn"
+
+    def bulletins() -> list:
+        return [m for m in year.smtp.messages if m["To"] == coordinator and "月度通报" in str(m["Subject"])]
+
+    (holiday,) = E.monthly_bulletins(year.runtime(), at("2024-01-01T09:00"))  # New Year's Day: not the day
+    assert holiday.written is None and "2024-01-02" in holiday.reason and bulletins() == []
+    (run,) = E.monthly_bulletins(year.runtime(), at("2024-01-02T09:00"))
+    assert (run.year, run.month, run.queued) == (2023, 12, 1) and run.written is not None and run.written.exists()
+    (mail,) = bulletins()
+    assert "考评测试计划工作月度通报（2023年第12期）" in str(mail["Subject"])
+    assert "· 未报市局“报送年度计划”（截止11月10日）：未报送" in mail.get_content()
+    for when in ("2024-01-02T09:00", "2024-01-02T15:00"):
+        (again,) = E.monthly_bulletins(year.runtime(), at(when), force=True)
+        assert again.queued == 0  # written again, sent no more
+    assert len(bulletins()) == 1

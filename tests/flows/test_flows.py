@@ -288,3 +288,28 @@ def test_the_engine_log_reaches_the_run_log_and_no_secret_does(world, monkeypatc
     assert "outbox: claimed" in text  # the dispatcher's batches
     assert "will retry" in text and "sms" in text  # the failure, with its reason
     assert password not in text and token not in text  # … and never logged
+
+
+def test_the_bulletin_flow_sends_last_months_bulletin_on_the_first_working_day(world, tmp_path, monkeypatch):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.bulletin import bulletin
+
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "out"))
+    monkeypatch.setenv("YEARWHEEL_CONTACTS", str(world.contacts))
+    world.advance("2023-12-01T09:00")
+    world.advance("2023-12-27T09:00")
+    common = {"calendar_dir": str(world.calendar_dir), "programme": PROGRAMME}
+    assert bulletin(at=at("2024-01-01T09:00"), **common)[0]["queued"] == 0  # a holiday: not the day
+    (done,) = bulletin(at=at("2024-01-02T09:00"), **common)
+    assert done["queued"] == 1 and (tmp_path / "out" / f"{PROGRAMME}-bulletin-2023-12.docx").exists()
+    assert (tmp_path / "out" / f"{PROGRAMME}-bulletin-2023-12.html").exists()
+    assert bulletin(at=at("2024-01-02T11:00"), **common)[0]["queued"] == 0
+    sent = [m for m in world.smtp.messages if "月度通报" in str(m["Subject"])]
+    assert [m["To"] for m in sent] == ["coordinator@province.example.gov.cn"]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"bulletin-{PROGRAMME}-2023-12"]))
+        )
+    assert found and "迟交市市场监督管理局" in found[0].data

@@ -10,6 +10,7 @@
     POST /console/task/{id}/{accept|return|extend|exempt}
     GET  /console/task/{id}/file/{sha256}          an evidence file (signed-in users with access)
     GET  /console/outbox                           what failed and why
+    …/evaluation, …/participant/{id}, …/bulletin/{month}   the evaluation and the bulletin (console_reports)
 
 A server-side session (``yearwheel.accounts``): the cookie holds a random token (HttpOnly,
 SameSite=Lax, Secure over HTTPS — directly, through a trusted proxy, or when
@@ -444,6 +445,10 @@ def mount_console(
         return FileResponse(
             path, media_type=f.get("content_type") or "application/octet-stream", filename=f.get("name") or path.name
         )
+
+    from .console_reports import Pages, mount_reports
+
+    mount_reports(app, rt, Pages(who, to_login, render, refused, posted, acting, now))
 
     @app.get("/console/outbox")
     def outbox(request: Request) -> Response:
