@@ -247,3 +247,17 @@ def publish_bulletin(b, docx_path) -> None:
         key=key("bulletin", b.programme, b.year, f"{b.month:02d}"),
         description=f"{md(b.title)}（{b.year}年第{b.month}期）",
     )
+
+
+def publish_evaluation(e) -> None:
+    """The year's evaluation as a markdown artifact: each cohort's ranking (ties shared)."""
+    from yearwheel.reports.documents import evaluation_header, evaluation_rows
+
+    lines = [f"# {md(e.title)} {e.year}年度考评（截至 {minute(e.as_of)}）"]
+    for c in e.cohorts:
+        header = evaluation_header(e, c)
+        lines += ["", f"## {md(c.title)}", "", "| " + " | ".join(md(h) for h in header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(md(x) for x in row) + " |" for row in evaluation_rows(c)[:300]]
+    create_markdown_artifact(
+        "\n".join(lines), key=key("evaluation", e.programme, e.year), description=f"{md(e.title)} {e.year}年度考评结果"
+    )

@@ -1,5 +1,5 @@
 """Prefect flow ``rollup``: recompute on-time rates, form counts and target progress, and
-refresh the coordinator's artifacts and HTML year reports (nightly)."""
+refresh the coordinator's artifacts, HTML year reports and the year's evaluation (nightly)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,13 @@ def rollup(
         if artifacts:
             from flows.artifacts import publish_year
 
+            from flows.artifacts import publish_evaluation
+            from yearwheel import evaluations as E
+
             for r in found:
                 view = R.year_view(rt, r.programme, r.year, instant)
                 if view is not None:
                     publish_year(rt, view)
+                if rt.programme(r.programme).spec.scorecard is not None:
+                    publish_evaluation(E.evaluate(rt, r.programme, r.year, instant))
     return [r.as_json() for r in found]

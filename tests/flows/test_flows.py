@@ -47,6 +47,14 @@ def test_advance_flow_is_idempotent_and_chase_and_rollup_run(world):
 
     rolled = rollup(programme=PROGRAMME, year=2023, at=at("2023-12-18T10:00"), calendar_dir=str(world.calendar_dir))
     assert rolled[0]["milestones"][0]["awaiting"] == 3
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (evaluation,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"evaluation-{PROGRAMME}-2023"])), limit=1
+        )
+    assert "各市局" in evaluation.data and "准时市市场监督管理局" in evaluation.data
     assert len(world.smtp.messages) == 6
 
 

@@ -99,6 +99,7 @@ def simulate(
     )
     personas = result.personas
     events = [None] * result.events
+    documents = _year_documents(spec, directory, programme_id, year, db_file, state.events[-1][0] if state.events else None)
     wall = time.perf_counter() - t_start
     loop = result.seconds_loop
     prefect_share = max(loop - state.engine_seconds, 0.0) if prefect else 0.0
@@ -116,6 +117,7 @@ def simulate(
         "submissions_left_out": len(result.left_out),
         "outbox_dir": str(eml_dir),
         "ledger": str(db_file),
+        "documents": [str(d) for d in documents],
         "seconds": {
             "wall": round(wall, 2),
             "engine": round(state.engine_seconds, 2),
@@ -150,6 +152,8 @@ def simulate(
                 else " (--no-prefect)"
             )
         )
+        for d in documents:
+            out.print(f"wrote {d}")
     if result.left_out:
         years = sorted({w.why.split(":")[0] for w in result.left_out})
         err(
@@ -170,3 +174,27 @@ def _run_flow(flow_fn, programme_id: str, year: int, token: str) -> None:
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         flow_fn(programme_id, year, token)
+
+
+def _year_documents(spec, directory, programme_id: str, year: int, db_file, last: dt.datetime | None) -> list:
+    """The simulated year's evaluation and its December bulletin as Word files beside its
+    ledger, as of the simulation's last instant — what a coordinator circulates."""
+    if last is None or (spec.scorecard is None and spec.bulletin is None):
+        return []
+    from yearwheel import evaluations as E
+    from yearwheel.reports.documents import write_bulletin_docx, write_evaluation_docx
+    from yearwheel.runtime import open_runtime
+
+    out = []
+    rt = open_runtime(calendar_dir=directory, programme=programme_id, database=f"sqlite:///{db_file}")
+    try:
+        if spec.scorecard is not None:
+            path = db_file.parent / f"evaluation-{year}.docx"
+            write_evaluation_docx(E.evaluate(rt, programme_id, year, last), path)
+            out.append(path)
+        path = db_file.parent / f"bulletin-{year}-12.docx"
+        write_bulletin_docx(E.bulletin(rt, programme_id, year, 12, last), path)
+        out.append(path)
+    finally:
+        rt.close()
+    return out

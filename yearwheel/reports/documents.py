@@ -86,7 +86,7 @@ def evaluation_rows(cohort) -> list[list[str]]:
 # --------------------------------------------------------------------------- Word
 
 
-def _styled_document() -> Any:
+def _styled_document(*, landscape: bool = False) -> Any:
     from docx import Document
     from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -97,6 +97,12 @@ def _styled_document() -> Any:
     sec = doc.sections[0]
     sec.page_width, sec.page_height = Mm(210), Mm(297)
     sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = Mm(37), Mm(35), Mm(28), Mm(26)
+    if landscape:  # a wide table (the evaluation's indicators): A4 turned, the margins with it
+        from docx.enum.section import WD_ORIENT
+
+        sec.orientation = WD_ORIENT.LANDSCAPE
+        sec.page_width, sec.page_height = Mm(297), Mm(210)
+        sec.top_margin, sec.bottom_margin, sec.left_margin, sec.right_margin = Mm(28), Mm(26), Mm(37), Mm(35)
 
     def font(style, name: str, size: float, bold: bool = False) -> None:
         style.font.name = name
@@ -173,6 +179,8 @@ def _table(doc: Any, header: list[str], rows: list[list[str]], widths_mm: list[f
             cell.paragraphs[0].add_run(text)
     if widths_mm:
         t.autofit = False
+        for col, w in zip(t.columns, widths_mm, strict=True):
+            col.width = Mm(w)  # the grid LibreOffice lays out by
         for row in t.rows:
             for cell, w in zip(row.cells, widths_mm, strict=True):
                 cell.width = Mm(w)
@@ -214,7 +222,7 @@ def write_bulletin_docx(b: MonthBulletin, path: Path) -> None:
 
 
 def write_evaluation_docx(e: Evaluation, path: Path) -> None:
-    doc = _styled_document()
+    doc = _styled_document(landscape=True)
     doc.add_paragraph(f"{e.title}{e.year}年度考评结果", style=STYLE_TITLE)
     p = doc.add_paragraph(f"文号：{DOC_NUMBER_PLACEHOLDER}", style=STYLE_TABLE)
     p.alignment = 1
@@ -222,7 +230,8 @@ def write_evaluation_docx(e: Evaluation, path: Path) -> None:
     for n, c in enumerate(e.cohorts):
         doc.add_paragraph(f"{numerals[n % 10]}、{c.title}", style=STYLE_HEADING)
         n = len(c.indicators)
-        _table(doc, evaluation_header(e, c), evaluation_rows(c), [12, 34] + [(156 - 12 - 34 - 16) / max(n, 1)] * n + [16])
+        usable = 297 - 37 - 35
+        _table(doc, evaluation_header(e, c), evaluation_rows(c), [17, 48] + [(usable - 17 - 48 - 18) / max(n, 1)] * n + [18])
     doc.add_paragraph("附：评分依据", style=STYLE_HEADING)
     for c in e.cohorts:
         for r in c.rows:
