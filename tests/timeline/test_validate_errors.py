@@ -181,6 +181,56 @@ CASES = {
         "the tag !!python/object/apply:os.system is not allowed",
     ),
     "alias": ("    value: 5\n", "    value: &five 5\n    minimum: *five\n", "value: &five", 12, "anchors and aliases"),
+    # the scorecard (考评) and the bulletin
+    "cohort of an unknown group": (
+        "      members: [third-parties]\n  indicators:",
+        "      members: [third-partys]\n  indicators:",
+        "members: [third-partys]",
+        17,
+        "scorecard.cohorts[third-parties].members[0]: unknown participant or group 'third-partys'",
+    ),
+    "a participant ranked twice": (
+        "      members: [third-parties]\n  indicators:",
+        "      members: [third-parties, changchun]\n  indicators:",
+        "members: [third-parties, changchun]",
+        32,
+        "'changchun' is already ranked in cohort 'city-bureaus'; a participant is ranked in one cohort",
+    ),
+    "an indicator for an unknown cohort": (
+        "      weight: 30\n      cohorts: [third-parties]",
+        "      weight: 30\n      cohorts: [third-party]",
+        "cohorts: [third-party]",
+        17,
+        "unknown cohort 'third-party'; known: city-bureaus, divisions-units, third-parties",
+    ),
+    "a contribution to an unknown target": (
+        "      target: regional-brands\n      weight: 10",
+        "      target: regional-brand\n      weight: 10",
+        "target: regional-brand\n",
+        15,
+        "unknown target 'regional-brand'",
+    ),
+    "zero_at on a rate": (
+        "      measure: on_time_rate\n      weight: 40",
+        "      measure: on_time_rate\n      zero_at: 3\n      weight: 40",
+        "- id: on-time-rate\n",  # the indicator as a whole
+        7,
+        "'zero_at' only applies to days_late_mean, days_late_worst, missing, not on_time_rate",
+    ),
+    "a negative weight": (
+        "      weight: 15\n",
+        "      weight: -15\n",
+        "weight: -15",
+        15,
+        "weight: expected more than 0, got int -15",
+    ),
+    "a bulletin to a role held in each unit": (
+        "  to: [coordinator, leading-group-office]",
+        "  to: [coordinator, unit-head]",
+        "to: [coordinator, unit-head]",
+        21,
+        "role 'unit-head' has no holder",
+    ),
 }
 
 
