@@ -159,12 +159,13 @@ def next_deadline(view: YearView) -> str:
 def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], instant: dt.datetime, web: str | None = None) -> str:
     d = out["dispatch"]
     queued = out["queued"]
-    reminders = sum(n for k, n in queued.items() if k not in ("escalation",))
+    escalations = queued.get("escalation", 0) + queued.get("escalation_item", 0)  # alone, or in a daily digest
+    reminders = sum(n for k, n in queued.items() if k not in ("escalation", "escalation_item", "digest"))
     lines = [
         f"## advance 截至 {minute(instant)}",
         "",
         f"- 开启任务 **{out['opened']}**，标记逾期 **{out['overdue']}**",
-        f"- 排队提醒 **{reminders}**，上报（escalation）**{queued.get('escalation', 0)}**"
+        f"- 排队提醒 **{reminders}**，上报（escalation）**{escalations}**"
         + ("（" + "，".join(f"{KIND_ZH.get(k, k)} {n}" for k, n in sorted(queued.items())) + "）" if queued else ""),
         f"- 发送成功 **{d['sent']}**，暂时失败待重试 **{d['failed']}**{retry_note(d, instant)}，放弃 **{d['dead']}**，过时跳过 **{d['skipped']}**",
     ]

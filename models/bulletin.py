@@ -18,14 +18,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import states as S
 from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
 from .rollup import TargetProgress, compute_rollup
-from .tables import MilestoneInstance, ProgrammeYear, Submission, Task
+from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 
 ON_TIME, LATE, MISSING, NOT_DUE = "on_time", "late", "missing", "not_due"
@@ -181,6 +181,14 @@ def _items(
             .order_by(Submission.task_id, Submission.version)
         ):
             received[task_id] = at  # the latest version by the cut-off
+        # a version returned for revision by the cut-off no longer stands
+        for task_id, returned in session.execute(
+            select(StatusChange.task_id, func.max(StatusChange.at))
+            .where(StatusChange.task_id.in_(ids[i : i + 5000]), StatusChange.to_state == S.RETURNED, StatusChange.at <= cutoff)
+            .group_by(StatusChange.task_id)
+        ):
+            if task_id in received and returned >= received[task_id]:
+                del received[task_id]
     out = []
     for t, milestone, title in rows:
         got = received.get(t.id)
@@ -214,13 +222,17 @@ def month_bulletin(
     items = _items(session, prog, cal, first, last, cutoff)
     carried = _items(session, prog, cal, dt.date.min, first - dt.timedelta(days=1), cutoff, only_missing=True)
     k = spec.bulletin.late_months_running if spec.bulletin else 3
-    late_sets: list[set[str]] = [{i.participant for i in items if i.standing in (LATE, MISSING)}]
+    # a unit is late in a month when something due that month was late or missing at its end,
+    # or something of an earlier month was still missing then
+    late_sets: list[set[str]] = [{i.participant for i in items + carried if i.standing in (LATE, MISSING)}]
     y, m = year, month
     for _ in range(k - 1):
         y, m = previous_month(y, m)
         f, l_ = month_span(y, m)
         c = month_cutoff(y, m, at)
-        late_sets.append({i.participant for i in _items(session, prog, cal, f, l_, c) if i.standing in (LATE, MISSING)})
+        late = {i.participant for i in _items(session, prog, cal, f, l_, c) if i.standing in (LATE, MISSING)}
+        late |= {i.participant for i in _items(session, prog, cal, dt.date.min, f - dt.timedelta(days=1), c, only_missing=True)}
+        late_sets.append(late)
     running_ids = set.intersection(*late_sets)
     running = [(p.id, p.name) for p in spec.participants if p.id in running_ids]
     py = find_programme_year(session, prog.id, year)

@@ -1,10 +1,12 @@
 """The annual evaluation (考评): every participant of a scorecard's cohorts scored from the
 ledger, ranked within its cohort, every score explained down to the rows it came from.
 
-What counts (the facts as the ledger holds them at the evaluation instant):
+What counts, as of the evaluation instant ``at``:
 
-- an item is a task of the year that is **due by then** and not exempted: submitted (on
-  time or late) or still missing (overdue);
+- an item is a task of the year that is **due by then** (or delivered by then) and not
+  exempted: submitted (on time or late) or still missing — a version that arrived after
+  ``at`` does not count, ratings entered after it neither; acceptances, returns and
+  exemptions are taken as the ledger holds them when the evaluation is made;
 - working days late: a late submission's, from the due date to the day its standing
   version arrived; a missing item's, to the evaluation day;
 - first-time acceptance: accepted without ever being returned, over the items decided
@@ -22,6 +24,7 @@ are marked tied (并列), the next rank is skipped — never broken by name or o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,6 +41,7 @@ from .timeline.scorespec import PENALTY_MEASURES, Indicator, Scorecard
 
 RATING_MIN, RATING_MAX = 0, 100
 COMMENT_MAX = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not storable in Word or Excel files
 
 
 class NoScorecard(LookupError):
@@ -183,6 +187,8 @@ def rate(
     if isinstance(score, bool) or not isinstance(score, int) or not RATING_MIN <= score <= RATING_MAX:
         raise ValueError(f"评分须为 {RATING_MIN}–{RATING_MAX} 的整数，收到 {score!r}")
     comment = comment.strip()
+    if _CONTROL.search(comment):
+        raise ValueError("评分说明含有不可见的控制字符（可能是从其他文档粘贴带入的），请删除后重新填写")
     if not comment:
         raise ValueError("请填写评分说明（comment）")
     if len(comment) > COMMENT_MAX:
@@ -202,11 +208,13 @@ def rate(
     return row
 
 
-def latest_ratings(session: Session, programme: str, year: int) -> dict[tuple[str, str], Rating]:
-    """(participant, indicator) → the latest rating."""
+def latest_ratings(session: Session, programme: str, year: int, at: dt.datetime) -> dict[tuple[str, str], Rating]:
+    """(participant, indicator) → the latest rating entered by ``at``."""
     out: dict[tuple[str, str], Rating] = {}
     for r in session.scalars(
-        select(Rating).where(Rating.programme == programme, Rating.year == year).order_by(Rating.rated_at, Rating.id)
+        select(Rating)
+        .where(Rating.programme == programme, Rating.year == year, Rating.rated_at <= at)
+        .order_by(Rating.rated_at, Rating.id)
     ):
         out[(r.participant, r.indicator)] = r
     return out
@@ -243,23 +251,22 @@ def year_items(session: Session, py: ProgrammeYear, cal: WorkdayCalendar, at: dt
         .order_by(Task.due, MilestoneInstance.milestone)
     ).all()
     for t, milestone, title in rows:
-        if t.state == S.EXEMPTED or (t.state != S.SUBMITTED and t.due >= today):
+        delivered = t.state == S.SUBMITTED and (t.submitted_at is None or t.submitted_at <= at)
+        if t.state == S.EXEMPTED or (not delivered and t.due >= today):
             continue  # released, or not due yet (and not delivered early)
-        if t.state == S.SUBMITTED:
+        if delivered:
             late = 0 if t.on_time else working_days_late(cal, t.due, t.submitted_at or at)
-        elif t.state == S.OVERDUE or t.due < today:
+        else:  # overdue, or delivered only after ``at``: missing as of then
             late = working_days_late(cal, t.due, at)
-        else:
-            continue
         out.setdefault(t.participant, []).append(
             Item(
                 task_id=t.id,
                 milestone=milestone,
                 title=title,
                 due=t.due,
-                state=t.state if t.state == S.SUBMITTED else S.OVERDUE,
-                submitted_at=t.submitted_at if t.state == S.SUBMITTED else None,
-                on_time=t.on_time if t.state == S.SUBMITTED else None,
+                state=S.SUBMITTED if delivered else S.OVERDUE,
+                submitted_at=t.submitted_at if delivered else None,
+                on_time=t.on_time if delivered else None,
                 days_late=late,
                 returned=returned.get(t.id, 0),
                 accepted=t.accepted_at is not None,
@@ -409,7 +416,7 @@ def evaluate(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: Wo
         raise NoScorecard(f"{prog.id} has no scorecard: add `scorecard:` to its calendar (see calendar/schema)")
     cal = cal.for_spec(spec)
     items = year_items(session, py, cal, at)
-    ratings = latest_ratings(session, prog.id, py.year)
+    ratings = latest_ratings(session, prog.id, py.year, at)
     standing = _standing(session, py) if any(i.measure == "target_contribution" for i in sc.indicators) else []
     targets = {t.id: t for t in spec.targets}
     cohorts: list[CohortResult] = []

@@ -347,38 +347,73 @@ def _claim(
                 update(OutboxMessage),
                 [{"id": i, "state": V.DEAD, "claimed_by": None, "last_error": why} for i, why in broken.items()],
             )
+            for r in rows:
+                if r["id"] in broken:
+                    _digest_outcome(s, r, sent=False, why=f"its daily digest could not be written: {broken[r['id']]}")
             log.error("could not write %d message(s): %s", len(broken), "; ".join(list(broken.values())[:5]))
         return [r for r in rows if r["id"] not in broken], skipped + len(broken)
 
 
 def _fold_digests(s: Session, rows: list[dict[str, Any]], at: dt.datetime) -> set[int]:
-    """Fold the escalations waiting for each claimed digest into it (pending → digested,
-    ``digest_id`` set, in one conditional UPDATE that re-checks each still stands — so an
-    escalation is in exactly one digest). A digest retried after a failure keeps what it
-    had and takes what arrived since. Returns the digests with nothing to list."""
+    """Bind the escalations waiting for each claimed digest to it (``digest_id``, in one
+    conditional UPDATE that re-checks each still stands and is in no other digest — so an
+    escalation is in at most one). They stay ``pending`` (never claimed alone) until the
+    digest's outcome is recorded: ``digested`` when it is sent, ``dead`` with it. Only the
+    first attempt binds: a retry sends what the first attempt meant to send (minus tasks
+    settled since, skipped here), so an attempt the server took silently and its retry
+    never differ by an escalation under one Message-ID. Returns the digests with nothing left."""
     empty: set[int] = set()
     for r in rows:
         if r["kind"] != V.DIGEST:
             continue
-        s.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.kind == V.DIGESTED_ESCALATION,
-                OutboxMessage.state == V.PENDING,
-                OutboxMessage.programme == r["programme"],
-                OutboxMessage.recipient == r["recipient"],
-                OutboxMessage.audience == r["audience"],
-                OutboxMessage.channel == r["channel"],
-                OutboxMessage.address == r["address"],
-                OutboxMessage.not_before <= at,
-                _claimable(),
+        if r["attempts"] == 1:
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.kind == V.DIGESTED_ESCALATION,
+                    OutboxMessage.state == V.PENDING,
+                    OutboxMessage.digest_id.is_(None),
+                    OutboxMessage.programme == r["programme"],
+                    OutboxMessage.recipient == r["recipient"],
+                    OutboxMessage.audience == r["audience"],
+                    OutboxMessage.channel == r["channel"],
+                    OutboxMessage.address == r["address"],
+                    OutboxMessage.not_before <= at,
+                    _claimable(),
+                )
+                .values(digest_id=r["id"], last_error=None)
+                .execution_options(synchronize_session=False)
             )
-            .values(state=V.DIGESTED, digest_id=r["id"], last_error=None)
-            .execution_options(synchronize_session=False)
+        bound = list(
+            s.scalars(select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"], OutboxMessage.state == V.PENDING))
         )
-        if not s.scalar(select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"]).limit(1)):
+        if bound:
+            # a submission or exemption of these tasks under way commits first (or waits), as for single messages
+            task_ids = select(OutboxMessage.task_id).where(OutboxMessage.id.in_(bound)).scalar_subquery()
+            s.execute(select(Task.id).where(Task.id.in_(task_ids)).with_for_update(read=True)).all()
+            skip_obsolete(s, bound)  # settled since they were bound: not listed
+        if not s.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"], OutboxMessage.state == V.PENDING).limit(1)
+        ):
             empty.add(r["id"])
     return empty
+
+
+def _digest_outcome(s: Session, row: dict[str, Any], *, sent: bool, why: str | None = None) -> None:
+    """The escalations of a digest share its outcome: ``digested`` when it was sent,
+    ``dead`` (with the reason) when it was given up."""
+    if row["kind"] != V.DIGEST:
+        return
+    in_digest = (OutboxMessage.digest_id == row["id"], OutboxMessage.state == V.PENDING)
+    if sent:
+        s.execute(update(OutboxMessage).where(*in_digest).values(state=V.DIGESTED).execution_options(synchronize_session=False))
+    else:
+        s.execute(
+            update(OutboxMessage)
+            .where(*in_digest)
+            .values(state=V.DEAD, last_error=why)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _digest_context(
@@ -395,7 +430,7 @@ def _digest_context(
         .join(Task, Task.id == o.task_id)
         .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
         .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
-        .where(o.digest_id == row["id"])
+        .where(o.digest_id == row["id"], o.state == V.PENDING)
         .order_by(o.due_at.desc(), o.id.desc())
     ):
         year = year or py.year
@@ -454,7 +489,10 @@ def _render(
     texts: dict[tuple, tuple[str, str] | str] = {}  # the text, or why it could not be written
     broken: dict[int, str] = {}
     for r in rows:
-        same = (r["task_id"], r["kind"], r["step"], r["recipient"], r["audience"], r["channel"], r["programme"])
+        # each digest lists its own escalations: its text is its own
+        same: tuple = (r["task_id"], r["kind"], r["step"], r["recipient"], r["audience"], r["channel"], r["programme"])
+        if r["kind"] == V.DIGEST:
+            same += (r["id"],)
         if same not in texts:
             try:
                 if r["kind"] == V.DIGEST:
@@ -534,6 +572,8 @@ def _send_one(
                     .values(state=V.DEAD if dead else V.PENDING, last_error=note, claimed_by=None, not_before=retry_at)
                 )
             )
+            if won and dead:
+                _digest_outcome(s, row, sent=False, why=f"its daily digest could not be sent: {note}")
             s.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
@@ -555,6 +595,8 @@ def _send_one(
     finished = stamp()
     with sessions.begin() as s:
         won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
+        if won:
+            _digest_outcome(s, row, sent=True)
         s.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id)

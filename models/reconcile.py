@@ -337,18 +337,18 @@ def reconcile(
     open_and_mark(session, py_ids, at, report)
     tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)
-    queue_digests(session, prog, at, report)
+    queue_digests(session, prog, messenger, at, report)
     return report
 
 
-def queue_digests(session: Session, prog: LoadedProgramme, at: dt.datetime, report: AdvanceReport) -> int:
-    """Today's digest for every address with escalations waiting (released by ``at``, not
-    yet in a digest). The key carries the recipient, the address and the local day: one
-    digest a day, however often this runs. The escalations are folded in when the digest
-    is claimed (``outbox``); one escalated after today's digest went out waits for
-    tomorrow's. Returns the digests queued."""
+def queue_digests(session: Session, prog: LoadedProgramme, messenger: Messenger, at: dt.datetime, report: AdvanceReport) -> int:
+    """The day's digest of this programme for every address with escalations waiting
+    (released by ``at``, in no digest yet). It goes when its channel may (SMS and chat wait
+    for the next working morning, like any message), and its key carries the recipient,
+    the address and the local day it goes: one digest a day, however often this runs.
+    The escalations are bound to it when it is claimed (``outbox``); one escalated after
+    the day's digest was claimed waits for the next day's. Returns the digests queued."""
     o = OutboxMessage
-    day = local_day(at)
     waiting = session.execute(
         select(o.recipient, o.audience, o.channel, o.address)
         .where(
@@ -360,30 +360,33 @@ def queue_digests(session: Session, prog: LoadedProgramme, at: dt.datetime, repo
         )
         .distinct()
     ).all()
-    rows = [
-        {
-            "key": f"{prog.id}/digest/{day.isoformat()}/{recipient}/{audience}/{channel}/{address}",
-            "programme": prog.id,
-            "task_id": None,
-            "kind": V.DIGEST,
-            "step": f"digest@{day.isoformat()}",
-            "recipient": recipient,
-            "audience": audience,
-            "channel": channel,
-            "address": address,
-            "subject": "",
-            "body": "",
-            "state": V.PENDING,
-            "created_at": at,
-            "due_at": at,
-            "not_before": at,
-            "stale_at": None,
-            "for_due": None,
-            "params": {"day": day.isoformat()},
-            "attempts": 0,
-        }
-        for recipient, audience, channel, address in waiting
-    ]
+    rows = []
+    for recipient, audience, channel, address in waiting:
+        release = messenger.release_time(channel, at)
+        day = local_day(release)
+        rows.append(
+            {
+                "key": f"{prog.id}/digest/{day.isoformat()}/{recipient}/{audience}/{channel}/{address}",
+                "programme": prog.id,
+                "task_id": None,
+                "kind": V.DIGEST,
+                "step": f"digest@{day.isoformat()}",
+                "recipient": recipient,
+                "audience": audience,
+                "channel": channel,
+                "address": address,
+                "subject": "",
+                "body": "",
+                "state": V.PENDING,
+                "created_at": at,
+                "due_at": at,
+                "not_before": release,
+                "stale_at": None,
+                "for_due": None,
+                "params": {"day": day.isoformat()},
+                "attempts": 0,
+            }
+        )
     if rows:
         have = set(session.scalars(select(o.key).where(o.key.in_([r["key"] for r in rows]))))
         rows = [r for r in rows if r["key"] not in have]  # today's digest went out already: tomorrow's

@@ -73,7 +73,8 @@ DIGESTED = "digested"  # an escalation that went out inside a digest (its digest
 OUTBOX_STATES = (PENDING, SENDING, SENT, DEAD, SKIPPED, DIGESTED)
 
 OUTBOX_ALLOWED: dict[str, frozenset[str]] = {
-    PENDING: frozenset({SENDING, SKIPPED, DIGESTED}),
+    # dead straight from pending: an escalation whose daily digest was given up
+    PENDING: frozenset({SENDING, SKIPPED, DIGESTED, DEAD}),
     # back to pending: a transient failure (retried after a backoff) or an expired claim
     SENDING: frozenset({SENT, PENDING, DEAD}),
     SENT: frozenset(),

@@ -16,10 +16,10 @@ from models.bulletin import MonthBulletin, month_bulletin, previous_month
 from models.enqueue import insert_ignore, message_rows
 from models.evaluation import Evaluation, evaluate as evaluate_year, rate as record_rating
 from models.ledger import find_programme_year
-from models.reconcile import AdvanceReport
 from models.timeline import local_day, to_instant
 
 from .runtime import Runtime
+from .usecases import PROGRAMME_FAULTS, problem_text
 
 
 class NotInLedger(LookupError):
@@ -69,9 +69,11 @@ def bulletin(rt: Runtime, programme: str, year: int, month: int, at: dt.datetime
         return month_bulletin(s, prog, rt.cal, year, month, to_instant(at))
 
 
-def first_workday_of_month(rt: Runtime, day: dt.date) -> dt.date:
-    """The first working day of ``day``'s month, by the engine's working-day calendar."""
-    return rt.cal.on_or_after(day.replace(day=1))
+def first_workday_of_month(rt: Runtime, day: dt.date, programme: str | None = None) -> dt.date:
+    """The first working day of ``day``'s month, by the engine's working-day calendar (and
+    the programme's own holiday overrides)."""
+    cal = rt.cal.for_spec(rt.programme(programme).spec) if programme else rt.cal
+    return cal.on_or_after(day.replace(day=1))
 
 
 def bulletin_path(rt: Runtime, programme: str, year: int, month: int) -> Path:
@@ -101,7 +103,6 @@ def monthly_bulletins(rt: Runtime, at: dt.datetime, *, force: bool = False, send
     today = local_day(at)
     out: list[BulletinRun] = []
     year, month = previous_month(today.year, today.month)
-    first = first_workday_of_month(rt, today)
     for prog in rt.programmes:
         spec = prog.spec
         if spec.bulletin is None:
@@ -109,16 +110,25 @@ def monthly_bulletins(rt: Runtime, at: dt.datetime, *, force: bool = False, send
         if year not in spec.programme.years:
             out.append(BulletinRun(prog.id, year, month, None, 0, f"{year} is not a year of the programme"))
             continue
-        if not force and today != first:
-            out.append(BulletinRun(prog.id, year, month, None, 0, f"not today: the first working day of the month is {first}"))
+        try:  # one programme's missing working days or broken dates stop only its bulletin
+            first = rt.cal.for_spec(spec).on_or_after(today.replace(day=1))
+            # from the first working day on: a run that failed that day is made up by the next one
+            # (each recipient still gets the month's bulletin once: the outbox key carries the month)
+            if not force and today < first:
+                out.append(BulletinRun(prog.id, year, month, None, 0, f"not yet: the first working day of the month is {first}"))
+                continue
+            b = bulletin(rt, prog.id, year, month, at)
+            path = bulletin_path(rt, prog.id, year, month)
+            write_bulletin_docx(b, path)
+            with rt.sessions.begin() as s:
+                queued, unreachable = queue_bulletin(s, rt, prog, b, at)
+        except PROGRAMME_FAULTS as exc:
+            out.append(BulletinRun(prog.id, year, month, None, 0, f"stopped: {problem_text(exc)}"))
             continue
-        b = bulletin(rt, prog.id, year, month, at)
-        path = bulletin_path(rt, prog.id, year, month)
-        write_bulletin_docx(b, path)
-        queued = 0
-        with rt.sessions.begin() as s:
-            queued = queue_bulletin(s, rt, prog, b, at)
-        out.append(BulletinRun(prog.id, year, month, path, queued, f"wrote {path.name}; queued {queued} message(s)", b))
+        said = f"wrote {path.name}; queued {queued} message(s)"
+        if unreachable:
+            said += f"; no contact for {', '.join(sorted(unreachable))}"
+        out.append(BulletinRun(prog.id, year, month, path, queued, said, b))
     if send and any(r.queued for r in out):
         d = rt.dispatch(at)
         for r in out:
@@ -126,8 +136,9 @@ def monthly_bulletins(rt: Runtime, at: dt.datetime, *, force: bool = False, send
     return out
 
 
-def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> int:
-    """One message per address of each recipient, keyed by the month: exactly once."""
+def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> tuple[int, set[str]]:
+    """One message per address of each recipient (a group's members each), keyed by the
+    month: exactly once. Returns the messages queued and who has no contact."""
     spec = prog.spec
     roles = {r.id: r for r in spec.roles}
     link = f"{rt.settings.web_url.rstrip('/')}/console/p/{prog.id}/{b.year}/bulletin/{b.month}" if rt.settings.web_url else None
@@ -137,11 +148,13 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> i
     if len(b.flagged) > 50:
         lines.append(f"……另有{len(b.flagged) - 50}项，见通报全文。")
     rows: list[dict[str, Any]] = []
-    report = AdvanceReport(at)
+    unreachable: set[str] = set()
+    recipients = []
     for ref in spec.bulletin.to if spec.bulletin else ():
-        holder = roles[ref].holder if ref in roles else ref
-        if not holder:
-            continue
+        for holder in [roles[ref].holder] if ref in roles else spec.expand([ref]):
+            if holder and holder not in recipients:
+                recipients.append(holder)
+    for holder in recipients:
         params = {
             "kind": V.BULLETIN,
             "programme_id": prog.id,
@@ -170,7 +183,7 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> i
             params=params,
         )
         if not got:
-            report.unreachable.add(holder)
+            unreachable.add(holder)
         rows += got
     if rows:
         from sqlalchemy import select
@@ -180,4 +193,4 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> i
         have = set(s.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_([r["key"] for r in rows]))))
         rows = [r for r in rows if r["key"] not in have]  # sent already this month: nothing more
     insert_ignore(s, rows)
-    return len(rows)
+    return len(rows), unreachable

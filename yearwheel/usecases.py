@@ -169,6 +169,7 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
         today = local_day(at)
         s.execute(update(Task).where(Task.id.in_(ids), or_(Task.opens.is_(None), Task.opens > today)).values(opens=today))
         RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+        RC.queue_digests(s, prog, rt.messenger, at, report)
     return AdvanceResult(report, rt.dispatch(at), [])
 
 
@@ -185,6 +186,7 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
         RC.open_and_mark(s, [py.id], at, report)
         ids = milestone_task_ids(s, py.id, milestone) if milestone else None
         RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+        RC.queue_digests(s, prog, rt.messenger, at, report)
     return AdvanceResult(report, rt.dispatch(at), [])
 
 

@@ -99,3 +99,96 @@ def test_an_escalation_after_the_days_digest_goes_in_the_next_one(digest_world):
     assert len(second) == 1
     # tomorrow's digest: the late escalation, and nothing already sent yesterday twice
     assert "共1项" in str(second[0]["Subject"])
+
+
+def _until_the_coordinators_day(w: World) -> None:
+    w.advance("2023-12-01T09:00")
+    w.advance("2023-12-26T09:00")
+
+
+def test_a_refused_digest_takes_its_escalations_with_it_not_into_digested(digest_world):
+    w = digest_world
+    _until_the_coordinators_day(w)
+    w.smtp.reject.add(COORDINATOR)
+    w.advance("2024-01-02T09:00")
+    with ledger(w) as s:
+        (digest,) = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == V.DIGEST, OutboxMessage.recipient == "province"))
+        assert digest.state == V.DEAD
+        items = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == V.DIGESTED_ESCALATION, OutboxMessage.recipient == "province")
+        ).all()
+        assert len(items) == 33 and {i.state for i in items} == {V.DEAD}
+        assert all("its daily digest could not be sent" in i.last_error and "550" in i.last_error for i in items)
+    w.smtp.reject.clear()
+    w.advance("2024-01-03T09:00")
+    assert to(w, COORDINATOR) == []  # given up is given up, as for a single message: not sent again tomorrow
+
+
+def test_a_retried_digest_leaves_out_what_was_settled_meanwhile_and_adds_nothing(digest_world):
+    from yearwheel import usecases as R
+
+    w = digest_world
+    _until_the_coordinators_day(w)
+    w.smtp.defer.add(COORDINATOR)
+    w.advance("2024-01-02T09:00")  # 451: the digest waits for its retry, its escalations bound to it
+    w.smtp.defer.clear()
+    submit(w, "2024-01-02T09:02", "late-city", {"enterprises_served": 1, "summary": "补报"})
+    rt = w.runtime()
+    R.advance(rt, at("2024-01-02T09:10"))
+    (digest,) = to(w, COORDINATOR)
+    body = digest.get_content()
+    assert "共32项" in str(digest["Subject"]) and "迟交市市场监督管理局" not in body
+    with ledger(w) as s:
+        states = dict(
+            s.execute(
+                select(OutboxMessage.state, func.count())
+                .where(OutboxMessage.kind == V.DIGESTED_ESCALATION, OutboxMessage.recipient == "province")
+                .group_by(OutboxMessage.state)
+            ).all()
+        )
+    assert states == {V.DIGESTED: 32, V.SKIPPED: 1}
+
+
+def test_an_sms_digest_waits_for_the_working_morning(digest_world):
+    """An escalation by SMS left over from Friday (after Friday's digest was claimed): the
+    Saturday-morning run queues its digest for Monday morning, and nothing is sent at the weekend."""
+    from yearwheel import usecases as R
+    from tests.engine.conftest import contacts_yaml
+    from tests.sinks import HttpSink
+
+    w = digest_world
+    with HttpSink() as gateway:
+        text = contacts_yaml(w.smtp.port, sms_url=f"{gateway.url}/sms", extra="")
+        text = text.replace(
+            "  province:\n    email: [coordinator@province.example.gov.cn]\n",
+            "  province:\n    email: [coordinator@province.example.gov.cn]\n    phone: ['+8613900000009']\n",
+        )
+        w.write_contacts(text)
+        _until_the_coordinators_day(w)
+        w.advance("2024-01-02T09:00")
+        texts = len(gateway.requests)
+        assert texts == 1  # the coordinator's SMS digest of the 2nd
+        rt = w.runtime()
+        with rt.sessions.begin() as s:
+            sms_item = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == V.DIGESTED_ESCALATION, OutboxMessage.channel == "sms")
+            ).first()
+            row = {
+                c.name: getattr(sms_item, c.name) for c in OutboxMessage.__table__.columns if c.name not in ("id", "digest_id")
+            }
+            row.update(
+                key=sms_item.key + "/friday",
+                state=V.PENDING,
+                created_at=at("2024-01-05T17:00"),
+                not_before=at("2024-01-05T17:00"),
+            )
+            s.execute(OutboxMessage.__table__.insert().values(**row))
+        R.advance(rt, at("2024-01-06T08:00"))  # Saturday
+        R.advance(rt, at("2024-01-07T12:00"))  # Sunday
+        assert len(gateway.requests) == texts
+        with ledger(w) as s:
+            (pending,) = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == V.DIGEST, OutboxMessage.state == V.PENDING))
+        assert pending.channel == "sms" and "/digest/2024-01-08/" in pending.key
+        assert pending.not_before.astimezone(at("2024-01-08T00:00").tzinfo).date().isoformat() == "2024-01-08"
+        R.advance(rt, at("2024-01-08T09:00"))  # Monday
+        assert len(gateway.requests) == texts + 1

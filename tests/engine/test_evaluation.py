@@ -306,7 +306,7 @@ def test_the_word_documents_show_the_rows_and_the_named_units(year, tmp_path):
 
     ws = load_workbook(xlsx)["各市局"]
     assert [ws.cell(r, 2).value for r in range(3, 8)] == ["准时市局", "免报市局", "退回市局", "迟交市局", "未报市局"]
-    assert ws.cell(3, ws.max_column).value == 99.0
+    assert ws.cell(3, ws.max_column).value == 100  # as of January 2nd: the rating of the 3rd does not count yet
     bad = runner.invoke(app, ["evaluate", PROGRAMME, "--year", "2023", "-o", str(tmp_path / "x.pdf"), *common], env=env)
     assert bad.exit_code == 1 and "use one of .docx, .xlsx, .html" in bad.output
 
@@ -353,3 +353,67 @@ def test_the_monthly_bulletin_goes_once_on_the_first_working_day_of_the_month(ye
         (again,) = E.monthly_bulletins(year.runtime(), at(when), force=True)
         assert again.queued == 0  # written again, sent no more
     assert len(bulletins()) == 1
+
+
+def test_the_evaluation_is_as_of_its_instant(year):
+    """Asked as of December 27th: late-city's report (delivered on the 28th) is missing then,
+    and the rating entered in January does not count yet."""
+    e = E.evaluate(year.runtime(), PROGRAMME, 2023, at("2023-12-27T12:00"))
+    late = e.participant("late-city")
+    on_time = next(x for x in late.scores if x.indicator == "on-time")
+    missing = next(x for x in late.scores if x.indicator == "missing")
+    assert (on_time.numerator, on_time.denominator, missing.value) == (0, 2, 1.0)
+    rating = next(x for x in e.participant("punctual-city").scores if x.indicator == "rating")
+    assert rating.score is None
+
+
+def test_a_version_returned_by_the_cut_off_no_longer_stands_in_the_bulletin(year):
+    # November as of the 14th at noon: returned-city's version of the 9th was returned on the 13th
+    b = E.bulletin(year.runtime(), PROGRAMME, 2023, 11, at("2023-11-14T12:00"))
+    standing = {i.participant: i.standing for i in b.items}
+    assert standing["returned-city"] == "missing" and standing["punctual-city"] == "on_time"
+    assert standing["late-city"] == "late"  # delivered at 10:00, before the noon cut-off
+    assert standing["missing-city"] == "missing"
+
+
+def test_a_rating_with_control_characters_is_refused(year):
+    with pytest.raises(ValueError, match="控制字符"):
+        E.rate(
+            year.runtime(),
+            PROGRAMME,
+            2023,
+            "late-city",
+            "rating",
+            60,
+            "从Word粘贴\x0b的说明",
+            actor="c",
+            at=at("2024-01-04T10:00"),
+        )
+
+
+def test_a_missed_first_working_day_is_made_up_the_next_day(year, tmp_path, monkeypatch):
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "out"))
+    (run,) = E.monthly_bulletins(year.runtime(), at("2024-01-03T09:00"))  # the run of the 2nd failed
+    assert run.queued == 1
+    (again,) = E.monthly_bulletins(year.runtime(), at("2024-01-04T09:00"))
+    assert again.queued == 0
+
+
+def test_a_bulletin_to_a_group_reaches_each_member(tmp_path, database_url, smtp_server, monkeypatch):
+    monkeypatch.setenv("YEARWHEEL_REPORT_DIR", str(tmp_path / "out"))
+    calendar = CALENDAR.replace("bulletin:\n  to: [coordinator]", "bulletin:\n  to: [coordinator, cities, province]")
+    w = World(
+        tmp_path, database_url, smtp_server, calendar=calendar, contacts=contacts_yaml(smtp_server.port, extra=CONTACTS_EXTRA)
+    )
+    try:
+        w.advance("2023-11-01T09:00")
+        (run,) = E.monthly_bulletins(w.runtime(), at("2023-12-01T09:00"))
+        assert (run.year, run.month, run.queued) == (2023, 11, 6)  # the coordinator (province, once) and five cities
+        got = sorted(str(m["To"]) for m in smtp_server.messages if "月度通报" in str(m["Subject"]))
+        assert got == sorted(
+            ["coordinator@province.example.gov.cn"]
+            + [f"office@{c}.example.gov.cn" for c in ("punctual", "late", "exempt")]
+            + [f"office@{c}.example.gov.cn" for c in ("returned-city", "missing-city")]
+        )
+    finally:
+        w.close()

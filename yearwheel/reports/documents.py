@@ -53,7 +53,7 @@ def bulletin_rows(b: MonthBulletin) -> list[list[str]]:
     rows = []
     for n, i in enumerate(b.flagged, 1):
         if i.standing == LATE:
-            what = f"逾期{i.days_late}个工作日报送"
+            what = f"逾期{i.days_late}个工作日报送" if i.days_late else "逾期报送（休息日送达）"
         elif i.standing == MISSING:
             what = f"未报送（已逾期{i.days_late}个工作日）"
         else:
@@ -228,7 +228,7 @@ def write_evaluation_docx(e: Evaluation, path: Path) -> None:
     p.alignment = 1
     numerals = "一二三四五六七八九十"
     for n, c in enumerate(e.cohorts):
-        doc.add_paragraph(f"{numerals[n % 10]}、{c.title}", style=STYLE_HEADING)
+        doc.add_paragraph(f"{numerals[n] if n < 10 else n + 1}、{c.title}", style=STYLE_HEADING)
         n = len(c.indicators)
         usable = 297 - 37 - 35
         _table(doc, evaluation_header(e, c), evaluation_rows(c), [17, 48] + [(usable - 17 - 48 - 18) / max(n, 1)] * n + [18])
