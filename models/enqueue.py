@@ -15,6 +15,48 @@ from .outbox import Messenger
 from .tables import OutboxMessage, Task
 
 
+def outbox_row(
+    *,
+    key: str,
+    programme: str,
+    task_id: int | None,
+    kind: str,
+    step: str,
+    recipient: str,
+    audience: str,
+    channel: str,
+    address: str | None,
+    at: dt.datetime,
+    due_at: dt.datetime,
+    not_before: dt.datetime,
+    stale_at: dt.datetime | None,
+    for_due: dt.date | None = None,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One pending outbox row (its text is written when it is claimed)."""
+    return {
+        "key": key,
+        "programme": programme,
+        "task_id": task_id,
+        "kind": kind,
+        "step": step,
+        "recipient": recipient,
+        "audience": audience,
+        "channel": channel,
+        "address": address,
+        "subject": "",
+        "body": "",
+        "state": V.PENDING,
+        "created_at": at,
+        "due_at": due_at,
+        "stale_at": stale_at,
+        "for_due": for_due,
+        "params": params,
+        "attempts": 0,
+        "not_before": not_before,
+    }
+
+
 def message_rows(
     messenger: Messenger,
     *,
@@ -33,32 +75,26 @@ def message_rows(
 ) -> list[dict[str, Any]]:
     """One outbox row per address of ``recipient`` (a failure at one address is retried
     without sending to the others again); [] when the recipient has no contact at all."""
-    out = []
-    for channel, address in messenger.routes(recipient, audience):
-        out.append(
-            {
-                "key": f"{key}/{channel}/{address}",
-                "programme": programme,
-                "task_id": task_id,
-                "kind": kind,
-                "step": step,
-                "recipient": recipient,
-                "audience": audience,
-                "channel": channel,
-                "address": address,
-                "subject": "",
-                "body": "",
-                "state": V.PENDING,
-                "created_at": at,
-                "due_at": due_at,
-                "stale_at": stale_at,
-                "for_due": for_due,
-                "params": params,
-                "attempts": 0,
-                "not_before": messenger.release_time(channel, max(due_at, at)),
-            }
+    return [
+        outbox_row(
+            key=f"{key}/{channel}/{address}",
+            programme=programme,
+            task_id=task_id,
+            kind=kind,
+            step=step,
+            recipient=recipient,
+            audience=audience,
+            channel=channel,
+            address=address,
+            at=at,
+            due_at=due_at,
+            not_before=messenger.release_time(channel, max(due_at, at)),
+            stale_at=stale_at,
+            for_due=for_due,
+            params=params,
         )
-    return out
+        for channel, address in messenger.routes(recipient, audience)
+    ]
 
 
 def skipped_row(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from . import states as S
 from . import vocabulary as V
 from .ledger import LoadedProgramme, Moved, compile_year
-from .enqueue import insert_ignore, message_rows, milestone_key, queue_message, skipped_row
+from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, queue_message, skipped_row
 from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
@@ -363,29 +363,24 @@ def queue_digests(session: Session, prog: LoadedProgramme, messenger: Messenger,
     rows = []
     for recipient, audience, channel, address in waiting:
         release = messenger.release_time(channel, at)
-        day = local_day(release)
+        day = local_day(release).isoformat()
         rows.append(
-            {
-                "key": f"{prog.id}/digest/{day.isoformat()}/{recipient}/{audience}/{channel}/{address}",
-                "programme": prog.id,
-                "task_id": None,
-                "kind": V.DIGEST,
-                "step": f"digest@{day.isoformat()}",
-                "recipient": recipient,
-                "audience": audience,
-                "channel": channel,
-                "address": address,
-                "subject": "",
-                "body": "",
-                "state": V.PENDING,
-                "created_at": at,
-                "due_at": at,
-                "not_before": release,
-                "stale_at": None,
-                "for_due": None,
-                "params": {"day": day.isoformat()},
-                "attempts": 0,
-            }
+            outbox_row(
+                key=f"{prog.id}/digest/{day}/{recipient}/{audience}/{channel}/{address}",
+                programme=prog.id,
+                task_id=None,
+                kind=V.DIGEST,
+                step=f"digest@{day}",
+                recipient=recipient,
+                audience=audience,
+                channel=channel,
+                address=address,
+                at=at,
+                due_at=at,
+                not_before=release,
+                stale_at=None,
+                params={"day": day},
+            )
         )
     if rows:
         have = set(session.scalars(select(o.key).where(o.key.in_([r["key"] for r in rows]))))

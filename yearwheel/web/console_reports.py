@@ -66,23 +66,35 @@ def mount_reports(app: FastAPI, rt: R.Runtime, p: Pages) -> None:
             return p.refused(404, "没有这个计划年度，或您无权查看。", user, csrf)
         return user, csrf
 
-    def evaluation_or_answer(user, csrf, programme: str, year: int):
+    def evaluated(request: Request, programme: str, year: int):
+        """(user, csrf, the evaluation) for a user who may see it, or the answer to give."""
+        found = seen(request, programme)
+        if isinstance(found, Response):
+            return found
+        user, csrf = found
         try:
-            return E.evaluate(rt, programme, year, p.now())
+            return user, csrf, E.evaluate(rt, programme, year, p.now())
         except NoScorecard:
             return p.refused(404, "该计划的日历未设置考评（scorecard），请在日历中补充后再查看。", user, csrf)
         except E.NotInLedger:
             return p.refused(404, "该年度尚未编入台账。", user, csrf)
 
-    @app.get("/console/p/{programme}/{year}/evaluation")
-    def evaluation_page(request: Request, programme: str, year: Year) -> Response:
+    def bulletined(request: Request, programme: str, year: int, month: int):
+        """(user, csrf, the month's bulletin) for a user who may see it, or the answer to give."""
         found = seen(request, programme)
         if isinstance(found, Response):
             return found
         user, csrf = found
-        e = evaluation_or_answer(user, csrf, programme, year)
-        if isinstance(e, Response):
-            return e
+        if dt.date(year, month, 1) > p.now().date():
+            return p.refused(404, f"{year}年{month}月尚未开始，没有可通报的内容。", user, csrf)
+        return user, csrf, E.bulletin(rt, programme, year, month, p.now())
+
+    @app.get("/console/p/{programme}/{year}/evaluation")
+    def evaluation_page(request: Request, programme: str, year: Year) -> Response:
+        found = evaluated(request, programme, year)
+        if isinstance(found, Response):
+            return found
+        user, csrf, e = found
         from yearwheel.reports.documents import evaluation_html
 
         base = f"/console/p/{quote(programme)}/{year}"
@@ -99,15 +111,12 @@ def mount_reports(app: FastAPI, rt: R.Runtime, p: Pages) -> None:
 
     @app.get("/console/p/{programme}/{year}/evaluation.{suffix}")
     def evaluation_file(request: Request, programme: str, year: Year, suffix: str) -> Response:
-        found = seen(request, programme)
+        if suffix not in ("docx", "xlsx"):
+            return p.refused(404, "没有这种格式（可下载 .docx 或 .xlsx）。")
+        found = evaluated(request, programme, year)
         if isinstance(found, Response):
             return found
-        user, csrf = found
-        if suffix not in ("docx", "xlsx"):
-            return p.refused(404, "没有这种格式（可下载 .docx 或 .xlsx）。", user, csrf)
-        e = evaluation_or_answer(user, csrf, programme, year)
-        if isinstance(e, Response):
-            return e
+        _, _, e = found
         from yearwheel.reports import documents as D
 
         data = _as_bytes(D.write_evaluation_docx if suffix == "docx" else D.write_evaluation_xlsx, e, suffix)
@@ -115,13 +124,10 @@ def mount_reports(app: FastAPI, rt: R.Runtime, p: Pages) -> None:
 
     @app.get("/console/p/{programme}/{year}/participant/{pid}")
     def participant_page(request: Request, programme: str, year: Year, pid: Pid) -> Response:
-        found = seen(request, programme)
+        found = evaluated(request, programme, year)
         if isinstance(found, Response):
             return found
-        user, csrf = found
-        e = evaluation_or_answer(user, csrf, programme, year)
-        if isinstance(e, Response):
-            return e
+        user, csrf, e = found
         score = e.participant(pid)
         if score is None:
             return p.refused(404, "该单位不在考评范围内。", user, csrf)
@@ -171,34 +177,22 @@ def mount_reports(app: FastAPI, rt: R.Runtime, p: Pages) -> None:
         log.info("console: %s rated %s %s %s", user.username, programme, year, pid)
         return RedirectResponse(f"/console/p/{quote(programme)}/{year}/participant/{quote(pid)}?done=rate", status_code=303)
 
-    def bulletin_or_answer(user, csrf, programme: str, year: int, month: int):
-        if dt.date(year, month, 1) > p.now().date():
-            return p.refused(404, f"{year}年{month}月尚未开始，没有可通报的内容。", user, csrf)
-        return E.bulletin(rt, programme, year, month, p.now())
-
-    # the file's route first: "12.docx" would otherwise reach the page's route and fail as a month
     @app.get("/console/p/{programme}/{year}/bulletin/{month}.docx")
     def bulletin_file(request: Request, programme: str, year: Year, month: Month) -> Response:
-        found = seen(request, programme)
+        found = bulletined(request, programme, year, month)
         if isinstance(found, Response):
             return found
-        user, csrf = found
-        b = bulletin_or_answer(user, csrf, programme, year, month)
-        if isinstance(b, Response):
-            return b
+        _, _, b = found
         from yearwheel.reports.documents import write_bulletin_docx
 
         return _download(_as_bytes(write_bulletin_docx, b, "docx"), DOCX, f"{programme}-{year}-{month:02d}-bulletin.docx")
 
     @app.get("/console/p/{programme}/{year}/bulletin/{month}")
     def bulletin_page(request: Request, programme: str, year: Year, month: Month) -> Response:
-        found = seen(request, programme)
+        found = bulletined(request, programme, year, month)
         if isinstance(found, Response):
             return found
-        user, csrf = found
-        b = bulletin_or_answer(user, csrf, programme, year, month)
-        if isinstance(b, Response):
-            return b
+        user, csrf, b = found
         from yearwheel.reports.documents import bulletin_html
 
         base = f"/console/p/{quote(programme)}/{year}"
