@@ -183,6 +183,8 @@ def advance_summary(out: dict[str, Any], views: list[tuple[YearView, str]], inst
         lines += [f"- ⚠️ 尚未编入台账 {md(w)}：{md(why)}" for w, why in out["waiting"].items()]
     if out.get("compiled"):
         lines.append(f"- 编入台账: {md(', '.join(out['compiled']))}")
+    for where, problems in (out.get("fan_out") or {}).get("problems", {}).items():
+        lines += [f"- ⚠️ {md(where)}：{md(p)}" for p in problems[:20]]
     if out.get("unreachable"):
         lines.append(f"- ⚠️ 无联系方式、无法送达: {md(', '.join(out['unreachable']))}（请在联系人文件中补充）")
     if out.get("missing_workday_years"):

@@ -167,7 +167,7 @@ def _items(
         select(Task, MilestoneInstance.milestone, MilestoneInstance.title)
         .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
         .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
-        .where(ProgrammeYear.programme == prog.id, Task.due >= first, Task.due <= last, Task.state != S.EXEMPTED)
+        .where(ProgrammeYear.programme == prog.id, Task.due >= first, Task.due <= last, Task.state.not_in(S.NOT_OWED))
         .order_by(Task.due, MilestoneInstance.milestone, Task.participant)
     ).all()
     if not rows:

@@ -147,6 +147,12 @@ def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
 
 
+def owner_key(participant: str, item_key: str = "") -> str:
+    """Who a task's messages are keyed by: the participant, and a fan-out task's item (a
+    division owing three measures gets three notices, not one)."""
+    return f"{participant}#{item_key}" if item_key else participant
+
+
 def milestone_key(programme: str, year: int, milestone: str) -> str:
     """The start of every outbox key about one milestone of one programme year — one
     spelling, so that the same message queued from two places is the same row."""
@@ -169,7 +175,7 @@ def queue_message(
     changed); its text is rendered when it is sent. Returns the rows queued."""
     rows = message_rows(
         messenger,
-        key=f"{key_prefix}/{step}/{task.participant}",
+        key=f"{key_prefix}/{step}/{owner_key(task.participant, task.item_key)}",
         programme=programme,
         task_id=task.id,
         kind=kind,

@@ -252,7 +252,7 @@ def year_items(session: Session, py: ProgrammeYear, cal: WorkdayCalendar, at: dt
     ).all()
     for t, milestone, title in rows:
         delivered = t.state == S.SUBMITTED and (t.submitted_at is None or t.submitted_at <= at)
-        if t.state == S.EXEMPTED or (not delivered and t.due >= today):
+        if t.state in S.NOT_OWED or (not delivered and t.due >= today):
             continue  # released, or not due yet (and not delivered early)
         if delivered:
             late = 0 if t.on_time else working_days_late(cal, t.due, t.submitted_at or at)

@@ -282,10 +282,10 @@ def sample_payload(
     form = find_form(spec, form_id)
     names = {p.id: p.name for p in spec.participants}
     who = names.get(participant_id, participant_id)
-    return _sample_fields(spec, form.fields, rng, who, year or dt.date.today().year)
+    return sample_fields(spec, form.fields, rng, who, year or dt.date.today().year)
 
 
-def _sample_fields(spec: ProgrammeFile, fields: list[FormField], rng: random.Random, who: str, year: int) -> dict[str, Any]:
+def sample_fields(spec: ProgrammeFile, fields: list[FormField], rng: random.Random, who: str, year: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields:
         if not f.required and rng.random() < 0.3:
@@ -321,5 +321,5 @@ def _sample_value(spec: ProgrammeFile, f: FormField, rng: random.Random, who: st
         lo = spec.parameter_value(f.min_rows) or 1
         hi = spec.parameter_value(f.max_rows) or max(lo, 5)
         n = rng.randint(int(lo), int(max(lo, min(hi, lo + 4))))
-        return [_sample_fields(spec, f.columns or [], rng, who, year) for _ in range(n)]
+        return [sample_fields(spec, f.columns or [], rng, who, year) for _ in range(n)]
     raise ValueError(t)

@@ -181,6 +181,8 @@ def compile_year(
             mi.title, mi.kind, mi.form, mi.reminder_policy = pm.title, pm.kind, pm.form, policy
             mi.opens, mi.nominal_due, mi.due, mi.rest_day_rule = pm.opens, pm.nominal_due, pm.due, pm.rest_day_rule
             have = set(session.scalars(select(Task.participant).where(Task.milestone_instance_id == mi.id)))
+        if m.for_each is not None:
+            continue  # its tasks come from the rows of its source (models.fanout), not from the calendar
         for participant in pm.assignees:
             if participant not in have:
                 new_tasks.append(

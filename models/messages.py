@@ -42,7 +42,8 @@ def message_context(
         "programme_title": py.title,
         "year": py.year,
         "milestone_id": mi.milestone,
-        "milestone_title": mi.title,
+        # a fan-out task names its item: 提交整改反馈（长春某某有限公司）
+        "milestone_title": mi.title + (f"（{(task.item or {}).get('name') or task.item_key}）" if task.item_key else ""),
         "participant_id": task.participant,
         "participant_name": name,
         "due": task.due,

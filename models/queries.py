@@ -16,7 +16,8 @@ REMINDER_KINDS_COUNTED = ("opened", "upcoming", "due_today", "last_workday", "ov
 
 def list_task_status(session: Session, programme_year_id: int) -> list[dict[str, Any]]:
     """One entry per task: milestone, participant, state, due, submitted_at, reminders_sent
-    (reminder steps delivered to the participant on at least one channel)."""
+    (reminder steps delivered to the participant on at least one channel), and a fan-out
+    task's item."""
     sent = (
         select(OutboxMessage.task_id, func.count(distinct(OutboxMessage.step)).label("n"))
         .where(
@@ -27,7 +28,16 @@ def list_task_status(session: Session, programme_year_id: int) -> list[dict[str,
         .subquery()
     )
     q = (
-        select(MilestoneInstance.milestone, Task.participant, Task.state, Task.due, Task.submitted_at, Task.on_time, sent.c.n)
+        select(
+            MilestoneInstance.milestone,
+            Task.participant,
+            Task.state,
+            Task.due,
+            Task.submitted_at,
+            Task.on_time,
+            sent.c.n,
+            Task.item_key,
+        )
         .join(Task, Task.milestone_instance_id == MilestoneInstance.id)
         .outerjoin(sent, sent.c.task_id == Task.id)
         .where(MilestoneInstance.programme_year_id == programme_year_id)
@@ -42,8 +52,9 @@ def list_task_status(session: Session, programme_year_id: int) -> list[dict[str,
             "submitted_at": sub.astimezone(TZ).isoformat() if sub else None,
             "on_time": on_time,
             "reminders_sent": n or 0,
+            "item": item or None,  # a fan-out task's item key
         }
-        for m, p, state, due, sub, on_time, n in session.execute(q)
+        for m, p, state, due, sub, on_time, n, item in session.execute(q)
     ]
 
 

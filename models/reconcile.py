@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from . import states as S
 from . import vocabulary as V
+from .fanout import FanOutReport, fan_out
 from .ledger import LoadedProgramme, Moved, compile_year
-from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, queue_message, skipped_row
+from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, owner_key, queue_message, skipped_row
 from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
@@ -49,6 +50,7 @@ class AdvanceReport:
     missing_years: set[int] = field(default_factory=set)  # working-day data needed to date later chasers
     waiting: dict[str, str] = field(default_factory=dict)  # "programme/year" → why it is not compiled yet
     failures: dict[str, str] = field(default_factory=dict)  # programme → why it stopped (the others went on)
+    fan_out: FanOutReport = field(default_factory=FanOutReport)  # tasks made, retired, revived from submitted rows
 
     def merge(self, other: AdvanceReport) -> None:
         self.compiled += other.compiled
@@ -63,6 +65,9 @@ class AdvanceReport:
         self.missing_years |= other.missing_years
         self.waiting.update(other.waiting)
         self.failures.update(other.failures)
+        for k in ("added", "retired", "revived", "updated"):
+            setattr(self.fan_out, k, getattr(self.fan_out, k) + getattr(other.fan_out, k))
+        self.fan_out.problems.update(other.fan_out.problems)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +84,13 @@ class AdvanceReport:
             "missing_workday_years": sorted(self.missing_years),
             "waiting": dict(sorted(self.waiting.items())),
             "failures": dict(sorted(self.failures.items())),
+            "fan_out": {
+                "added": self.fan_out.added,
+                "retired": self.fan_out.retired,
+                "revived": self.fan_out.revived,
+                "updated": self.fan_out.updated,
+                "problems": dict(sorted(self.fan_out.problems.items())),
+            },
         }
 
 
@@ -169,6 +181,7 @@ class _TaskFacts:
     state: str
     opens: dt.date | None
     due: dt.date
+    item_key: str = ""
 
 
 def queue_reminders(
@@ -188,7 +201,9 @@ def queue_reminders(
         return
     cal = cal.for_spec(prog.spec)
     awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
-    q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id).where(*awaiting)
+    q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id, Task.item_key).where(
+        *awaiting
+    )
     if task_ids is not None:
         q = q.where(Task.id.in_(task_ids))
     facts = session.execute(q).all()
@@ -219,8 +234,8 @@ def queue_reminders(
             )
 
     groups: dict[tuple, list[_TaskFacts]] = defaultdict(list)
-    for i, p, st, op, du, m in facts:
-        groups[(m, op, du)].append(_TaskFacts(i, p, st, op, du))
+    for i, p, st, op, du, m, item in facts:
+        groups[(m, op, du)].append(_TaskFacts(i, p, st, op, du, item or ""))
 
     policies = {p.id: p for p in prog.spec.reminder_policies}
     roles = {x.id: x for x in prog.spec.roles}
@@ -271,7 +286,7 @@ def _step_rows(
     *,
     digest: bool = False,
 ) -> list[dict[str, Any]]:
-    base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{task.participant}/{step.key}"
+    base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{owner_key(task.participant, task.item_key)}/{step.key}"
     # under a digest policy an escalation waits to be folded into the recipient's daily digest
     kind = V.DIGESTED_ESCALATION if digest and step.kind == V.ESCALATION else step.kind
     common: dict[str, Any] = {
@@ -333,7 +348,10 @@ def reconcile(
     cal = cal.for_spec(prog.spec)
     report = AdvanceReport(at)
     compile_due_years(session, prog, cal, at, report, only_year)
-    py_ids = [py.id for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]
+    pys = [py for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]
+    for py in pys:
+        fan_out(session, prog, py, at, report.fan_out)
+    py_ids = [py.id for py in pys]
     open_and_mark(session, py_ids, at, report)
     tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)

@@ -112,6 +112,8 @@ def compute_rollup(
     ps: dict[str, ParticipantRollup] = {}
     for mi, t in rows:
         m = ms.setdefault(mi.milestone, MilestoneRollup(mi.milestone, mi.title, mi.due.isoformat()))
+        if t.state == S.RETIRED:
+            continue  # a fan-out task whose row left its source: never owed
         p = ps.setdefault(t.participant, ParticipantRollup(t.participant, names.get(t.participant, t.participant)))
         m.assigned += 1
         if t.state == S.EXEMPTED:
@@ -173,6 +175,10 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
         if years not in cache:
             cache[years] = _standing_submissions(session, prog, list(years))
         tp = _progress(spec, t, cache[years])
+        if t.count_items is not None:
+            tp.value = float(count_items(session, prog, t.count_items, list(years)))
+            lo, hi = tp.at_least, tp.at_most
+            tp.met = (lo is None or tp.value >= lo) and (hi is None or tp.value <= hi)
         window = target_window(spec, t, py.year)
         day = min(local_day(at), dt.date(py.year, 12, 31))  # a past year is judged at its end
         path = {y: float(spec.parameter_value(v) or 0) for y, v in (t.path or {}).items()} or None
@@ -188,6 +194,31 @@ def _targets(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.
         tp.expected, tp.pace, tp.deadline = p.expected, p.status, window.end.isoformat()
         out.append(tp)
     return out
+
+
+def count_items(session: Session, prog: LoadedProgramme, ci: Any, years: list[int]) -> int:
+    """Distinct items of a fan-out milestone that reached ``ci.state`` in ``years`` (their
+    keys, or the values of a kept column such as the enterprise's credit code)."""
+    q = (
+        select(Task.item_key, Task.item)
+        .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
+        .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
+        .where(
+            ProgrammeYear.programme == prog.id,
+            ProgrammeYear.year.in_(years),
+            MilestoneInstance.milestone == ci.milestone,
+            Task.state == S.SUBMITTED,
+            Task.item_key != "",
+        )
+    )
+    if ci.state == "accepted":
+        q = q.where(Task.accepted_at.is_not(None))
+    seen: set[str] = set()
+    for key, item in session.execute(q):
+        value = key if ci.distinct is None else str((item or {}).get(ci.distinct) or "").strip()
+        if value:
+            seen.add(value)
+    return len(seen)
 
 
 def target_window(spec, t, year: int) -> Window:
@@ -222,7 +253,7 @@ def _value(spec, t, subs, who: set[str] | None) -> tuple[float | None, float | N
         r = _rate(num, den)
         return (round(r * 100, 2) if r is not None and (t.unit or "").strip() == "%" else r), num, den
     if t.counted_from is None:
-        return None, None, None
+        return None, None, None  # (count_items: counted in _targets, from the ledger's items)
     v, n = _sum(spec, subs, t.counted_from, who)
     return (v if n else None), None, None
 

@@ -25,6 +25,7 @@ class PlannedSubmission:
     milestone: str
     participant: str
     persona: str
+    item: str | None = None  # a fan-out task's item key
 
 
 # Who may be which persona: local bureaus and outside providers can fall silent for a
@@ -62,16 +63,19 @@ def plan_submissions(
     seed: int,
     start: dt.date | None = None,
     left_out: list[LeftOut] | None = None,
+    owners: dict[str, list[tuple[str, str | None]]] | None = None,
 ) -> list[PlannedSubmission]:
     """``start``: the first day the programme is in force that year — nobody submits
     before it (the task does not exist yet). A late submission that would fall in a year
     without working-day data cannot be dated: it is left out (and listed in ``left_out``),
-    never guessed."""
+    never guessed. ``owners``: a fan-out milestone's (participant, item) tasks, from the
+    rows its source will be given."""
     out: list[PlannedSubmission] = []
     for m in plan.milestones:
-        for who in m.assignees:
+        tasks = (owners or {}).get(m.id, [(w, None) for w in m.assignees])
+        for who, item in tasks:
             persona = personas.get(who, PUNCTUAL)
-            rng = random.Random(f"{seed}:submit:{m.id}:{who}")
+            rng = random.Random(f"{seed}:submit:{m.id}:{who}" + (f":{item}" if item else ""))
             if persona == NEVER:
                 continue
             earliest = max(m.opens or cal.add(m.due, -20), cal.add(m.due, -8), start or dt.date.min)
@@ -86,7 +90,7 @@ def plan_submissions(
             else:
                 days = [earliest + dt.timedelta(n) for n in range((m.due - earliest).days + 1)]
                 day = rng.choice([d for d in days if cal.is_workday(d)] or [m.due])
-            out.append(PlannedSubmission(_instant(day, rng), m.id, who, persona))
+            out.append(PlannedSubmission(_instant(day, rng), m.id, who, persona, item))
     out.sort(key=lambda s: (s.at, s.milestone, s.participant))
     return out
 

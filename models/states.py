@@ -19,9 +19,20 @@ OVERDUE = "overdue"  # awaiting submission, past its due date
 SUBMITTED = "submitted"  # a submission was received (on time or late: Task.on_time)
 RETURNED = "returned"  # sent back for revision; awaiting a new version
 EXEMPTED = "exempted"  # the coordinator released the participant from this task
+RETIRED = "retired"  # a fan-out task whose row left its source submission (a corrected plan)
 
-STATES = (WAITING, OPEN, OVERDUE, SUBMITTED, RETURNED, EXEMPTED)
+STATES = (WAITING, OPEN, OVERDUE, SUBMITTED, RETURNED, EXEMPTED, RETIRED)
 AWAITING = (OPEN, OVERDUE, RETURNED)  # states that are reminded and chased
+NOT_OWED = (EXEMPTED, RETIRED)  # neither reminded nor counted
+STATES_ZH = {
+    WAITING: "未开始",
+    OPEN: "进行中",
+    OVERDUE: "逾期",
+    SUBMITTED: "已报送",
+    RETURNED: "退回修改",
+    EXEMPTED: "免报",
+    RETIRED: "已撤销（条目移出方案）",
+}
 
 ALLOWED: dict[str, frozenset[str]] = {
     WAITING: frozenset({OPEN, EXEMPTED, SUBMITTED}),  # a bureau may deliver early
@@ -31,7 +42,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     SUBMITTED: frozenset({RETURNED}),
     RETURNED: frozenset({OVERDUE, SUBMITTED, EXEMPTED, OPEN}),
     EXEMPTED: frozenset(),
+    # a fan-out task whose row came back (the plan corrected again) waits again
+    RETIRED: frozenset({WAITING}),
 }
+# a fan-out task is retired from any state but exemption: its row is no longer in the source
+for _state in (WAITING, OPEN, OVERDUE, SUBMITTED, RETURNED):
+    ALLOWED[_state] = ALLOWED[_state] | {RETIRED}
 
 ACTOR_ENGINE = "yearwheel"
 

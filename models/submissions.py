@@ -40,7 +40,9 @@ class TaskRef:
     py: ProgrammeYear
 
 
-def find_task(session: Session, programme: str, year: int, milestone: str, participant: str) -> TaskRef:
+def find_task(session: Session, programme: str, year: int, milestone: str, participant: str, item: str | None = None) -> TaskRef:
+    """The task of ``participant`` for ``milestone`` — for a fan-out milestone, of ``item``
+    (its key), which must be named when the participant owes several."""
     py = find_programme_year(session, programme, year)
     if py is None:
         raise NotFound(
@@ -54,9 +56,16 @@ def find_task(session: Session, programme: str, year: int, milestone: str, parti
             sorted(session.scalars(select(MilestoneInstance.milestone).where(MilestoneInstance.programme_year_id == py.id)))
         )
         raise NotFound(f"milestone {milestone!r} is not held in {programme} {year}; known: {known}")
-    task = session.scalars(
-        select(Task).where(Task.milestone_instance_id == mi.id, Task.participant == participant).with_for_update()
-    ).one_or_none()
+    q = select(Task).where(Task.milestone_instance_id == mi.id, Task.participant == participant)
+    if item is not None:
+        q = q.where(Task.item_key == item)
+    found = list(session.scalars(q.with_for_update()))
+    if len(found) > 1:
+        keys = ", ".join(t.item_key for t in found[:20]) + (" …" if len(found) > 20 else "")
+        raise NotFound(f"{participant} owes {milestone} for {len(found)} items; name one (--item KEY): {keys}")
+    task = found[0] if found else None
+    if task is None and item:
+        raise NotFound(f"{participant} owes no task of {milestone} for item {item!r}")
     if task is None:
         assignees = ", ".join(sorted(session.scalars(select(Task.participant).where(Task.milestone_instance_id == mi.id))))
         raise NotFound(f"{participant!r} is not an assignee of {milestone} in {year}; assignees: {assignees}")

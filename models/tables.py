@@ -68,7 +68,7 @@ class Task(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        UniqueConstraint("milestone_instance_id", "participant"),
+        UniqueConstraint("milestone_instance_id", "participant", "item_key"),
         Index("ix_tasks_state_due", "state", "due"),
     )
 
@@ -85,6 +85,12 @@ class Task(Base):
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, comment="the coordinator accepted the latest version")
     accepted_by: Mapped[str | None] = mapped_column(String(120))
+    item_key: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", comment="a fan-out task's item (its row's key); '' for the others"
+    )
+    item: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="a fan-out task's snapshot of its row: name, kept columns, the source task and version"
+    )
 
 
 class StatusChange(Base):

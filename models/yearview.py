@@ -12,7 +12,7 @@ submitted late (🟠).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,14 @@ class Cell:
     submitted_at: dt.datetime | None
     workdays_left: int | None  # open tasks: working days until due (0: due today)
     workdays_late: int | None  # late or overdue: working days past due
-    task_id: int | None = None  # the ledger's task (the console's page for it)
+    task_id: int | None = None  # the ledger's task (the console's page for it); None for a fan-out cell
+    items: int = 0  # a fan-out milestone: the participant's items (0: one ordinary task)
+    items_done: int = 0  # of them submitted
+
+    @property
+    def label(self) -> str:
+        """A fan-out cell's count, e.g. 3/5."""
+        return f"{self.items_done}/{self.items}" if self.items else ""
 
 
 @dataclass
@@ -120,6 +127,10 @@ class YearView:
         return next(m for m in self.milestones if m.id == milestone_id)
 
 
+# the light a fan-out cell shows: its most urgent item's
+WORST = (OVERDUE, LATE, DUE_SOON, ON_TRACK, NOT_OPEN, ON_TIME, EXEMPTED)
+
+
 def light_of(
     state: str, on_time: bool | None, due: dt.date, today: dt.date, cal: WorkdayCalendar
 ) -> tuple[str, int | None, int | None]:
@@ -165,12 +176,19 @@ def year_view(session: Session, prog: LoadedProgramme, py: ProgrammeYear, cal: W
                 provisional=depends_on_provisional(cal, [mi.opens, mi.nominal_due, mi.due]),
             ),
         )
+        if t.state == S.RETIRED:
+            continue  # a fan-out task whose row left its source: not owed, not shown
         light, left, late = light_of(t.state, t.on_time, t.due, today, cal)
         if light == LATE and t.submitted_at is not None:
             late = _count(cal, t.due, local_day(t.submitted_at))
-        cells[(t.participant, mi.milestone)] = Cell(
-            mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late, t.id
-        )
+        cell = Cell(mi.milestone, t.participant, t.state, light, t.due, t.submitted_at, left, late, t.id)
+        if t.item_key:  # fan-out: one cell per participant, its items counted, coloured by the worst
+            prev = cells.get((t.participant, mi.milestone))
+            cell.items, cell.items_done, cell.task_id = 1, int(t.state == S.SUBMITTED), None
+            if prev is not None:
+                worst = cell if WORST.index(cell.light) < WORST.index(prev.light) else prev
+                cell = replace(worst, items=prev.items + 1, items_done=prev.items_done + cell.items_done, task_id=None)
+        cells[(t.participant, mi.milestone)] = cell
         m.assigned += 1
         m.submitted += t.state == S.SUBMITTED
         m.exempted += t.state == S.EXEMPTED

@@ -19,7 +19,7 @@ from models import vocabulary as V
 from models.ledger import find_programme_year
 from models.tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, RollupValue, StatusChange, Submission, Task
 from models.timeline import local_day
-from models.yearview import LIGHTS, light_condition, light_of, workday_warning
+from models.yearview import LIGHTS, WORST, light_condition, light_of, workday_warning
 
 from .accounts import Actor
 from .runtime import Runtime
@@ -130,17 +130,24 @@ def board(
         here = order[(page - 1) * PAGE : page * PAGE]
         cells: dict[tuple[str, int], dict[str, Any]] = {}
         if here and ids:
-            for tid, participant, mid, state, on_time, due in s.execute(
-                select(Task.id, Task.participant, Task.milestone_instance_id, Task.state, Task.on_time, Task.due).where(
-                    Task.milestone_instance_id.in_(ids), Task.participant.in_(here)
-                )
+            for tid, participant, mid, state, on_time, due, item_key in s.execute(
+                select(
+                    Task.id, Task.participant, Task.milestone_instance_id, Task.state, Task.on_time, Task.due, Task.item_key
+                ).where(Task.milestone_instance_id.in_(ids), Task.participant.in_(here), Task.state != S.RETIRED)
             ):
-                cells[(participant, mid)] = {"task_id": tid, "light": light_of(state, on_time, due, today, cal)[0], "due": due}
+                cell = {"task_id": tid, "light": light_of(state, on_time, due, today, cal)[0], "due": due}
+                if item_key:  # fan-out: the participant's items in one cell, coloured by the most urgent
+                    prev = cells.get((participant, mid))
+                    cell.update(task_id=None, items=1, done=int(state == S.SUBMITTED))
+                    if prev is not None:
+                        light = min(prev["light"], cell["light"], key=WORST.index)
+                        cell = {**prev, "light": light, "items": prev["items"] + 1, "done": prev["done"] + cell["done"]}
+                cells[(participant, mid)] = cell
         counts = dict.fromkeys(LIGHTS, 0)
         if ids:
             for state, on_time, due, n in s.execute(
                 select(Task.state, Task.on_time, Task.due, func.count())
-                .where(Task.milestone_instance_id.in_(ids))
+                .where(Task.milestone_instance_id.in_(ids), Task.state != S.RETIRED)
                 .group_by(Task.state, Task.on_time, Task.due)
             ):
                 counts[light_of(state, on_time, due, today, cal)[0]] += n
@@ -184,7 +191,9 @@ def milestone_page(rt: Runtime, actor: Actor, programme: str, year: int, milesto
     today = local_day(at)
     with rt.sessions() as s:
         py, mi = _milestone(s, actor, programme, year, milestone)
-        tasks = list(s.scalars(select(Task).where(Task.milestone_instance_id == mi.id).order_by(Task.id)))
+        tasks = list(
+            s.scalars(select(Task).where(Task.milestone_instance_id == mi.id, Task.state != S.RETIRED).order_by(Task.id))
+        )
     rows = []
     counts = dict.fromkeys(LIGHTS, 0)
     for t in tasks:
@@ -194,7 +203,9 @@ def milestone_page(rt: Runtime, actor: Actor, programme: str, year: int, milesto
             {
                 "task_id": t.id,
                 "participant": t.participant,
-                "name": prog.names.get(t.participant, t.participant),
+                "item_key": t.item_key,
+                "name": prog.names.get(t.participant, t.participant)
+                + (f"（{(t.item or {}).get('name', t.item_key)}）" if t.item_key else ""),
                 "state": t.state,
                 "light": light,
                 "due": t.due,
@@ -202,7 +213,7 @@ def milestone_page(rt: Runtime, actor: Actor, programme: str, year: int, milesto
                 "late": late,
             }
         )
-    owed = [r for r in rows if r["state"] != S.EXEMPTED]
+    owed = [r for r in rows if r["state"] not in S.NOT_OWED]
     done = sum(1 for r in owed if r["state"] == S.SUBMITTED)
     return {
         "programme": programme,
@@ -280,7 +291,9 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
             "year": py.year,
             "title": py.title,
             "milestone": mi.milestone,
-            "milestone_title": mi.title,
+            "milestone_title": mi.title + (f"（{(task.item or {}).get('name', task.item_key)}）" if task.item_key else ""),
+            "item_key": task.item_key,
+            "item": task.item,
             "participant": task.participant,
             "name": prog.names.get(task.participant, task.participant),
             "state": task.state,

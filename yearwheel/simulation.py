@@ -58,6 +58,7 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
                 at=at,
                 actor=f"{sub.participant} (simulated, {sub.persona})",
                 source="simulation",
+                item=sub.item,
             ).dispatch
             assert d is not None  # sent at once
             state.sent += d.sent
@@ -122,7 +123,10 @@ def run_simulation(
 ) -> SimulationResult:
     """Prepare a fresh migrated SQLite ledger, synthetic contacts and a loopback SMTP
     server, plan the year's events, and hand them to ``runner`` (plain, or inside a flow)."""
+    from models.fanout import desired_rows
     from models.forms import sample_payload
+    from models.ledger import LoadedProgramme
+    from models.samples import fill_fan_out_tables
     from models.ledger import find_programme_year
     from models.migrate import upgrade
     from models.queries import list_task_status
@@ -151,17 +155,27 @@ def run_simulation(
     personas = assign_personas(spec, seed)
     start = max(dt.date(year, 1, 1), spec.programme.in_force_from or dt.date.min)
     left_out: list = []
-    submissions = plan_submissions(plan, personas, cal, seed, start, left_out)
-    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
-    events.sort(key=lambda e: (e[0], e[1]))
 
     def payload_for(sub):
         form = spec.milestone(sub.milestone).form
         if not form:
             return {}
-        return sample_payload(
-            spec, form, random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}"), sub.participant, year=year
-        )
+        rng = random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}:{sub.item or ''}")
+        payload = sample_payload(spec, form, rng, sub.participant, year=year)
+        return fill_fan_out_tables(spec, form, payload, seed, year, rng)
+
+    # a fan-out milestone's tasks: the rows its source's planned submissions will carry
+    sources = plan_submissions(plan, personas, cal, seed, start)
+    prog = LoadedProgramme.read(catalog.find_programme(calendar_dir, programme_id))
+    owners: dict[str, list[tuple[str, str | None]]] = {}
+    for pm in plan.milestones:
+        fe = spec.milestone(pm.id).for_each
+        if fe is not None:
+            stands = {n: (x.participant, 1, payload_for(x)) for n, x in enumerate(sources) if x.milestone == fe.milestone}
+            owners[pm.id] = [(p, k) for (p, k) in desired_rows(prog, spec.milestone(pm.id), stands, pm.assignees, [])]
+    submissions = plan_submissions(plan, personas, cal, seed, start, left_out, owners)
+    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
+    events.sort(key=lambda e: (e[0], e[1]))
 
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"

@@ -203,8 +203,9 @@ def coordinator_action(
     at: dt.datetime,
     new_due: dt.date | None = None,
     send: bool = True,
+    item: str | None = None,
 ) -> dict[str, Any]:
-    """accept | return | extend | exempt one participant's task, audited with who and why;
+    """accept | return | extend | exempt one participant's task (of ``item``, for a fan-out milestone), audited with who and why;
     the bureau's message (returned, due changed) is queued and, with ``send``, delivered
     after the commit (the web service leaves it to its background sender). Raises
     NotFound, NotAllowed, TransitionRefused."""
@@ -212,7 +213,7 @@ def coordinator_action(
 
     at = to_instant(at)
     with rt.sessions.begin() as s:
-        ref = U.find_task(s, programme, year, milestone, participant)
+        ref = U.find_task(s, programme, year, milestone, participant, item)
         if kind == "accept":
             U.accept(s, ref, at=at, actor=actor, reason=reason)
         elif kind == "return":
@@ -318,6 +319,7 @@ def submit_form(
     send: bool = True,
     sessions: Any = None,
     expect_form: str | None = None,
+    item: str | None = None,
 ) -> Submitted:
     """A bureau's filled form — from a file, a workbook, the web or the simulation: validated,
     recorded as a new version, the task closed (on time or late), the acknowledgement
@@ -331,7 +333,7 @@ def submit_form(
 
     at = to_instant(at)
     with (sessions or rt.sessions).begin() as s:
-        ref = U.find_task(s, programme, year, milestone, participant)
+        ref = U.find_task(s, programme, year, milestone, participant, item)
         if expect_form is not None and ref.mi.form != expect_form:
             raise U.NotAllowed(f"made for form {expect_form}, but {milestone} now asks for {ref.mi.form}")
         sub = U.submit(

@@ -61,6 +61,8 @@ def _description(
         lines.append(f"截止：{iso_weekday(m.due, cal)}")
     if m.opens is not None:
         lines.append(f"开始：{iso_weekday(m.opens, cal)}")
+    if m.fan_out:
+        lines.append(f"分项：{m.fan_out}")
     if m.assignees:
         lines.append(f"责任单位：{_names(names, m.assignees)}")
     if m.cooperating:

@@ -86,6 +86,7 @@ class PlannedMilestone:
     steps: tuple[Step, ...] = ()  # every step before the due date (notice and reminders), as the engine sends them
     merged: tuple[str, ...] = ()  # before_due values that share a day, said in words
     provisional: bool = False  # a date of it depends on a provisional working-day year (暂定)
+    fan_out: str | None = None  # a fan-out milestone: whose rows give its tasks, in words
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +103,7 @@ class PlannedMilestone:
             "steps": [{"kind": s.kind, "at": s.at.isoformat(), "before_due": list(s.covers)} for s in self.steps],
             "merged": list(self.merged),
             "provisional": self.provisional,
+            "fan_out": self.fan_out,
         }
 
 
@@ -248,6 +250,16 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
         nominal, due = dates.get(m.id, "due")
         _, opens = dates.get(m.id, "opens")
         assert nominal is not None and due is not None
+        if m.for_each is not None and m.for_each.milestone not in not_held:
+            _, source_due = dates.get(m.for_each.milestone, "due")
+            if source_due is not None and source_due > due:
+                issues.append(
+                    PlanIssue(
+                        m.id,
+                        "for_each",
+                        f"fans out from '{m.for_each.milestone}', due {source_due} in {year}, after this milestone's due date {due}",
+                    )
+                )
         if opens is not None and opens > due:
             issues.append(PlanIssue(m.id, "opens", f"in {year} it opens on {opens}, after its due date {due}"))
             continue
@@ -261,6 +273,8 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
             )
         notice = next((s.at for s in steps if s.kind == OPENED), None)
         assignees = spec.expand(m.assignees if m.assignees is not None else w.lead)
+        if m.for_each is not None and m.for_each.assignee is not None:
+            assignees = ()  # each row names its own
         cooperating = tuple(
             p for p in spec.expand(m.cooperating if m.cooperating is not None else w.cooperating) if p not in assignees
         )
@@ -282,12 +296,28 @@ def plan_year(spec: ProgrammeFile, year: int, cal: WorkdayCalendar) -> YearPlan:
             steps=steps,
             merged=_merged(steps),
             provisional=depends_on_provisional(cal, [nominal, due, opens, *(s.at.date() for s in steps)]),
+            fan_out=fan_out_text(spec, m),
         )
         planned.append(((due, opens or due, order), pm))
     if issues:
         raise PlanInconsistent(year, issues)
     planned.sort(key=lambda x: x[0])
     return YearPlan(prog.id, prog.title, year, tuple(p for _, p in planned), tuple(not_held.items()))
+
+
+def fan_out_text(spec: ProgrammeFile, m) -> str | None:
+    """A fan-out milestone's tasks in words: 按“发放任务交办单”的“交办任务”每行一项，由“承办处室”所列单位承担."""
+    fe = m.for_each
+    if fe is None:
+        return None
+    src = spec.milestone(fe.milestone)
+    form = next((f for f in spec.forms if f.id == src.form), None)
+    table = next((f for f in form.fields if f.id == fe.field), None) if form else None
+    label = {c.id: c.label for c in (table.columns or ())} if table else {}
+    text = f"按“{src.title}”的“{table.label if table else fe.field}”每行一项（按{label.get(fe.key, fe.key)}区分）"
+    if fe.assignee is not None:
+        text += f"，由“{label.get(fe.assignee.column, fe.assignee.column)}”所填单位承担"
+    return text
 
 
 def depends_on_provisional(cal: WorkdayCalendar, days: list[dt.date | None]) -> bool:

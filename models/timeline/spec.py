@@ -380,6 +380,34 @@ RELATIVE_RULES = (WorkingDaysAfter, WorkingDaysBefore)
 MilestoneKind = Literal["announcement", "submission", "window", "meeting", "review"]
 
 
+class ItemAssignee(Strict):
+    """Who owes a fan-out task: the participant a column of the row names (its id or its
+    name, as a bureau writes it)."""
+
+    column: FieldId = Field(description="the table column naming the participant (id or name)")
+
+
+class ForEach(Strict):
+    """A milestone that fans out from what was submitted (multi-instance): one task per row
+    of a table field in an earlier milestone's standing submissions — e.g. one feedback
+    task per measure of the task sheets (任务交办单), owed by the division the row names."""
+
+    milestone: Id = Field(description="the earlier milestone whose submissions hold the rows")
+    field: FieldId = Field(description="a table field of that milestone's form")
+    key: FieldId = Field(description="the column identifying an item (e.g. credit_code); rows with the same key are one item")
+    name: FieldId | None = Field(None, description="the column naming the item in messages (default: the key)")
+    keep: list[FieldId] = Field(
+        default_factory=list, description="further columns kept with each task as its snapshot (e.g. city, industry)"
+    )
+    standing: Literal["accepted", "submitted"] = Field(
+        "accepted",
+        description="which versions give the rows: accepted by the coordinator (default), or the latest submitted",
+    )
+    assignee: ItemAssignee | None = Field(
+        None, description="the column naming who owes each row; omit for one task per row for each of the milestone's assignees"
+    )
+
+
 class Milestone(Strict):
     id: Id
     title: Text
@@ -408,6 +436,9 @@ class Milestone(Strict):
     )
     form: Id | None = Field(None, description="the deliverable form each assignee submits")
     reminder_policy: Id | None = Field(None, description="overrides the programme default")
+    for_each: ForEach | None = Field(
+        None, description="fan out: one task per row of an earlier milestone's standing submissions (see ForEach)"
+    )
     source: Source
     note: Text | None = None
 
@@ -422,6 +453,17 @@ class Workstream(Strict):
 
 
 # --------------------------------------------------------------------------- targets
+
+
+class ItemCount(Strict):
+    """A count of distinct items that reached a state in a fan-out milestone, across the
+    programme's years — e.g. the enterprises that went through the clinic."""
+
+    milestone: Id = Field(description="a fan-out milestone (with for_each)")
+    state: Literal["accepted", "submitted"] = "accepted"
+    distinct: FieldId | None = Field(
+        None, description="count distinct values of this kept column instead of distinct item keys (e.g. credit_code)"
+    )
 
 
 class Measure(Strict):
@@ -445,6 +487,9 @@ class Target(Strict):
     by_year: Year | None = Field(None, description="for period programme: the year it must be met by (default the last)")
     each: Id | None = Field(None, description="a group or participant: every member must reach the target")
     counted_from: Measure | None = Field(None, description="count targets: the form field that counts")
+    count_items: ItemCount | None = Field(
+        None, description="count targets: distinct items of a fan-out milestone that reached a state (instead of counted_from)"
+    )
     numerator: Measure | None = Field(None, description="rate targets")
     denominator: Measure | None = Field(None, description="rate targets")
     path: dict[Year, NumberOrParam] | None = Field(
@@ -470,6 +515,8 @@ class Target(Strict):
                 raise ValueError("a rate target needs both 'numerator' and 'denominator' (or neither)")
         elif self.numerator is not None or self.denominator is not None:
             raise ValueError("'numerator'/'denominator' only apply to rate targets")
+        if self.count_items is not None and (self.measure != "count" or self.counted_from is not None):
+            raise ValueError("'count_items' is for count targets, instead of 'counted_from'")
         if self.by_year is not None and self.period != "programme":
             raise ValueError("'by_year' only applies to period: programme")
         if self.path is not None and (self.measure != "count" or self.at_least is None):

@@ -154,6 +154,7 @@ def test_plan_json_has_exactly_the_documented_shape(cli):
         "steps",
         "merged",
         "provisional",
+        "fan_out",
     }
     for m in data["milestones"]:
         assert set(m) == keys
@@ -161,6 +162,7 @@ def test_plan_json_has_exactly_the_documented_shape(cli):
         dt.date.fromisoformat(m["nominal_due"])
         for r in m["reminders"]:
             assert r.endswith("+08:00") and len(r) == len("2023-12-11T09:00:00+08:00")
+        assert (m["fan_out"] is not None) == (m["id"] in ("clinic-visit-reports", "clinic-measure-feedback"))
     ids = [m["id"] for m in data["milestones"]]
     assert set(CLINIC) <= set(ids)
     assert [m["due"] for m in data["milestones"]] == sorted(m["due"] for m in data["milestones"])

@@ -224,6 +224,42 @@ CASES = {
         15,
         "weight: expected more than 0, got int -15",
     ),
+    # fan-out milestones (for_each)
+    "a fan-out key that is no column": (
+        "          key: task_no\n",
+        "          key: task_number\n",
+        "key: task_number",
+        16,
+        "for_each.key: 'task_number' is not a column of task-assignment-sheet.tasks; its columns: task_no, industry",
+    ),
+    "a fan-out from a field that is no table": (
+        "          field: tasks\n          key: task_no",
+        "          field: summary\n          key: task_no",
+        "field: summary",
+        18,
+        "'summary' is not a field of form 'task-assignment-sheet'; a fan-out needs a table field (tables of the form: tasks)",
+    ),
+    "a fan-out assignee column that is no column": (
+        "          assignee: {column: responsible_unit}",
+        "          assignee: {column: unit}",
+        "assignee: {column: unit}",
+        30,
+        "for_each.assignee.column: 'unit' is not a column of task-assignment-sheet.tasks",
+    ),
+    "a fan-out from a milestone without a form": (
+        "          milestone: clinic-task-sheets\n",
+        "          milestone: clinic-recommendation-letterz\n",
+        "milestone: clinic-recommendation-letterz",
+        22,
+        "for_each.milestone: unknown milestone 'clinic-recommendation-letterz'",
+    ),
+    "items counted from a milestone that does not fan out": (
+        "    count_items: {milestone: clinic-visit-reports,",
+        "    count_items: {milestone: clinic-visits,",
+        "count_items: {milestone: clinic-visits,",
+        30,
+        "'clinic-visits' does not fan out; count_items counts the items of a fan-out milestone (clinic-visit-reports, clinic-measure-feedback)",
+    ),
     "a bulletin to a role held in each unit": (
         "  to: [coordinator, leading-group-office]",
         "  to: [coordinator, unit-head]",
@@ -357,3 +393,18 @@ def test_a_year_file_problem_is_reported_once_at_its_date(cli, jilin_text, calen
         f"{wd / 'cn-2027.yaml'}:8:5: adjusted_workdays[1]: adjusted working day 2027-01-04 is a weekday; "
         "list only weekend days that become working days"
     ]
+
+
+def test_a_fan_out_from_a_later_milestone_is_refused_for_each_year(cli, jilin_text, calendar_copy):
+    broken = jilin_text.replace(
+        "          milestone: clinic-plan-issued\n          field: enterprises\n          key: credit_code\n"
+        "          name: name\n          keep: [city, industry]",
+        "          milestone: clinic-task-sheets\n          field: tasks\n          key: task_no\n"
+        "          name: enterprise\n          keep: [industry, credit_code]",
+    )
+    assert broken != jilin_text
+    result = cli("validate", calendar_copy(broken))
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stdout.splitlines() if "milestones[clinic-visit-reports].for_each" in ln]
+    assert len(lines) == 3  # 2022, 2023, 2024
+    assert "fans out from 'clinic-task-sheets', due 2023-11-30 in 2023, after this milestone's due date 2023-07-31" in lines[1]

@@ -26,6 +26,7 @@ from ._common import (
 from ._common import instant as parse_at
 
 app = typer.Typer()
+ItemOpt = Annotated[Optional[str], typer.Option("--item", help="a fan-out milestone: the item's key (e.g. its credit code)")]
 
 
 # --------------------------------------------------------------------------- submissions and coordinator actions
@@ -38,6 +39,7 @@ def submit(
     milestone: Annotated[str, typer.Option("--milestone", help="milestone id")],
     participant: Annotated[str, typer.Option("--participant", help="the submitting participant's id")],
     file: Annotated[Path, typer.Option("--file", help="the filled form: YAML or JSON mapping field → value")],
+    item: ItemOpt = None,
     at: AtOpt = None,
     actor: Annotated[Optional[str], typer.Option("--actor", help="who submits (default: the participant)")] = None,
     contacts: ContactsOpt = None,
@@ -59,7 +61,16 @@ def submit(
     with runtime(calendar_dir, contacts, programme_id) as rt:
         try:
             done = R.submit_form(
-                rt, programme_id, year, milestone, participant, payload, at=instant, actor=actor or participant, source=str(file)
+                rt,
+                programme_id,
+                year,
+                milestone,
+                participant,
+                payload,
+                at=instant,
+                actor=actor or participant,
+                source=str(file),
+                item=item,
             )
         except PayloadInvalid as exc:
             for p in exc.problems:
@@ -87,6 +98,7 @@ def _coordinator_action(
     calendar_dir: Path | None,
     contacts: Path | None,
     new_due: dt.date | None = None,
+    item: str | None = None,
 ) -> None:
     from models import submissions as U
     from models.states import TransitionRefused
@@ -95,7 +107,17 @@ def _coordinator_action(
     with runtime(calendar_dir, contacts, programme_id) as rt:
         try:
             done = R.coordinator_action(
-                rt, kind, programme_id, year, milestone, participant, actor=actor, reason=reason, at=instant, new_due=new_due
+                rt,
+                kind,
+                programme_id,
+                year,
+                milestone,
+                participant,
+                actor=actor,
+                reason=reason,
+                at=instant,
+                new_due=new_due,
+                item=item,
             )
         except (U.NotFound, U.NotAllowed, TransitionRefused) as exc:
             raise fail(str(exc)) from None
@@ -115,11 +137,12 @@ def accept(
     participant: Participant,
     actor: ActorOpt,
     reason: Annotated[str, typer.Option("--reason", help="a note for the audit trail")] = "accepted",
+    item: ItemOpt = None,
     at: AtOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Accept the latest submitted version: the bureau can no longer replace it (unless it is returned)."""
-    _coordinator_action("accept", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
+    _coordinator_action("accept", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, item=item)
 
 
 @app.command("return")
@@ -130,12 +153,15 @@ def return_(
     participant: Participant,
     reason: Reason,
     actor: ActorOpt,
+    item: ItemOpt = None,
     at: AtOpt = None,
     contacts: ContactsOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Return a submission for revision: the task reopens (history kept) and the bureau is told why."""
-    _coordinator_action("return", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, contacts)
+    _coordinator_action(
+        "return", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, contacts, item=item
+    )
 
 
 @app.command()
@@ -147,6 +173,7 @@ def extend(
     to: Annotated[str, typer.Option("--to", help="the new due date, YYYY-MM-DD")],
     reason: Reason,
     actor: ActorOpt,
+    item: ItemOpt = None,
     at: AtOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
@@ -155,7 +182,9 @@ def extend(
         new_due = dt.date.fromisoformat(to)
     except ValueError:
         raise fail(f"--to {to!r}: expected a date YYYY-MM-DD") from None
-    _coordinator_action("extend", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, new_due)
+    _coordinator_action(
+        "extend", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, new_due, item
+    )
 
 
 @app.command()
@@ -166,8 +195,9 @@ def exempt(
     participant: Participant,
     reason: Reason,
     actor: ActorOpt,
+    item: ItemOpt = None,
     at: AtOpt = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
     """Exempt one participant from a task; it is no longer reminded or counted."""
-    _coordinator_action("exempt", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None)
+    _coordinator_action("exempt", programme_id, year, milestone, participant, actor, reason, at, calendar_dir, None, item=item)

@@ -174,7 +174,7 @@ def plan_table(spec: ProgrammeFile, plan: YearPlan, cal: WorkdayCalendar) -> Tab
             m.id + (" †" if m.assumed else ""),
             m.title,
             m.kind,
-            _who(spec, m.assignees),
+            (_who(spec, m.assignees) + "；" if m.assignees else "") + m.fan_out if m.fan_out else _who(spec, m.assignees),
             m.form or "—",
             reminders or "—",
         )

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models import states as S
 from models.timeline import TZ, minute, span, to_instant
 from yearwheel import usecases as R
 
@@ -162,6 +163,14 @@ def advance(
         )
     for where, why in payload["waiting"].items():
         err(f"warning: {where} is not compiled yet: {why}")
+    fan = payload["fan_out"]
+    if fan["added"] or fan["retired"] or fan["revived"]:
+        print(
+            f"fan-out: {fan['added']} task(s) added, {fan['retired']} retired, {fan['revived']} revived, {fan['updated']} updated"
+        )
+    for where, problems in fan["problems"].items():
+        for p in problems[:20]:
+            err(f"warning: {where}: {p}")
     for prog, why in payload["failures"].items():
         err(f"error: {prog} was not advanced (the other programmes were): {why}")
     if payload["failures"]:
@@ -171,14 +180,7 @@ def advance(
 # --------------------------------------------------------------------------- status and rollup
 
 
-STATE_ZH = {
-    "waiting": "未开始",
-    "open": "进行中",
-    "overdue": "逾期",
-    "submitted": "已提交",
-    "returned": "退回修改",
-    "exempted": "免报",
-}
+STATE_ZH = S.STATES_ZH  # one vocabulary: models.states
 
 
 def matrix_width(rows: list[dict]) -> int:
@@ -192,7 +194,14 @@ def status_matrix(rows: list[dict], title: str) -> Table:
     marks = {"waiting": "·", "open": "○", "returned": "↺", "exempted": "免", "overdue": "✗"}
     milestones = list(dict.fromkeys(r["milestone"] for r in rows))
     participants = list(dict.fromkeys(r["participant"] for r in rows))
-    cell = {(r["participant"], r["milestone"]): r for r in rows}
+    cell: dict[tuple[str, str], dict] = {}
+    items: dict[tuple[str, str], list[dict]] = {}  # a fan-out milestone: the participant's items
+    for r in rows:
+        if r.get("item"):
+            if r["state"] != "retired":
+                items.setdefault((r["participant"], r["milestone"]), []).append(r)
+        else:
+            cell[(r["participant"], r["milestone"])] = r
     table = Table(title=title, show_lines=False, pad_edge=False)
     table.add_column("participant", no_wrap=True, min_width=max((len(p) for p in participants), default=11))
     for i, _ in enumerate(milestones, start=1):
@@ -200,18 +209,24 @@ def status_matrix(rows: list[dict], title: str) -> Table:
     for p in participants:
         line = [p]
         for m in milestones:
-            r = cell.get((p, m))
-            if r is None:
+            found = cell.get((p, m))
+            mine = items.get((p, m))
+            if mine:  # submitted of owed, red when any is overdue
+                done = sum(1 for x in mine if x["state"] == "submitted")
+                colour = "red" if any(x["state"] == "overdue" for x in mine) else "green" if done == len(mine) else "white"
+                line.append(f"[{colour}]{done}/{len(mine)}[/]")
+            elif found is None:
                 line.append("")
-            elif r["state"] == "submitted":
-                line.append("[green]✓[/]" if r["on_time"] else "[yellow]迟[/]")
-            elif r["state"] == "overdue":
+            elif found["state"] == "submitted":
+                line.append("[green]✓[/]" if found["on_time"] else "[yellow]迟[/]")
+            elif found["state"] == "overdue":
                 line.append("[red]✗[/]")
             else:
-                line.append(marks.get(r["state"], "?"))
+                line.append(marks.get(found["state"], "?"))
         table.add_row(*line)
-    table.caption = "✓ on time  迟 late  ✗ overdue, missing  ○ open  ↺ returned  免 exempted  · not open yet\n" + "  ".join(
-        f"{i}={m}" for i, m in enumerate(milestones, start=1)
+    table.caption = (
+        "✓ on time  迟 late  ✗ overdue, missing  ○ open  ↺ returned  免 exempted  · not open yet  n/m items submitted\n"
+        + "  ".join(f"{i}={m}" for i, m in enumerate(milestones, start=1))
     )
     return table
 

@@ -62,11 +62,14 @@ def mount_api(
             if not isinstance(args["year"], int) or isinstance(args["year"], bool):
                 raise ValueError
             year = args.pop("year")
+            item = body.get("item")  # the item's key, for a fan-out milestone
+            if item is not None and (not isinstance(item, str) or len(item) > 200):
+                raise ValueError
             new_due = dt.date.fromisoformat(body["to"]) if action == "extend" else None
         except (ValueError, KeyError, TypeError):
             return JSONResponse(
                 {
-                    "error": "expected JSON {programme, year (a number), milestone, participant, reason"
+                    "error": "expected JSON {programme, year (a number), milestone, participant, reason, [item]"
                     + (", to (YYYY-MM-DD)" if action == "extend" else "")
                     + "}"
                 },
@@ -85,6 +88,7 @@ def mount_api(
                 year,
                 args["milestone"],
                 args["participant"],
+                item=item,
                 actor=user.username,  # the token's user, never what the body says
                 reason=args["reason"],
                 at=settings.clock(),

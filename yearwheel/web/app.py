@@ -226,7 +226,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 "programme": py.programme,
                 "year": py.year,
                 "milestone": mi.milestone,
-                "title": mi.title,
+                "title": mi.title + (f"（{(task.item or {}).get('name', task.item_key)}）" if task.item_key else ""),
+                "item_key": task.item_key,
                 "form": mi.form,
                 "programme_title": py.title,
             }
@@ -242,6 +243,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
     def can_submit(info: dict) -> str | None:
         if info["state"] == "exempted":
             return "本项任务已豁免，无需填报。"
+        if info["state"] == "retired":
+            return "本项任务对应的条目已从工作方案中移除，无需填报。"
         if info["accepted"]:
             return "本项填报已被审核通过；如需修改，请联系牵头处室退回。"
         return None
@@ -456,6 +459,7 @@ def _record(
             info["milestone"],
             info["participant"],
             payload,
+            item=info["item_key"],
             at=settings.clock(),
             actor=f"{info['participant']} (web form)",
             source=f"web intake from {client}",

@@ -40,6 +40,7 @@ from jinja2 import Environment
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
+from models import states as S
 from models import vocabulary as V
 from models.timeline import TZ
 from models.timeline.workdays import MissingWorkdayData
@@ -57,14 +58,7 @@ LOGIN_COOKIE = "yw_login"  # the pre-session token of the sign-in form (double s
 TaskId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Year = Annotated[int, PathParam(ge=1900, le=9999)]
 ACTIONS = {"accept": "审核通过", "return": "退回修改", "extend": "延期", "exempt": "免报"}
-STATE_ZH = {
-    "waiting": "未开始",
-    "open": "进行中",
-    "overdue": "逾期",
-    "submitted": "已报送",
-    "returned": "退回修改",
-    "exempted": "免报",
-}
+STATE_ZH = S.STATES_ZH  # one vocabulary: models.states
 OUTBOX_ZH = {
     V.PENDING: "等待发送",
     V.SENDING: "发送中",
@@ -343,6 +337,7 @@ def mount_console(
                         at=now(),
                         new_due=new_due,
                         send=False,
+                        item=r["item_key"],
                     )
                     n += 1
                 except (U.NotAllowed, U.NotFound, TransitionRefused) as exc:  # e.g. submitted meanwhile
@@ -415,6 +410,7 @@ def mount_console(
                 at=now(),
                 new_due=new_due,
                 send=False,
+                item=t["item_key"],
             )
 
         try:

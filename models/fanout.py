@@ -1,0 +1,224 @@
+"""Milestones that fan out from what was submitted (multi-instance from a collection): one
+task per row of a table field in an earlier milestone's standing submissions, e.g. one
+feedback task per measure of the task sheets (任务交办单), owed by the division the row
+names, or one per enterprise of the year's plan for each of the milestone's assignees.
+
+``fan_out`` is level-triggered like the rest of the reconcile: every run makes each
+fan-out milestone's tasks match the rows that stand now —
+
+- a row that is new gets its task (``waiting``; it opens and is reminded like any task),
+  with an audit row naming the submission and row it came from;
+- a task whose row left the source (a returned and corrected plan without it) is
+  **retired** with an audit row; its pending reminders are no longer claimable, so they
+  are skipped, never sent; a row that comes back revives its task;
+- a row whose kept columns changed updates the task's snapshot (audited);
+- while a source task has no standing version (returned, awaiting its correction) the
+  items it gave keep their tasks as they are: only a new standing version changes them.
+
+Rows that cannot become a task — an empty key, an assignee column naming no participant
+— are reported (``AdvanceReport.fan_out_problems``) for the coordinator, never silently
+dropped. Tasks are inserted with insert-or-ignore on (milestone, participant, item), so two
+runs at once create each task once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from . import states as S
+from .ledger import LoadedProgramme
+from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
+
+MAX_KEY = 200  # characters of an item key (Task.item_key)
+
+
+@dataclass
+class FanOutReport:
+    added: int = 0
+    retired: int = 0
+    revived: int = 0
+    updated: int = 0
+    problems: dict[str, list[str]] = field(default_factory=dict)  # "programme/year/milestone" → what was not done
+
+
+@dataclass(frozen=True)
+class _Row:
+    participant: str
+    key: str
+    snapshot: dict[str, Any]
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _standing(session: Session, src: MilestoneInstance, standing: str) -> dict[int, tuple[str, int, dict]]:
+    """Source task id → (participant, version, payload) of its standing version."""
+    latest = select(Submission.task_id, func.max(Submission.version).label("v")).group_by(Submission.task_id).subquery()
+    q = (
+        select(Task.id, Task.participant, Submission.version, Submission.payload)
+        .join(latest, latest.c.task_id == Task.id)
+        .join(Submission, (Submission.task_id == Task.id) & (Submission.version == latest.c.v))
+        .where(Task.milestone_instance_id == src.id, Task.state == S.SUBMITTED)
+    )
+    if standing == "accepted":
+        q = q.where(Task.accepted_at.is_not(None))
+    return {tid: (p, v, payload or {}) for tid, p, v, payload in session.execute(q)}
+
+
+def desired_rows(
+    prog: LoadedProgramme, m, stands: dict[int, tuple[str, int, dict]], assignees: tuple[str, ...], problems: list[str]
+) -> dict[tuple[str, str], _Row]:
+    """(participant, item key) → the row that asks for that task, from the standing versions."""
+    fe = m.for_each
+    by_name = {p.name: p.id for p in prog.spec.participants} | {p.id: p.id for p in prog.spec.participants}
+    out: dict[tuple[str, str], _Row] = {}
+    for source_task, (giver, version, payload) in sorted(stands.items()):
+        rows = payload.get(fe.field) or []
+        where = f"{prog.names.get(giver, giver)}第{version}版"
+        for n, row in enumerate(rows if isinstance(rows, list) else [], 1):
+            if not isinstance(row, dict):
+                continue
+            key = _text(row.get(fe.key))
+            if not key:
+                problems.append(f"{where}第{n}行：缺少{fe.key}，未生成任务")
+                continue
+            if len(key) > MAX_KEY:
+                problems.append(f"{where}第{n}行：{fe.key}超过{MAX_KEY}字，未生成任务")
+                continue
+            snapshot = {
+                fe.key: key,
+                "name": _text(row.get(fe.name or fe.key)) or key,
+                **{c: row.get(c) for c in fe.keep},
+                "source_task": source_task,
+                "version": version,
+                "row": n,
+            }
+            if fe.assignee is not None:
+                named = _text(row.get(fe.assignee.column))
+                who = by_name.get(named)
+                if who is None:
+                    problems.append(
+                        f"{where}第{n}行（{snapshot['name']}）：{fe.assignee.column}“{named}”不是本计划的参与单位，未生成任务"
+                    )
+                    continue
+                owners: tuple[str, ...] = (who,)
+            else:
+                owners = assignees
+            if any((p, key) in out for p in owners):
+                problems.append(f"{where}第{n}行：{fe.key}“{key}”与前面的行重复，只保留第一行")
+                continue
+            for p in owners:
+                out[(p, key)] = _Row(p, key, snapshot)
+    return out
+
+
+def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime, report: FanOutReport) -> None:
+    """Make the fan-out milestones of ``py`` hold one task per standing row."""
+    fans = [(w, m) for w, m in prog.spec.milestones() if m.for_each is not None]
+    if not fans:
+        return
+    instances = {
+        mi.milestone: mi for mi in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))
+    }
+    for w, m in fans:
+        mi = instances.get(m.id)
+        fe = m.for_each
+        if mi is None or fe is None:
+            continue  # not held this year
+        src = instances.get(fe.milestone)
+        stands = _standing(session, src, fe.standing) if src is not None else {}
+        problems: list[str] = []
+        assignees = prog.spec.expand(m.assignees if m.assignees is not None else w.lead)
+        want = desired_rows(prog, m, stands, assignees, problems)
+        tasks = {(t.participant, t.item_key): t for t in session.scalars(select(Task).where(Task.milestone_instance_id == mi.id))}
+        # items given by a source task with no standing version now keep their tasks as they are
+        for (p, k), t in tasks.items():
+            given_by = (t.item or {}).get("source_task")
+            if given_by is not None and given_by not in stands and t.state != S.RETIRED and (p, k) not in want:
+                want[(p, k)] = _Row(p, k, t.item or {})
+        _apply(session, prog, m, mi, want, tasks, at, report)
+        if problems:
+            report.problems[f"{py.programme}/{py.year}/{m.id}"] = problems
+
+
+def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    src_title = prog.spec.milestone(m.for_each.milestone).title
+    new = [r for k, r in want.items() if k not in tasks]
+    if new:
+        dialect_insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        rows = [
+            {
+                "programme_year_id": mi.programme_year_id,
+                "milestone_instance_id": mi.id,
+                "participant": r.participant,
+                "item_key": r.key,
+                "item": r.snapshot,
+                "state": S.WAITING,
+                "opens": mi.opens,
+                "due": mi.due,
+                "original_due": mi.due,
+                "state_changed_at": at,
+            }
+            for r in new
+        ]
+        made: list[tuple[int, str, str]] = []
+        for i in range(0, len(rows), 2000):
+            made += session.execute(
+                dialect_insert(Task)
+                .on_conflict_do_nothing(index_elements=["milestone_instance_id", "participant", "item_key"])
+                .returning(Task.id, Task.participant, Task.item_key),
+                rows[i : i + 2000],
+            ).all()
+        snaps = {(r.participant, r.key): r.snapshot for r in new}
+        if made:
+            session.execute(
+                insert(StatusChange),
+                [
+                    {
+                        "task_id": tid,
+                        "from_state": None,
+                        "to_state": S.WAITING,
+                        "at": at,
+                        "actor": S.ACTOR_ENGINE,
+                        "reason": f"fan-out: item {key} ({snaps[(p, key)]['name']}) from “{src_title}”, "
+                        f"task {snaps[(p, key)]['source_task']} version {snaps[(p, key)]['version']} row {snaps[(p, key)]['row']}",
+                        "details": {
+                            "item": key,
+                            **{k: v for k, v in snaps[(p, key)].items() if k in ("source_task", "version", "row")},
+                        },
+                    }
+                    for tid, p, key in made
+                ],
+            )
+        report.added += len(made)
+    for k, t in tasks.items():
+        r = want.get(k)
+        if r is None:
+            if t.state not in S.NOT_OWED:
+                S.change_state(
+                    session, t, S.RETIRED, at=at, reason=f"fan-out: item {t.item_key} is no longer in “{src_title}” as it stands"
+                )
+                report.retired += 1
+            continue
+        if t.state == S.RETIRED:
+            S.change_state(session, t, S.WAITING, at=at, reason=f"fan-out: item {t.item_key} is back in “{src_title}”")
+            t.opens = mi.opens
+            report.revived += 1
+        if (t.item or {}) != r.snapshot:
+            S.record_event(
+                session,
+                t,
+                at=at,
+                reason=f"fan-out: item {t.item_key}'s row changed in “{src_title}”",
+                details={"item": r.snapshot},
+            )
+            t.item = r.snapshot
+            report.updated += 1
