@@ -212,7 +212,7 @@ def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at:
             S.change_state(session, t, S.WAITING, at=at, reason=f"fan-out: item {t.item_key} is back in “{src_title}”")
             t.opens = mi.opens
             report.revived += 1
-        if (t.item or {}) != r.snapshot:
+        if _content(t.item or {}) != _content(r.snapshot):  # where it came from stays: the row that made it
             S.record_event(
                 session,
                 t,
@@ -222,3 +222,10 @@ def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at:
             )
             t.item = r.snapshot
             report.updated += 1
+
+
+PROVENANCE = ("source_task", "version", "row")
+
+
+def _content(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k not in PROVENANCE}

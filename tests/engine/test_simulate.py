@@ -38,6 +38,13 @@ def test_same_seed_same_year_different_seed_different_year(cli, tmp_path):
     eml = list((tmp_path / "run-1" / "jilin-quality-2022-2024-2023" / "outbox").glob("*.eml"))
     assert len(eml) == a["summary"]["emails_sent"] == a["summary"]["emails_received_by_smtp"]
     assert a["summary"]["seconds"]["prefect"] == 0
+    # the clinic enterprise by enterprise: one diagnosis report per enterprise of the plan, one
+    # feedback per measure of the task sheets; "enterprises served" counts enterprises
+    items = [r for r in a["status"] if r["milestone"] in ("clinic-visit-reports", "clinic-measure-feedback")]
+    visits = [r for r in items if r["milestone"] == "clinic-visit-reports"]
+    assert len(visits) == 100 and len(items) > 200
+    served = next(t for t in a["rollup"]["targets"] if t["target"] == "enterprises-served")
+    assert served["value"] == sum(1 for r in visits if r["state"] == "submitted") == 100
 
 
 def test_personas_behave_as_named():

@@ -162,9 +162,10 @@ def _table(doc: Any, header: list[str], rows: list[list[str]], widths_mm: list[f
 
     t = doc.add_table(rows=1, cols=len(header))
     t.style = doc.styles["Table Grid"]
+    style = doc.styles[STYLE_TABLE]  # looked up once: a lookup by name walks every style
     for cell, text in zip(t.rows[0].cells, header, strict=True):
         cell.text = ""
-        cell.paragraphs[0].style = doc.styles[STYLE_TABLE]
+        cell.paragraphs[0].style = style
         cell.paragraphs[0].add_run(text).bold = True
     # the header row repeats on every page
     tr_pr = t.rows[0]._tr.get_or_add_trPr()  # noqa: SLF001 — python-docx has no API for a repeated header row
@@ -175,7 +176,7 @@ def _table(doc: Any, header: list[str], rows: list[list[str]], widths_mm: list[f
         cells = t.add_row().cells
         for cell, text in zip(cells, row, strict=True):
             cell.text = ""
-            cell.paragraphs[0].style = doc.styles[STYLE_TABLE]
+            cell.paragraphs[0].style = style
             cell.paragraphs[0].add_run(text)
     if widths_mm:
         t.autofit = False
