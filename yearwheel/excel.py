@@ -70,6 +70,8 @@ class TaskSheet:
     participant_name: str
     due: dt.date
     form: Form
+    item: str = ""  # a fan-out task's item key ('' for the others)
+    item_name: str = ""
 
 
 def _sheet_name(label: str, used: set[str]) -> str:
@@ -206,7 +208,7 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
     ws.merge_cells("A1:C1")  # the title spans the printed width and wraps, never runs off the page
     ws.row_dimensions[1].height = 20 * _lines(title, sum(MAIN_WIDTHS), size=14) + 10
     rows = [
-        ("填报事项", t.milestone_title),
+        ("填报事项", t.milestone_title + (f"（{t.item_name or t.item}）" if t.item else "")),
         ("填报单位", t.participant_name),
         ("表单", t.form.title),
         ("截止日期", zh_date(t.due, cal)),
@@ -232,6 +234,7 @@ def build_workbook(spec: ProgrammeFile, t: TaskSheet, cal: DayNotes | None = Non
         ("milestone", t.milestone),
         ("participant", t.participant),
         ("form", t.form.id),
+        ("item", t.item),
     )
     for k, v in facts:
         meta.append([k, v])
@@ -310,6 +313,7 @@ class ReadForm:
     form_id: str
     payload: dict[str, Any]
     cells: dict[str, str] = field(default_factory=dict)  # problem path → "sheet!A1"
+    item: str | None = None  # a fan-out task's item key
 
 
 class WorkbookInvalid(Exception):
@@ -335,7 +339,9 @@ def read_meta(path: Path) -> tuple[Any, dict[str, Any], list[list[Any]]]:
             ]
         )
     rows = [[c.value for c in r] for r in wb[META].iter_rows()]
-    meta = {r[0]: r[1] for r in rows if r and r[0] in ("version", "programme", "year", "milestone", "participant", "form")}
+    meta = {
+        r[0]: r[1] for r in rows if r and r[0] in ("version", "programme", "year", "milestone", "participant", "form", "item")
+    }
     missing = [k for k in ("programme", "year", "milestone", "participant", "form") if meta.get(k) in (None, "")]
     if missing:
         raise WorkbookInvalid([f"{path}: {META}: missing {', '.join(missing)} (the template was altered)"])
@@ -389,7 +395,14 @@ def read_workbook(path: Path, spec: ProgrammeFile, form: Form, wb: Any, meta: di
     except PayloadInvalid as exc:
         raise WorkbookInvalid([_located(path, p, cells) for p in exc.problems]) from None
     return ReadForm(
-        str(meta["programme"]), int(meta["year"]), str(meta["milestone"]), str(meta["participant"]), form.id, clean, cells
+        str(meta["programme"]),
+        int(meta["year"]),
+        str(meta["milestone"]),
+        str(meta["participant"]),
+        form.id,
+        clean,
+        cells,
+        item=str(meta["item"]) if meta.get("item") not in (None, "") else None,
     )
 
 

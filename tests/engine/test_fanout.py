@@ -284,3 +284,29 @@ def test_the_target_counts_enterprises_that_reached_the_state_not_rows(fw):
             actor="div-a",
             source="test",
         )
+
+
+def test_excel_templates_per_item_round_trip(fw, cli, tmp_path):
+    from openpyxl import load_workbook
+
+    from tests.web.test_excel import cell_of
+
+    fw.advance("2023-09-01T09:00")
+    sheet(fw, "2023-09-20T10:00", FIRST)
+    fw.advance("2023-11-01T09:00")
+    out = tmp_path / "forms"
+    args = ["--year", "2023", "--milestone", "measure-feedback", "-o", out, "--calendar-dir", fw.calendar_dir]
+    r = cli("forms", "export", PROGRAMME, *args, "--participant", "div-a")
+    assert r.exit_code == 0, r.stderr
+    files = sorted(p.name for p in out.glob("*.xlsx"))
+    assert files == [f"{PROGRAMME}-2023-measure-feedback-div-a-T1.xlsx", f"{PROGRAMME}-2023-measure-feedback-div-a-T2.xlsx"]
+    path = out / files[1]
+    wb = load_workbook(path)
+    ws = wb["填报表"]
+    assert cell_of(ws, "填报事项").value == "报送任务落实情况（吉林乙公司）"
+    cell_of(ws, "落实情况").value = "已完成整改"
+    wb.save(path)
+    r = cli("forms", "import", path, "--at", "2023-12-01T10:00", "--calendar-dir", fw.calendar_dir, "--contacts", fw.contacts)
+    assert r.exit_code == 0, r.stderr
+    tasks = feedback_tasks(fw)
+    assert tasks[("div-a", "T2")].state == S.SUBMITTED and tasks[("div-a", "T1")].state == S.OPEN

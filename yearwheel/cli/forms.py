@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -52,7 +53,7 @@ def export(
             if not mi.form:
                 raise fail(f"milestone {milestone} has no form to fill")
             q = select(Task).where(Task.milestone_instance_id == mi.id).order_by(Task.id)
-            tasks = [t for t in s.scalars(q) if participant in (None, t.participant)]
+            tasks = [t for t in s.scalars(q) if participant in (None, t.participant) and t.state != "retired"]
             if not tasks:
                 raise fail(f"{participant!r} is not an assignee of {milestone} in {year}")
             form = find_form(prog.spec, mi.form)
@@ -68,8 +69,12 @@ def export(
                     prog.names.get(t.participant, t.participant),
                     t.due,
                     form,
+                    item=t.item_key,
+                    item_name=(t.item or {}).get("name", ""),
                 )
-                path = out / f"{programme_id}-{year}-{milestone}-{t.participant}.xlsx"
+                # a fan-out task's file is its item's (a division owing 20 measures gets 20 files)
+                suffix = f"-{re.sub(r'[^0-9A-Za-z_.-]', '_', t.item_key)[:60]}" if t.item_key else ""
+                path = out / f"{programme_id}-{year}-{milestone}-{t.participant}{suffix}.xlsx"
                 buf = io.BytesIO()
                 build_workbook(prog.spec, sheet, cal=rt.cal).save(buf)
                 write_atomic(path, buf.getvalue())
@@ -110,6 +115,7 @@ def import_(
                     read.milestone,
                     read.participant,
                     read.payload,
+                    item=read.item,
                     at=instant,
                     actor=f"{read.participant} (Excel)",
                     source=str(path),
