@@ -36,14 +36,28 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    # SQLite alters a table by copying it and dropping the old one; with foreign keys on,
+    # that drop would cascade into every table referencing it (submissions, the audit
+    # trail, the outbox, deliveries) and wipe the history. They are switched off for the
+    # migration (outside any transaction, where SQLite honours it), checked afterwards.
+    raw = connection.connection.dbapi_connection if connection.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if raw is not None:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
 
 
 if context.is_offline_mode():
