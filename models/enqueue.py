@@ -6,6 +6,8 @@ here: it is rendered when a sender claims the row (``models.outbox``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +15,9 @@ from sqlalchemy.orm import Session
 from . import vocabulary as V
 from .outbox import Messenger
 from .tables import OutboxMessage, Task
+
+
+_PLAIN = re.compile(r"[0-9A-Za-z_.\-]+")
 
 
 def outbox_row(
@@ -147,10 +152,24 @@ def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]), rows[i : i + 2000])
 
 
-def owner_key(participant: str, item_key: str = "") -> str:
+def owner_key(participant: str, item_key: str = "", generation: int = 0) -> str:
     """Who a task's messages are keyed by: the participant, and a fan-out task's item (a
-    division owing three measures gets three notices, not one)."""
-    return f"{participant}#{item_key}" if item_key else participant
+    division owing three measures gets three notices, not one) — the key as it is when
+    short and plain, else a digest of it (keys are bounded; '/' separates their parts) —
+    and the item's generation (a task revived after its row came back is reminded anew)."""
+    if not item_key:
+        return participant
+    safe = (
+        item_key
+        if len(item_key) <= 40 and _PLAIN.fullmatch(item_key)
+        else "h" + hashlib.sha256(item_key.encode()).hexdigest()[:16]
+    )
+    return f"{participant}#{safe}" + (f"~{generation}" if generation else "")
+
+
+def step_key(step: str, generation: int = 0) -> str:
+    """A reminder step's key for a task of ``generation`` (0: the task as first made)."""
+    return f"{step}~{generation}" if generation else step
 
 
 def milestone_key(programme: str, year: int, milestone: str) -> str:
@@ -175,7 +194,7 @@ def queue_message(
     changed); its text is rendered when it is sent. Returns the rows queued."""
     rows = message_rows(
         messenger,
-        key=f"{key_prefix}/{step}/{owner_key(task.participant, task.item_key)}",
+        key=f"{key_prefix}/{step}/{owner_key(task.participant, task.item_key, int((task.item or {}).get('generation', 0)))}",
         programme=programme,
         task_id=task.id,
         kind=kind,

@@ -35,6 +35,8 @@ from .ledger import LoadedProgramme
 from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
 
 MAX_KEY = 200  # characters of an item key (Task.item_key)
+MAX_NAME = 200  # characters of an item's name kept (it goes into subjects and tables)
+RESERVED = ("name", "source_task", "version", "row")  # the snapshot's own entries
 
 
 @dataclass
@@ -71,6 +73,17 @@ def _standing(session: Session, src: MilestoneInstance, standing: str) -> dict[i
     return {tid: (p, v, payload or {}) for tid, p, v, payload in session.execute(q)}
 
 
+def _awaiting_correction(session: Session, src: MilestoneInstance, standing: str) -> set[int]:
+    """Source tasks whose standing version is only waiting: returned for revision (with a
+    version before), or submitted and not yet accepted when only acceptance stands."""
+    q = select(Task.id, Task.state, Task.accepted_at).where(Task.milestone_instance_id == src.id)
+    out = set()
+    for tid, state, accepted in session.execute(q):
+        if state == S.RETURNED or (standing == "accepted" and state == S.SUBMITTED and accepted is None):
+            out.add(tid)
+    return out
+
+
 def desired_rows(
     prog: LoadedProgramme, m, stands: dict[int, tuple[str, int, dict]], assignees: tuple[str, ...], problems: list[str]
 ) -> dict[tuple[str, str], _Row]:
@@ -91,10 +104,12 @@ def desired_rows(
             if len(key) > MAX_KEY:
                 problems.append(f"{where}第{n}行：{fe.key}超过{MAX_KEY}字，未生成任务")
                 continue
+            name = (_text(row.get(fe.name or fe.key)) or key)[:MAX_NAME]
             snapshot = {
-                fe.key: key,
-                "name": _text(row.get(fe.name or fe.key)) or key,
                 **{c: row.get(c) for c in fe.keep},
+                fe.key: key,
+                "name": name,
+                **({fe.name: name} if fe.name else {}),
                 "source_task": source_task,
                 "version": version,
                 "row": n,
@@ -136,11 +151,19 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
         problems: list[str] = []
         assignees = prog.spec.expand(m.assignees if m.assignees is not None else w.lead)
         want = desired_rows(prog, m, stands, assignees, problems)
-        tasks = {(t.participant, t.item_key): t for t in session.scalars(select(Task).where(Task.milestone_instance_id == mi.id))}
-        # items given by a source task with no standing version now keep their tasks as they are
+        # locked: two runs at once retire or revive a task once, and a submission or an
+        # exemption under way commits first (PostgreSQL; SQLite serialises writers)
+        tasks = {
+            (t.participant, t.item_key): t
+            for t in session.scalars(select(Task).where(Task.milestone_instance_id == mi.id).with_for_update())
+        }
+        # items given by a source task awaiting its correction (returned, or submitted and not
+        # yet accepted under standing: accepted) keep their tasks as they are; a source task
+        # exempted, retired or gone gives nothing any more
+        awaiting = _awaiting_correction(session, src, fe.standing) if src is not None else set()
         for (p, k), t in tasks.items():
             given_by = (t.item or {}).get("source_task")
-            if given_by is not None and given_by not in stands and t.state != S.RETIRED and (p, k) not in want:
+            if given_by in awaiting and t.state != S.RETIRED and (p, k) not in want:
                 want[(p, k)] = _Row(p, k, t.item or {})
         _apply(session, prog, m, mi, want, tasks, at, report)
         if problems:
@@ -210,9 +233,18 @@ def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at:
             continue
         if t.state == S.RETIRED:
             S.change_state(session, t, S.WAITING, at=at, reason=f"fan-out: item {t.item_key} is back in “{src_title}”")
-            t.opens = mi.opens
+            # a fresh task: today's dates, nothing submitted or accepted, its reminders anew
+            # (the generation is part of their outbox keys: the old ones were skipped)
+            t.opens, t.due, t.original_due = mi.opens, mi.due, mi.due
+            t.submitted_at = t.on_time = t.accepted_at = t.accepted_by = None
+            r = _Row(r.participant, r.key, {**r.snapshot, "generation": int((t.item or {}).get("generation", 0)) + 1})
+            t.item = r.snapshot
             report.revived += 1
-        if _content(t.item or {}) != _content(r.snapshot):  # where it came from stays: the row that made it
+        if (t.item or {}).get("generation") and "generation" not in r.snapshot:
+            r = _Row(r.participant, r.key, {**r.snapshot, "generation": t.item["generation"]})
+        if (t.item or {}).get("source_task") != r.snapshot.get("source_task") and _content(t.item or {}) == _content(r.snapshot):
+            t.item = r.snapshot  # another source now gives it: who gives it matters when one is returned
+        if _content(t.item or {}) != _content(r.snapshot):  # a new version of the same source: provenance stays
             S.record_event(
                 session,
                 t,
@@ -224,7 +256,7 @@ def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at:
             report.updated += 1
 
 
-PROVENANCE = ("source_task", "version", "row")
+PROVENANCE = ("source_task", "version", "row", "generation")
 
 
 def _content(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -438,7 +438,7 @@ def _digest_context(
             {
                 "task_id": task.id,
                 "participant_name": prog.names.get(task.participant, task.participant),
-                "milestone_title": mi.title,
+                "milestone_title": mi.title + (f"（{(task.item or {}).get('name') or task.item_key}）" if task.item_key else ""),
                 "year": py.year,
                 "due": task.due,
                 "working_days_late": working_days_late(cal, task.due, at),

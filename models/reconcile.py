@@ -26,7 +26,7 @@ from . import states as S
 from . import vocabulary as V
 from .fanout import FanOutReport, fan_out
 from .ledger import LoadedProgramme, Moved, compile_year
-from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, owner_key, queue_message, skipped_row
+from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, owner_key, queue_message, skipped_row, step_key
 from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
@@ -182,6 +182,7 @@ class _TaskFacts:
     opens: dt.date | None
     due: dt.date
     item_key: str = ""
+    generation: int = 0  # a fan-out task revived after its row came back: reminded anew
 
 
 def queue_reminders(
@@ -201,9 +202,9 @@ def queue_reminders(
         return
     cal = cal.for_spec(prog.spec)
     awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
-    q = select(Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id, Task.item_key).where(
-        *awaiting
-    )
+    q = select(
+        Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id, Task.item_key, Task.item
+    ).where(*awaiting)
     if task_ids is not None:
         q = q.where(Task.id.in_(task_ids))
     facts = session.execute(q).all()
@@ -234,8 +235,9 @@ def queue_reminders(
             )
 
     groups: dict[tuple, list[_TaskFacts]] = defaultdict(list)
-    for i, p, st, op, du, m, item in facts:
-        groups[(m, op, du)].append(_TaskFacts(i, p, st, op, du, item or ""))
+    for i, p, st, op, du, m, item_key, item in facts:
+        generation = int((item or {}).get("generation", 0)) if item_key else 0
+        groups[(m, op, du)].append(_TaskFacts(i, p, st, op, du, item_key or "", generation))
 
     policies = {p.id: p for p in prog.spec.reminder_policies}
     roles = {x.id: x for x in prog.spec.roles}
@@ -250,12 +252,12 @@ def queue_reminders(
                 break
             if depends_on_provisional(cal, [opens, due, step.at.date()]):
                 # nothing dated on a guess is sent: held (not queued) until the notice is imported
-                waiting = [t for t in members if (t.id, step.key) not in done]
+                waiting = [t for t in members if (t.id, step_key(step.key, t.generation)) not in done]
                 if waiting:
                     report.held[f"{py.programme}/{py.year}/{mi.milestone}/{step.key}"] = len(waiting)
                 continue
             for task in members:
-                if (task.id, step.key) in done:
+                if (task.id, step_key(step.key, task.generation)) in done:
                     continue
                 stale = step.stale_at is not None and at >= step.stale_at
                 if not stale and not _applies(step, task):
@@ -286,14 +288,15 @@ def _step_rows(
     *,
     digest: bool = False,
 ) -> list[dict[str, Any]]:
-    base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{owner_key(task.participant, task.item_key)}/{step.key}"
+    owner = owner_key(task.participant, task.item_key, task.generation)
+    base_key = f"{milestone_key(py.programme, py.year, mi.milestone)}/{owner}/{step.key}"
     # under a digest policy an escalation waits to be folded into the recipient's daily digest
     kind = V.DIGESTED_ESCALATION if digest and step.kind == V.ESCALATION else step.kind
     common: dict[str, Any] = {
         "programme": py.programme,
         "task_id": task.id,
         "kind": kind,
-        "step": step.key,
+        "step": step_key(step.key, task.generation),
         "at": at,
         "due_at": step.at,
         "stale_at": step.stale_at,

@@ -60,6 +60,8 @@ def find_task(session: Session, programme: str, year: int, milestone: str, parti
     if item is not None:
         q = q.where(Task.item_key == item)
     found = list(session.scalars(q.with_for_update()))
+    if item is None and len(found) > 1:  # a retired item is not owed: it makes no choice to name
+        found = [t for t in found if t.state != S.RETIRED] or found
     if len(found) > 1:
         keys = ", ".join(t.item_key for t in found[:20]) + (" …" if len(found) > 20 else "")
         raise NotFound(f"{participant} owes {milestone} for {len(found)} items; name one (--item KEY): {keys}")
@@ -205,7 +207,7 @@ def extend(
     if not reason.strip():
         raise NotAllowed("say why the extension is granted (--reason)")
     task = ref.task
-    if task.state in (S.SUBMITTED, S.EXEMPTED):
+    if task.state in (S.SUBMITTED, *S.NOT_OWED):
         raise NotAllowed(f"{task.participant} is {task.state} for {ref.mi.milestone}; nothing to extend")
     old = task.due
     if new_due == old:

@@ -137,7 +137,7 @@ def light_of(
     """(light, working days left, working days late) of one task on ``today``."""
     if state == S.SUBMITTED:
         return (ON_TIME if on_time else LATE), None, None
-    if state == S.EXEMPTED:
+    if state in S.NOT_OWED:  # exempted, or a fan-out task whose row left its source
         return EXEMPTED, None, None
     if state == S.WAITING:
         return NOT_OPEN, None, None

@@ -31,6 +31,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    fanned = op.get_bind().execute(sa.text("SELECT count(*) FROM tasks WHERE item_key != ''")).scalar()
+    if fanned:
+        raise RuntimeError(
+            f"{fanned} fan-out task(s) are in the ledger: before 0009 a participant owes a milestone once, so they "
+            "cannot be kept. Remove the fan-out milestones' tasks first (or restore a backup from before 0009)."
+        )
     with op.batch_alter_table('tasks') as batch:
         batch.drop_constraint('uq_tasks_milestone_instance_id_participant_item_key', type_='unique')
         batch.create_unique_constraint('uq_tasks_milestone_instance_id_participant', ['milestone_instance_id', 'participant'])

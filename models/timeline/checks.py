@@ -452,6 +452,10 @@ def _check_fan_out(loaded: Loaded, spec: ProgrammeFile, years: set[int]) -> list
         for where, ref in refs:
             if ref is not None and ref not in columns:
                 out.append(problem(fpath + where, f"'{ref}' is not a column of {form.id}.{table.id}; its columns: {known}"))
+            elif ref in ("source_task", "version", "row", "generation") or (ref == "name" and where[0] != "name"):
+                out.append(
+                    problem(fpath + where, f"a column named '{ref}' cannot be kept: the item's snapshot uses that name itself")
+                )
         if fe.key in columns and columns[fe.key].type not in ("string", "integer", "choice"):
             out.append(
                 problem(fpath + ("key",), f"a key column must be a string, integer or choice column, not {columns[fe.key].type}")
@@ -479,6 +483,12 @@ def _check_fan_out(loaded: Loaded, spec: ProgrammeFile, years: set[int]) -> list
             continue
         fan = milestones.get(ci.milestone)
         cpath: Path = ("targets", ti, "count_items", "milestone")
+        if t.each is not None:
+            out.append(
+                problem(
+                    ("targets", ti, "each"), "'each' does not apply to count_items (the items are counted across participants)"
+                )
+            )
         if fan is None or fan.for_each is None:
             fans = [x.id for x in milestones.values() if x.for_each is not None]
             what = _unknown(ci.milestone, milestones, "milestone") if fan is None else f"'{fan.id}' does not fan out"

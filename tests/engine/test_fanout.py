@@ -310,3 +310,56 @@ def test_excel_templates_per_item_round_trip(fw, cli, tmp_path):
     assert r.exit_code == 0, r.stderr
     tasks = feedback_tasks(fw)
     assert tasks[("div-a", "T2")].state == S.SUBMITTED and tasks[("div-a", "T1")].state == S.OPEN
+
+
+def test_a_row_that_comes_back_revives_its_task_afresh_and_it_is_reminded_anew(fw):
+    rt = fw.runtime()
+
+    def act(kind: str, when: str, reason: str = "ok") -> None:
+        R.coordinator_action(
+            rt, kind, PROGRAMME, 2023, "task-sheets", "province", actor="coordinator", reason=reason, at=at(when)
+        )
+
+    fw.advance("2023-09-01T09:00")
+    sheet(fw, "2023-09-20T10:00", FIRST)
+    fw.advance("2023-11-01T09:00")  # T2 opens: its notice goes to div-a
+    act("return", "2023-11-02T10:00", "T2有误")
+    sheet(fw, "2023-11-02T11:00", [FIRST[0], FIRST[2]])
+    fw.advance("2023-11-02T12:00")
+    assert feedback_tasks(fw)[("div-a", "T2")].state == S.RETIRED
+    act("return", "2023-11-03T10:00", "T2应保留")
+    sheet(fw, "2023-11-03T11:00", FIRST)
+    before = [m for m in fw.smtp.messages if m["To"] == "a@division.example.gov.cn" and "吉林乙公司" in m.get_content()]
+    r = fw.advance("2023-11-03T12:00")
+    assert r.reconcile.fan_out.revived == 1
+    t2 = feedback_tasks(fw)[("div-a", "T2")]
+    assert t2.state == S.OPEN and t2.accepted_at is None and t2.item["generation"] == 1
+    after = [m for m in fw.smtp.messages if m["To"] == "a@division.example.gov.cn" and "吉林乙公司" in m.get_content()]
+    assert len(after) == len(before) + 1  # told again that it is open
+
+
+def test_items_of_a_source_exempted_after_its_return_are_retired(fw):
+    rt = fw.runtime()
+    fw.advance("2023-09-01T09:00")
+    sheet(fw, "2023-09-20T10:00", FIRST)
+    fw.advance("2023-09-20T11:00")
+    R.coordinator_action(
+        rt, "return", PROGRAMME, 2023, "task-sheets", "province", actor="coordinator", reason="重做", at=at("2023-09-21T10:00")
+    )
+    assert fw.advance("2023-09-21T11:00").reconcile.fan_out.retired == 0  # awaiting its correction: kept
+    R.coordinator_action(
+        rt, "exempt", PROGRAMME, 2023, "task-sheets", "province", actor="coordinator", reason="取消", at=at("2023-09-22T10:00")
+    )
+    assert fw.advance("2023-09-22T11:00").reconcile.fan_out.retired == 3
+    assert {t.state for t in feedback_tasks(fw).values()} == {S.RETIRED}
+
+
+def test_item_keys_in_outbox_keys_are_bounded_and_cannot_collide():
+    from models.enqueue import owner_key
+
+    assert owner_key("div-a", "T1") == "div-a#T1" and owner_key("div-a", "T1", 2) == "div-a#T1~2"
+    long, slashed, chinese = "9" * 200, "a/b", "长春甲公司"
+    for key in (long, slashed, chinese):
+        k = owner_key("div-a", key)
+        assert "/" not in k and len(k) <= len("div-a#") + 17
+    assert owner_key("div-a", "a/b") != owner_key("div-a", "a_b")

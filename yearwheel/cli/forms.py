@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from yearwheel import usecases as R
+from models.enqueue import owner_key
 from yearwheel.files import write_atomic
 
 from ._common import EXIT_INPUT, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime
@@ -73,7 +73,7 @@ def export(
                     item_name=(t.item or {}).get("name", ""),
                 )
                 # a fan-out task's file is its item's (a division owing 20 measures gets 20 files)
-                suffix = f"-{re.sub(r'[^0-9A-Za-z_.-]', '_', t.item_key)[:60]}" if t.item_key else ""
+                suffix = f"-{owner_key('', t.item_key).lstrip('#')}" if t.item_key else ""  # plain, or a digest of the key
                 path = out / f"{programme_id}-{year}-{milestone}-{t.participant}{suffix}.xlsx"
                 buf = io.BytesIO()
                 build_workbook(prog.spec, sheet, cal=rt.cal).save(buf)

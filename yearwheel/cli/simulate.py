@@ -161,6 +161,11 @@ def simulate(
             f"working-day data ({'; '.join(years)}): left out of the simulation — add the year's "
             "calendar/workdays/cn-YYYY.yaml to simulate them"
         )
+    if state.no_task:
+        err(
+            f"note: {len(state.no_task)} fan-out submission(s) had no task to go to (their source row did not stand in time): "
+            + ", ".join(state.no_task[:5])
+        )
     for e in state.failed[:10]:
         err(f"delivery failed: {e}")
     if state.failed or received != state.sent:

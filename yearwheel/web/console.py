@@ -258,7 +258,12 @@ def mount_console(
 
     @app.get("/console/p/{programme}/{year}/m/{milestone}")
     def milestone_view(
-        request: Request, programme: str, year: Year, milestone: str, days: Annotated[int, Query(ge=0, le=60)] = 0
+        request: Request,
+        programme: str,
+        year: Year,
+        milestone: str,
+        days: Annotated[int, Query(ge=0, le=60)] = 0,
+        q: Annotated[str, Query(max_length=80)] = "",
     ) -> Response:
         found = who(request)
         if found is None:
@@ -268,6 +273,8 @@ def mount_console(
             m = B.milestone_page(rt, user, programme, year, milestone, now())
         except LookupError:
             return refused(404, "没有这个节点，或您无权查看。", user, csrf)
+        if q:  # one participant's items of a fan-out milestone (the board's n/m cell links here)
+            m = {**m, "rows": [r for r in m["rows"] if r["participant"] == q]}
         preview, problem = None, ""
         if days:
             try:
