@@ -123,3 +123,28 @@ def fill_fan_out_tables(
                 rows.append(row)
         out[f.id] = rows
     return out
+
+
+def scale_counted_fields(spec: ProgrammeFile, form_id: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A number a count target sums, drawn at the scale the target expects: its goal spread
+    over the programme's years and the tasks that report it (50 bottlenecks over three
+    years and nine divisions: 0–4 each, not 0–50)."""
+    years = spec.programme.years.last - spec.programme.years.first + 1
+    reporters = sum(
+        len(spec.expand(m.assignees if m.assignees is not None else w.lead)) for w, m in spec.milestones() if m.form == form_id
+    )
+    out = dict(payload)
+    for t in spec.targets:
+        meas = t.counted_from
+        if t.measure != "count" or meas is None or meas.form != form_id or meas.column is not None or meas.field not in out:
+            continue
+        if not isinstance(out[meas.field], int) or isinstance(out[meas.field], bool):
+            continue
+        goal = float(spec.parameter_value(t.at_least) or 0)
+        per_year = goal if t.period == "yearly" else goal / years
+        f = next(x for x in next(fm for fm in spec.forms if fm.id == form_id).fields if x.id == meas.field)
+        lo = int(spec.parameter_value(f.min) or 0)
+        hi = spec.parameter_value(f.max)
+        value = max(lo, rng.randint(0, max(1, round(2 * per_year / max(reporters, 1)))))
+        out[meas.field] = min(value, int(hi)) if hi is not None else value
+    return out

@@ -155,7 +155,7 @@ def run_simulation(
     from models.fanout import desired_rows
     from models.forms import sample_payload
     from models.ledger import LoadedProgramme
-    from models.samples import fill_fan_out_tables
+    from models.samples import fill_fan_out_tables, scale_counted_fields
     from models.ledger import find_programme_year
     from models.migrate import upgrade
     from models.queries import list_task_status
@@ -191,7 +191,7 @@ def run_simulation(
             return {}
         rng = random.Random(f"{seed}:payload:{sub.milestone}:{sub.participant}:{sub.item or ''}")
         payload = sample_payload(spec, form, rng, sub.participant, year=year)
-        return fill_fan_out_tables(spec, form, payload, seed, year, rng)
+        return scale_counted_fields(spec, form, fill_fan_out_tables(spec, form, payload, seed, year, rng), rng)
 
     # a fan-out milestone's tasks: the rows its source's planned submissions will carry
     sources = plan_submissions(plan, personas, cal, seed, start)
