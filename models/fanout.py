@@ -55,6 +55,17 @@ class _Row:
     snapshot: dict[str, Any]
 
 
+def item_name(task: Any) -> str:
+    """A fan-out task's item as people read it (its name, else its key); '' for the others."""
+    return ((task.item or {}).get("name") or task.item_key) if task.item_key else ""
+
+
+def titled(title: str, task: Any) -> str:
+    """A milestone's title naming a fan-out task's item: 报送任务落实情况（长春甲公司）."""
+    name = item_name(task)
+    return f"{title}（{name}）" if name else title
+
+
 def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 

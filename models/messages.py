@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from .fanout import titled
 from .ledger import LoadedProgramme
 from .tables import MilestoneInstance, ProgrammeYear, Task
 from .timeline import WorkdayCalendar, local_day
@@ -43,7 +44,7 @@ def message_context(
         "year": py.year,
         "milestone_id": mi.milestone,
         # a fan-out task names its item: 提交整改反馈（长春某某有限公司）
-        "milestone_title": mi.title + (f"（{(task.item or {}).get('name') or task.item_key}）" if task.item_key else ""),
+        "milestone_title": titled(mi.title, task),
         "participant_id": task.participant,
         "participant_name": name,
         "due": task.due,

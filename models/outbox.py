@@ -420,6 +420,7 @@ def _digest_context(
     s: Session, row: dict[str, Any], prog: LoadedProgramme, cal: WorkdayCalendar, at: dt.datetime
 ) -> dict[str, Any]:
     """A digest's facts: every escalation folded into it, newest first, each counted as of ``at``."""
+    from .fanout import titled
     from .messages import working_days_late
 
     o = OutboxMessage
@@ -438,7 +439,7 @@ def _digest_context(
             {
                 "task_id": task.id,
                 "participant_name": prog.names.get(task.participant, task.participant),
-                "milestone_title": mi.title + (f"（{(task.item or {}).get('name') or task.item_key}）" if task.item_key else ""),
+                "milestone_title": titled(mi.title, task),
                 "year": py.year,
                 "due": task.due,
                 "working_days_late": working_days_late(cal, task.due, at),

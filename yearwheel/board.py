@@ -19,6 +19,7 @@ from models import vocabulary as V
 from models.ledger import find_programme_year
 from models.tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, RollupValue, StatusChange, Submission, Task
 from models.timeline import local_day
+from models.fanout import titled
 from models.yearview import LIGHTS, WORST, light_condition, light_of, workday_warning
 
 from .accounts import Actor
@@ -204,8 +205,7 @@ def milestone_page(rt: Runtime, actor: Actor, programme: str, year: int, milesto
                 "task_id": t.id,
                 "participant": t.participant,
                 "item_key": t.item_key,
-                "name": prog.names.get(t.participant, t.participant)
-                + (f"（{(t.item or {}).get('name', t.item_key)}）" if t.item_key else ""),
+                "name": titled(prog.names.get(t.participant, t.participant), t),
                 "state": t.state,
                 "light": light,
                 "due": t.due,
@@ -291,7 +291,7 @@ def task_page(rt: Runtime, actor: Actor, task_id: int, at: dt.datetime) -> dict[
             "year": py.year,
             "title": py.title,
             "milestone": mi.milestone,
-            "milestone_title": mi.title + (f"（{(task.item or {}).get('name', task.item_key)}）" if task.item_key else ""),
+            "milestone_title": titled(mi.title, task),
             "item_key": task.item_key,
             "item": task.item,
             "participant": task.participant,

@@ -10,6 +10,7 @@ import typer
 
 from yearwheel import usecases as R
 from models.enqueue import owner_key
+from models.fanout import item_name
 from yearwheel.files import write_atomic
 
 from ._common import EXIT_INPUT, AtOpt, CalendarDirOpt, ContactsOpt, YearOpt, err, fail, programme_year_or_exit, runtime
@@ -70,7 +71,7 @@ def export(
                     t.due,
                     form,
                     item=t.item_key,
-                    item_name=(t.item or {}).get("name", ""),
+                    item_name=item_name(t),
                 )
                 # a fan-out task's file is its item's (a division owing 20 measures gets 20 files)
                 suffix = f"-{owner_key('', t.item_key).lstrip('#')}" if t.item_key else ""  # plain, or a digest of the key

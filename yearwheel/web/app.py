@@ -56,6 +56,7 @@ from models import links
 from models import ratelimit
 from models import submissions as U
 from models.db import make_engine, make_sessionmaker
+from models.fanout import titled
 from models.fieldtypes import FIELD_TYPES
 from models.forms import PayloadInvalid, find_form
 from models.formtext import bounded_flat, max_inputs, payload_from_flat, row_limit, zh_message
@@ -226,7 +227,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 "programme": py.programme,
                 "year": py.year,
                 "milestone": mi.milestone,
-                "title": mi.title + (f"（{(task.item or {}).get('name', task.item_key)}）" if task.item_key else ""),
+                "title": titled(mi.title, task),
                 "item_key": task.item_key,
                 "form": mi.form,
                 "programme_title": py.title,
