@@ -65,7 +65,9 @@ def plan_rows(prog, cal, py_id: int, now: dt.datetime) -> tuple[list[dict], list
         }
         for pm in plan.milestones
     ]
-    return mis, [(pm.id, list(pm.assignees), pm.opens, pm.due) for pm in plan.milestones]
+    # a fan-out milestone's tasks come from submitted rows, not from the calendar: none at compile time
+    owed = {pm.id: [] if prog.spec.milestone(pm.id).for_each is not None else list(pm.assignees) for pm in plan.milestones}
+    return mis, [(pm.id, owed[pm.id], pm.opens, pm.due) for pm in plan.milestones]
 
 
 def raw_insert(engine, prog, cal, now: dt.datetime) -> int:
