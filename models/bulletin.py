@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import states as S
+from .fanout import titled
 from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
 from .rollup import TargetProgress, compute_rollup
@@ -203,7 +204,15 @@ def _items(
             continue
         out.append(
             BulletinItem(
-                t.id, t.participant, prog.names.get(t.participant, t.participant), milestone, title, t.due, standing, got, late
+                t.id,
+                t.participant,
+                prog.names.get(t.participant, t.participant),
+                milestone,
+                titled(title, t),
+                t.due,
+                standing,
+                got,
+                late,
             )
         )
     return out

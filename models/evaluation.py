@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from . import states as S
 from .forms import measure_value
+from .fanout import titled
 from .ledger import LoadedProgramme
 from .messages import working_days_late
 from .tables import MilestoneInstance, ProgrammeYear, Rating, StatusChange, Submission, Task
@@ -262,7 +263,7 @@ def year_items(session: Session, py: ProgrammeYear, cal: WorkdayCalendar, at: dt
             Item(
                 task_id=t.id,
                 milestone=milestone,
-                title=title,
+                title=titled(title, t),
                 due=t.due,
                 state=S.SUBMITTED if delivered else S.OVERDUE,
                 submitted_at=t.submitted_at if delivered else None,

@@ -272,6 +272,14 @@ def test_the_target_counts_enterprises_that_reached_the_state_not_rows(fw):
     (rollup,) = R.rollup_current(fw.runtime(), at("2023-12-01T12:00"), year=2023)
     (served,) = rollup.targets
     assert served.value == 2.0  # T1 and T3 are one enterprise (the same credit code), T2 another
+    from yearwheel import evaluations as E
+
+    december = E.bulletin(fw.runtime(), PROGRAMME, 2023, 12, at("2024-01-02T09:00"))
+    assert sorted(i.title for i in december.items) == [
+        "报送任务落实情况（吉林乙公司）",
+        "报送任务落实情况（长春甲公司）",
+        "报送任务落实情况（长春甲公司）",
+    ]  # the bulletin's table names each item
     with pytest.raises(Exception, match="owes measure-feedback for 2 items; name one"):
         R.submit_form(
             fw.runtime(),
