@@ -10,6 +10,7 @@ import hashlib
 import re
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import vocabulary as V
@@ -117,28 +118,36 @@ def skipped_row(
     why: str,
 ) -> dict[str, Any]:
     """A step recorded as not sent (too late to be worth it), so it is never queued again."""
-    return {
-        "key": f"{key}/-/skipped",
-        "programme": programme,
-        "task_id": task_id,
-        "kind": kind,
-        "step": step,
-        "recipient": recipient,
-        "audience": "self",
-        "channel": "-",
-        "address": None,
-        "subject": "",
-        "body": "",
-        "state": V.SKIPPED,
-        "created_at": at,
-        "due_at": due_at,
-        "stale_at": stale_at,
-        "for_due": for_due,
-        "params": None,
-        "attempts": 0,
-        "not_before": at,
-        "last_error": why,
-    }
+    row = outbox_row(
+        key=f"{key}/-/skipped",
+        programme=programme,
+        task_id=task_id,
+        kind=kind,
+        step=step,
+        recipient=recipient,
+        audience="self",
+        channel="-",
+        address=None,
+        at=at,
+        due_at=due_at,
+        not_before=at,
+        stale_at=stale_at,
+        for_due=for_due,
+    )
+    return {**row, "state": V.SKIPPED, "last_error": why}
+
+
+def insert_new(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the rows whose key is not in the outbox yet; returns those (a message queued
+    once a day or once a month is counted once, however often this runs)."""
+    if rows:
+        keys = [r["key"] for r in rows]
+        have: set[str] = set()
+        for i in range(0, len(keys), 2000):
+            have.update(session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys[i : i + 2000]))))
+        rows = [r for r in rows if r["key"] not in have]
+    insert_ignore(session, rows)
+    return rows
 
 
 def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:

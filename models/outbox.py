@@ -31,13 +31,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from sqlalchemy import and_, exists, not_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import states as S
 from . import vocabulary as V
 from .db import affected
 from .ledger import LoadedProgramme
+from .claims import claimable, skip_obsolete
+from .digests import digest_context, digest_outcome, fold_digests
 from .messages import claim_time_context, target_context
 from .tables import Delivery, MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import WorkdayCalendar, minute, now, span
@@ -93,57 +94,6 @@ class Messenger(Protocol):
     def release_time(self, channel: str, at: dt.datetime) -> dt.datetime: ...
 
     def send(self, envelope: Envelope) -> Receipt: ...
-
-
-# --------------------------------------------------------------------------- claim conditions
-
-
-def _claimable():
-    """True for a row whose task (if any) still wants it — as a SQL condition on the row."""
-    o, t = OutboxMessage, Task
-    state_ok = or_(
-        and_(o.kind.in_(V.PRE_DUE_KINDS), t.state.in_((S.OPEN, S.RETURNED))),
-        and_(o.kind.in_(V.LATE_KINDS), t.state == S.OVERDUE),
-        and_(o.kind.in_(V.AWAITING_KINDS), t.state.in_(S.AWAITING)),
-        o.kind.not_in(V.PRE_DUE_KINDS + V.LATE_KINDS + V.AWAITING_KINDS),
-    )
-    due_ok = or_(o.kind.not_in(V.FOLLOWS_DUE_KINDS), o.for_due.is_(None), t.due == o.for_due)
-    return or_(o.task_id.is_(None), exists().where(t.id == o.task_id, state_ok, due_ok))
-
-
-def _due_moved():
-    o, t = OutboxMessage, Task
-    return and_(o.kind.in_(V.FOLLOWS_DUE_KINDS), o.for_due.is_not(None), exists().where(t.id == o.task_id, t.due != o.for_due))
-
-
-def skip_obsolete(session: Session, ids: list[int] | None = None) -> int:
-    """Mark pending rows that their task no longer wants as skipped, with the reason."""
-    scope = [OutboxMessage.state == V.PENDING]
-    if ids is not None:
-        scope.append(OutboxMessage.id.in_(ids))
-    n = affected(
-        session.execute(
-            update(OutboxMessage)
-            .where(*scope, _due_moved())
-            .values(
-                state=V.SKIPPED,
-                last_error="not sent: the due date moved (an extension or a calendar change); reminders follow the new date",
-            )
-            .execution_options(synchronize_session=False)
-        )
-    )
-    n += affected(
-        session.execute(
-            update(OutboxMessage)
-            .where(*scope, not_(_claimable()))
-            .values(
-                state=V.SKIPPED,
-                last_error="not sent: the task no longer awaits it (submitted, exempted, or its lateness changed)",
-            )
-            .execution_options(synchronize_session=False)
-        )
-    )
-    return n
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -302,7 +252,7 @@ def _claim(
             dict(r)
             for r in s.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, _claimable())
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == V.PENDING, claimable())
                 .values(state=V.SENDING, claimed_by=token, claimed_at=claimed_at, attempts=OutboxMessage.attempts + 1)
                 .returning(
                     OutboxMessage.id,
@@ -323,7 +273,7 @@ def _claim(
                 .execution_options(synchronize_session=False)
             ).mappings()
         ]
-        empty = _fold_digests(s, rows, at)
+        empty = fold_digests(s, rows, at)
         if empty:
             s.execute(
                 update(OutboxMessage),
@@ -349,118 +299,9 @@ def _claim(
             )
             for r in rows:
                 if r["id"] in broken:
-                    _digest_outcome(s, r, sent=False, why=f"its daily digest could not be written: {broken[r['id']]}")
+                    digest_outcome(s, r, sent=False, why=f"its daily digest could not be written: {broken[r['id']]}")
             log.error("could not write %d message(s): %s", len(broken), "; ".join(list(broken.values())[:5]))
         return [r for r in rows if r["id"] not in broken], skipped + len(broken)
-
-
-def _fold_digests(s: Session, rows: list[dict[str, Any]], at: dt.datetime) -> set[int]:
-    """Bind the escalations waiting for each claimed digest to it (``digest_id``, in one
-    conditional UPDATE that re-checks each still stands and is in no other digest — so an
-    escalation is in at most one). They stay ``pending`` (never claimed alone) until the
-    digest's outcome is recorded: ``digested`` when it is sent, ``dead`` with it. Only the
-    first attempt binds: a retry sends what the first attempt meant to send (minus tasks
-    settled since, skipped here), so an attempt the server took silently and its retry
-    never differ by an escalation under one Message-ID. Returns the digests with nothing left."""
-    empty: set[int] = set()
-    for r in rows:
-        if r["kind"] != V.DIGEST:
-            continue
-        if r["attempts"] == 1:
-            s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.kind == V.DIGESTED_ESCALATION,
-                    OutboxMessage.state == V.PENDING,
-                    OutboxMessage.digest_id.is_(None),
-                    OutboxMessage.programme == r["programme"],
-                    OutboxMessage.recipient == r["recipient"],
-                    OutboxMessage.audience == r["audience"],
-                    OutboxMessage.channel == r["channel"],
-                    OutboxMessage.address == r["address"],
-                    OutboxMessage.not_before <= at,
-                    _claimable(),
-                )
-                .values(digest_id=r["id"], last_error=None)
-                .execution_options(synchronize_session=False)
-            )
-        bound = list(
-            s.scalars(select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"], OutboxMessage.state == V.PENDING))
-        )
-        if bound:
-            # a submission or exemption of these tasks under way commits first (or waits), as for single messages
-            task_ids = select(OutboxMessage.task_id).where(OutboxMessage.id.in_(bound)).scalar_subquery()
-            s.execute(select(Task.id).where(Task.id.in_(task_ids)).with_for_update(read=True)).all()
-            skip_obsolete(s, bound)  # settled since they were bound: not listed
-        if not s.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.digest_id == r["id"], OutboxMessage.state == V.PENDING).limit(1)
-        ):
-            empty.add(r["id"])
-    return empty
-
-
-def _digest_outcome(s: Session, row: dict[str, Any], *, sent: bool, why: str | None = None) -> None:
-    """The escalations of a digest share its outcome: ``digested`` when it was sent,
-    ``dead`` (with the reason) when it was given up."""
-    if row["kind"] != V.DIGEST:
-        return
-    in_digest = (OutboxMessage.digest_id == row["id"], OutboxMessage.state == V.PENDING)
-    if sent:
-        s.execute(update(OutboxMessage).where(*in_digest).values(state=V.DIGESTED).execution_options(synchronize_session=False))
-    else:
-        s.execute(
-            update(OutboxMessage)
-            .where(*in_digest)
-            .values(state=V.DEAD, last_error=why)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _digest_context(
-    s: Session, row: dict[str, Any], prog: LoadedProgramme, cal: WorkdayCalendar, at: dt.datetime
-) -> dict[str, Any]:
-    """A digest's facts: every escalation folded into it, newest first, each counted as of ``at``."""
-    from .fanout import titled
-    from .messages import working_days_late
-
-    o = OutboxMessage
-    items = []
-    year = None
-    for item, task, mi, py in s.execute(
-        select(o, Task, MilestoneInstance, ProgrammeYear)
-        .join(Task, Task.id == o.task_id)
-        .join(MilestoneInstance, Task.milestone_instance_id == MilestoneInstance.id)
-        .join(ProgrammeYear, ProgrammeYear.id == Task.programme_year_id)
-        .where(o.digest_id == row["id"], o.state == V.PENDING)
-        .order_by(o.due_at.desc(), o.id.desc())
-    ):
-        year = year or py.year
-        items.append(
-            {
-                "task_id": task.id,
-                "participant_name": prog.names.get(task.participant, task.participant),
-                "milestone_title": titled(mi.title, task),
-                "year": py.year,
-                "due": task.due,
-                "working_days_late": working_days_late(cal, task.due, at),
-                "escalated_to": (item.params or {}).get("escalated_to"),
-                "escalated_at": item.due_at,
-            }
-        )
-    day = dt.date.fromisoformat((row["params"] or {})["day"])
-    return {
-        "kind": V.DIGEST,
-        "programme_id": prog.id,
-        "programme_title": prog.spec.programme.title,
-        "year": year or day.year,
-        "milestone_id": "",
-        "milestone_title": "逾期上报每日汇总",
-        "participant_id": row["recipient"],
-        "participant_name": prog.names.get(row["recipient"], row["recipient"]),
-        "due": day,
-        "escalated_to": next((i["escalated_to"] for i in items if i["escalated_to"]), None),
-        "items": tuple(items),
-    }
 
 
 def _render(
@@ -498,7 +339,7 @@ def _render(
             try:
                 if r["kind"] == V.DIGEST:
                     prog = programmes[r["programme"]]
-                    ctx = _digest_context(s, r, prog, cal.for_spec(prog.spec), at)
+                    ctx = digest_context(s, r, prog, cal.for_spec(prog.spec), at)
                 elif r["task_id"] is None:
                     ctx = target_context(r["params"] or {})
                 else:
@@ -574,7 +415,7 @@ def _send_one(
                 )
             )
             if won and dead:
-                _digest_outcome(s, row, sent=False, why=f"its daily digest could not be sent: {note}")
+                digest_outcome(s, row, sent=False, why=f"its daily digest could not be sent: {note}")
             s.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
@@ -597,7 +438,7 @@ def _send_one(
     with sessions.begin() as s:
         won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
         if won:
-            _digest_outcome(s, row, sent=True)
+            digest_outcome(s, row, sent=True)
         s.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id)

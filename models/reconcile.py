@@ -26,7 +26,17 @@ from . import states as S
 from . import vocabulary as V
 from .fanout import FanOutReport, fan_out
 from .ledger import LoadedProgramme, Moved, compile_year
-from .enqueue import insert_ignore, message_rows, milestone_key, outbox_row, owner_key, queue_message, skipped_row, step_key
+from .enqueue import (
+    insert_ignore,
+    insert_new,
+    message_rows,
+    milestone_key,
+    outbox_row,
+    owner_key,
+    queue_message,
+    skipped_row,
+    step_key,
+)
 from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day, minute
@@ -403,10 +413,7 @@ def queue_digests(session: Session, prog: LoadedProgramme, messenger: Messenger,
                 params={"day": day},
             )
         )
-    if rows:
-        have = set(session.scalars(select(o.key).where(o.key.in_([r["key"] for r in rows]))))
-        rows = [r for r in rows if r["key"] not in have]  # today's digest went out already: tomorrow's
-    insert_ignore(session, rows)
+    rows = insert_new(session, rows)  # today's digest went out already: tomorrow's
     if rows:
         report.queued[V.DIGEST] += len(rows)
     return len(rows)

@@ -20,7 +20,8 @@ from .forms import PayloadInvalid, validate_payload
 from .ledger import LoadedProgramme, find_programme_year
 from .messages import working_days_late
 from .enqueue import milestone_key, queue_message
-from .outbox import Messenger, skip_obsolete
+from .claims import skip_obsolete
+from .outbox import Messenger
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, StatusChange, Submission, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 

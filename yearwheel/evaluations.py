@@ -13,7 +13,7 @@ from typing import Any
 
 from models import vocabulary as V
 from models.bulletin import MonthBulletin, month_bulletin, previous_month
-from models.enqueue import insert_ignore, message_rows
+from models.enqueue import insert_new, message_rows
 from models.evaluation import Evaluation, evaluate as evaluate_year, rate as record_rating
 from models.ledger import find_programme_year
 from models.timeline import local_day, to_instant
@@ -185,12 +185,5 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> t
         if not got:
             unreachable.add(holder)
         rows += got
-    if rows:
-        from sqlalchemy import select
-
-        from models.tables import OutboxMessage
-
-        have = set(s.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_([r["key"] for r in rows]))))
-        rows = [r for r in rows if r["key"] not in have]  # sent already this month: nothing more
-    insert_ignore(s, rows)
+    rows = insert_new(s, rows)  # sent already this month: nothing more
     return len(rows), unreachable

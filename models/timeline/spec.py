@@ -198,59 +198,6 @@ IntOrParam = Union[int, ParameterRef]
 NumberOrParam = Union[int, float, ParameterRef]
 
 
-# --------------------------------------------------------------------------- forms
-
-FieldType = Literal["text", "string", "integer", "number", "date", "boolean", "choice", "table"]
-
-
-class FormField(Strict):
-    id: FieldId
-    label: Text = Field(description="the label shown to the bureau, in Chinese")
-    type: FieldType
-    required: bool = True
-    help: Text | None = None
-    unit: Text | None = None
-    min: NumberOrParam | None = Field(None, description="integer/number: smallest allowed value")
-    max: NumberOrParam | None = Field(None, description="integer/number: largest allowed value")
-    max_length: int | None = Field(None, ge=1, le=100_000, description="text/string: most characters")
-    choices: list[Text] | None = Field(None, min_length=1, description="choice: the allowed answers")
-    columns: list[FormField] | None = Field(None, min_length=1, description="table: one field per column")
-    min_rows: IntOrParam | None = None
-    max_rows: IntOrParam | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FormField:
-        t = self.type
-        if t == "choice" and not self.choices:
-            raise ValueError("a choice field needs 'choices'")
-        if t != "choice" and self.choices is not None:
-            raise ValueError(f"'choices' only applies to choice fields, not {t}")
-        if t == "table":
-            if not self.columns:
-                raise ValueError("a table field needs 'columns'")
-            if any(c.type == "table" for c in self.columns):
-                raise ValueError("a table column cannot itself be a table")
-        else:
-            for key in ("columns", "min_rows", "max_rows"):
-                if getattr(self, key) is not None:
-                    raise ValueError(f"'{key}' only applies to table fields, not {t}")
-        if t not in ("integer", "number") and (self.min is not None or self.max is not None):
-            raise ValueError(f"'min'/'max' only apply to integer and number fields, not {t}")
-        if t not in ("text", "string") and self.max_length is not None:
-            raise ValueError(f"'max_length' only applies to text and string fields, not {t}")
-        if isinstance(self.min, (int, float)) and isinstance(self.max, (int, float)) and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
-        return self
-
-
-class Form(Strict):
-    id: Id
-    title: Text
-    attachment: int | None = Field(None, ge=1, description="attachment number in the source document")
-    fields: list[FormField] = Field(min_length=1)
-    source: Source | None = None
-
-
 # --------------------------------------------------------------------------- reminders
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -380,34 +327,6 @@ RELATIVE_RULES = (WorkingDaysAfter, WorkingDaysBefore)
 MilestoneKind = Literal["announcement", "submission", "window", "meeting", "review"]
 
 
-class ItemAssignee(Strict):
-    """Who owes a fan-out task: the participant a column of the row names (its id or its
-    name, as a bureau writes it)."""
-
-    column: FieldId = Field(description="the table column naming the participant (id or name)")
-
-
-class ForEach(Strict):
-    """A milestone that fans out from what was submitted (multi-instance): one task per row
-    of a table field in an earlier milestone's standing submissions — e.g. one feedback
-    task per measure of the task sheets (任务交办单), owed by the division the row names."""
-
-    milestone: Id = Field(description="the earlier milestone whose submissions hold the rows")
-    field: FieldId = Field(description="a table field of that milestone's form")
-    key: FieldId = Field(description="the column identifying an item (e.g. credit_code); rows with the same key are one item")
-    name: FieldId | None = Field(None, description="the column naming the item in messages (default: the key)")
-    keep: list[FieldId] = Field(
-        default_factory=list, description="further columns kept with each task as its snapshot (e.g. city, industry)"
-    )
-    standing: Literal["accepted", "submitted"] = Field(
-        "accepted",
-        description="which versions give the rows: accepted by the coordinator (default), or the latest submitted",
-    )
-    assignee: ItemAssignee | None = Field(
-        None, description="the column naming who owes each row; omit for one task per row for each of the milestone's assignees"
-    )
-
-
 class Milestone(Strict):
     id: Id
     title: Text
@@ -453,17 +372,6 @@ class Workstream(Strict):
 
 
 # --------------------------------------------------------------------------- targets
-
-
-class ItemCount(Strict):
-    """A count of distinct items that reached a state in a fan-out milestone, across the
-    programme's years — e.g. the enterprises that went through the clinic."""
-
-    milestone: Id = Field(description="a fan-out milestone (with for_each)")
-    state: Literal["accepted", "submitted"] = "accepted"
-    distinct: FieldId | None = Field(
-        None, description="count distinct values of this kept column instead of distinct item keys (e.g. credit_code)"
-    )
 
 
 class Measure(Strict):
@@ -570,57 +478,11 @@ class ProgrammeFile(Strict):
         return v
 
 
-from .scorespec import Bulletin, Scorecard  # noqa: E402 — they build on the types above
+from .fanspec import ForEach, ItemCount  # noqa: E402 — they build on the types above
+from .formspec import FieldType, Form, FormField  # noqa: E402, F401 — re-exported: importers name them here
+from .scorespec import Bulletin, Scorecard  # noqa: E402
+from .workdayspec import HolidaySpan, WorkdaysFile  # noqa: E402, F401
 
+Milestone.model_rebuild()
+Target.model_rebuild()
 ProgrammeFile.model_rebuild()
-
-
-# --------------------------------------------------------------------------- working days
-
-
-class HolidaySpan(Strict):
-    name: Text
-    first: dt.date
-    last: dt.date
-
-    @model_validator(mode="after")
-    def _ordered(self) -> HolidaySpan:
-        if self.last < self.first:
-            raise ValueError(f"last ({self.last}) is before first ({self.first})")
-        return self
-
-
-class WorkdaysFile(Strict):
-    """One year's working-day calendar (the State Council holiday notice) for a year the
-    chinese-calendar package does not know. Weekdays are working days and weekends rest
-    days, except the listed holidays (rest) and adjusted working days (调休, work)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title="Yearwheel working-day year")
-
-    version: Literal[1]
-    year: Year
-    source: Text = Field(description="the notice, e.g. 国务院办公厅关于2027年部分节假日安排的通知")
-    holidays: list[HolidaySpan] = Field(min_length=1)
-    adjusted_workdays: list[dt.date] = Field(default_factory=list, description="weekend days that are working days")
-    provisional: bool = Field(
-        False,
-        description="drafted before the State Council's notice (yearwheel workdays provisional): "
-        "only programmes that opt in plan on it, every date depending on it is marked 暂定, nothing dated on it is sent",
-    )
-    guesses: list[Text] = Field(default_factory=list, description="what a provisional year guessed, in Chinese")
-
-    @model_validator(mode="after")
-    def _coherent(self) -> WorkdaysFile:
-        for h in self.holidays:
-            for d in (h.first, h.last):
-                if d.year != self.year:
-                    raise ValueError(f"holiday {h.name} date {d} is not in {self.year}")
-        rest = {h.first + dt.timedelta(n) for h in self.holidays for n in range((h.last - h.first).days + 1)}
-        for d in self.adjusted_workdays:
-            if d.year != self.year:
-                raise ValueError(f"adjusted working day {d} is not in {self.year}")
-            if d.weekday() < 5:
-                raise ValueError(f"adjusted working day {d} is a weekday; list only weekend days that become working days")
-            if d in rest:
-                raise ValueError(f"{d} is listed both as a holiday and as an adjusted working day")
-        return self

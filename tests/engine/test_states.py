@@ -110,7 +110,7 @@ def _outbox_transitions_in_code() -> set[tuple[str, str]]:
 
     found: set[tuple[str, str]] = set()
     root = Path(__file__).resolve().parents[2]
-    for path in [root / "models" / "outbox.py", root / "models" / "submissions.py", root / "models" / "reconcile.py"]:
+    for path in [root / "models" / n for n in ("outbox.py", "claims.py", "digests.py", "submissions.py", "reconcile.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         guards: dict[str, str] = {}  # names spread into a .where(*name): their text
         for node in ast.walk(tree):
