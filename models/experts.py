@@ -250,9 +250,29 @@ def record_markdown(rec: DrawRecord, names: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ledger_enterprises(session, programme: str, year: int, milestone: str, field_id: str) -> list[Enterprise]:
-    """The enterprises recommended in the standing (latest, submitted) submissions of
-    ``milestone``: rows of table ``field_id`` with ``name``, ``credit_code``, ``industry``."""
+def library_path(calendar_file: Path, programme: str) -> Path:
+    """Where a programme's expert library lives: ``experts/<programme>.yaml`` beside its calendar."""
+    return calendar_file.parent / "experts" / f"{programme}.yaml"
+
+
+def _city_of(named: str, participants) -> str | None:
+    """The participant a row's city column means: its id, its name, or the place its name
+    starts with (所在地区 “长春市” is 长春市市场监督管理局)."""
+    named = named.strip()
+    if not named:
+        return None
+    for p in participants:
+        if named in (p.id, p.name):
+            return p.id
+    starts = [p.id for p in participants if p.name.startswith(named)]
+    return starts[0] if len(starts) == 1 else None
+
+
+def ledger_enterprises(session, programme: str, year: int, milestone: str, field_id: str, participants=()) -> list[Enterprise]:
+    """The enterprises in the standing (latest, submitted) submissions of ``milestone``:
+    rows of table ``field_id`` with ``name``, ``credit_code``, ``industry``. An enterprise's
+    city is the participant its ``city`` column names (a plan's rows say where each
+    enterprise is), else the participant that submitted the row (a city's recommendations)."""
     from sqlalchemy import func, select
 
     from .tables import MilestoneInstance, ProgrammeYear, Submission, Task
@@ -271,11 +291,61 @@ def ledger_enterprises(session, programme: str, year: int, milestone: str, field
             Task.state == "submitted",
         )
     )
-    out = []
+    out: list[Enterprise] = []
     for participant, payload in session.execute(q):
-        for row in (payload or {}).get(field_id) or []:
-            if isinstance(row, dict) and row.get("name"):
-                out.append(
-                    Enterprise(str(row["name"]), str(row.get("credit_code") or ""), str(row.get("industry") or ""), participant)
-                )
+        out += enterprises_of((payload or {}).get(field_id), participant, participants)
+    return out
+
+
+def enterprises_of(rows: Any, giver: str, participants=()) -> list[Enterprise]:
+    """The enterprises of one submission's table rows (``giver`` submitted them)."""
+    out = []
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, dict) and row.get("name"):
+            city = _city_of(str(row.get("city") or ""), participants) or giver
+            out.append(Enterprise(str(row["name"]), str(row.get("credit_code") or ""), str(row.get("industry") or ""), city))
+    return out
+
+
+def store_draw(session, programme_year_id: int, rec: DrawRecord, *, by: str, at) -> int:
+    """Record a draw in the ledger; it stands from now on (the latest of its milestone)."""
+    from .tables import ExpertDraw
+
+    row = ExpertDraw(
+        programme_year_id=programme_year_id,
+        milestone=rec.milestone,
+        seed=rec.seed,
+        library_sha256=rec.library_sha256,
+        enterprises_sha256=rec.enterprises_sha256,
+        record=rec.as_json(),
+        drawn_by=by,
+        drawn_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def standing_draw(session, programme_year_id: int, milestone: str) -> dict[str, Any] | None:
+    """The record of the latest draw of ``milestone`` in a programme year, or None."""
+    from sqlalchemy import select
+
+    from .tables import ExpertDraw
+
+    return session.scalar(
+        select(ExpertDraw.record)
+        .where(ExpertDraw.programme_year_id == programme_year_id, ExpertDraw.milestone == milestone)
+        .order_by(ExpertDraw.id.desc())
+        .limit(1)
+    )
+
+
+def drawn_experts(record: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """An enterprise's credit code and its name → the ids of the experts drawn for it."""
+    out: dict[str, tuple[str, ...]] = {}
+    for a in record.get("assignments") or ():
+        ids = tuple(str(x["id"]) for x in a.get("experts") or ())
+        for k in (a.get("credit_code"), a.get("enterprise")):
+            if k:
+                out.setdefault(str(k), ids)
     return out

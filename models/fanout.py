@@ -96,12 +96,26 @@ def _awaiting_correction(session: Session, src: MilestoneInstance, standing: str
 
 
 def desired_rows(
-    prog: LoadedProgramme, m, stands: dict[int, tuple[str, int, dict]], assignees: tuple[str, ...], problems: list[str]
+    prog: LoadedProgramme,
+    m,
+    stands: dict[int, tuple[str, int, dict]],
+    assignees: tuple[str, ...],
+    problems: list[str],
+    drawn: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[tuple[str, str], _Row]:
-    """(participant, item key) → the row that asks for that task, from the standing versions."""
+    """(participant, item key) → the row that asks for that task, from the standing versions.
+    ``drawn``: under ``assignee: {draw: …}``, the standing draw's experts by enterprise
+    (credit code or name; see :func:`models.experts.drawn_experts`), None before any draw."""
     fe = m.for_each
     by_name = {p.name: p.id for p in prog.spec.participants} | {p.id: p.id for p in prog.spec.participants}
     out: dict[tuple[str, str], _Row] = {}
+    by_draw = fe.assignee is not None and fe.assignee.draw is not None
+    if by_draw and drawn is None:
+        waiting = sum(len(p.get(fe.field) or []) for _, _, p in stands.values() if isinstance(p.get(fe.field), list))
+        if waiting:
+            title = prog.spec.milestone(fe.assignee.draw).title
+            problems.append(f"“{title}”尚未抽取专家（yearwheel experts draw）：{waiting}行的任务待抽取后生成")
+        return out
     for source_task, (giver, version, payload) in sorted(stands.items()):
         rows = payload.get(fe.field) or []
         where = f"{prog.names.get(giver, giver)}第{version}版"
@@ -125,7 +139,13 @@ def desired_rows(
                 "version": version,
                 "row": n,
             }
-            if fe.assignee is not None:
+            owners: tuple[str, ...]
+            if by_draw:
+                owners = (drawn or {}).get(key) or (drawn or {}).get(name) or ()
+                if not owners:
+                    problems.append(f"{where}第{n}行（{snapshot['name']}）：不在专家抽取结果中，未生成任务；请重新抽取")
+                    continue
+            elif fe.assignee is not None and fe.assignee.column is not None:
                 named = _text(row.get(fe.assignee.column))
                 who = by_name.get(named)
                 if who is None:
@@ -133,7 +153,7 @@ def desired_rows(
                         f"{where}第{n}行（{snapshot['name']}）：{fe.assignee.column}“{named}”不是本计划的参与单位，未生成任务"
                     )
                     continue
-                owners: tuple[str, ...] = (who,)
+                owners = (who,)
             else:
                 owners = assignees
             if any((p, key) in out for p in owners):
@@ -161,7 +181,13 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
         stands = _standing(session, src, fe.standing) if src is not None else {}
         problems: list[str] = []
         assignees = prog.spec.expand(m.assignees if m.assignees is not None else w.lead)
-        want = desired_rows(prog, m, stands, assignees, problems)
+        drawn = None
+        if fe.assignee is not None and fe.assignee.draw is not None:
+            from .experts import drawn_experts, standing_draw
+
+            record = standing_draw(session, py.id, fe.assignee.draw)
+            drawn = drawn_experts(record) if record is not None else None
+        want = desired_rows(prog, m, stands, assignees, problems, drawn)
         # locked: two runs at once retire or revive a task once, and a submission or an
         # exemption under way commits first (PostgreSQL; SQLite serialises writers)
         tasks = {

@@ -43,8 +43,24 @@ class LoadedProgramme:
 
     @cached_property
     def names(self) -> dict[str, str]:
-        """Participant id → name (a lookup per message: a scan was quadratic at 2,800 bureaus)."""
-        return {p.id: p.name for p in self.spec.participants}
+        """Participant id → name (a lookup per message: a scan was quadratic at 2,800 bureaus);
+        the experts of the programme's library too, when a milestone's tasks go to drawn experts."""
+        return {**self.expert_names, **{p.id: p.name for p in self.spec.participants}}
+
+    @cached_property
+    def expert_names(self) -> dict[str, str]:
+        """Expert id → name, from ``experts/<programme>.yaml`` beside the calendar, read only
+        when a fan-out milestone is assigned by the draw (``assignee: {draw: …}``)."""
+        drawn = any(m.for_each and m.for_each.assignee and m.for_each.assignee.draw for _, m in self.spec.milestones())
+        if not drawn:
+            return {}
+        from .experts import DrawError, library_path, read_library
+
+        try:
+            lib, _ = read_library(library_path(self.path, self.id))
+        except DrawError:
+            return {}  # reported by validate; the tasks still carry the experts' ids
+        return {x.id: x.name for x in lib.experts}
 
     @cached_property
     def forms(self) -> dict[str, Any]:

@@ -33,8 +33,11 @@ class PlannedSubmission:
 MAY_NEVER = frozenset({"city", "prefecture", "management-area", "pilot-county-city", "county", "third-party"})
 
 
-def assign_personas(spec: ProgrammeFile, seed: int) -> dict[str, str]:
+def assign_personas(spec: ProgrammeFile, seed: int, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """A persona per participant (and per ``extra`` owner, e.g. a drawn expert: at worst late)."""
     out = {}
+    for xid in extra:
+        out[xid] = PUNCTUAL if random.Random(f"{seed}:persona:{xid}").random() < 0.75 else LATE
     for p in spec.participants:
         x = random.Random(f"{seed}:persona:{p.id}").random()
         if p.kind in MAY_NEVER:

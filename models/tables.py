@@ -219,6 +219,26 @@ class Rating(Base):
     rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class ExpertDraw(Base):
+    """A double-random expert draw (双随机) recorded in the ledger: who visits which
+    enterprise, reproducible from the public seed and the inputs' digests. Rows are kept:
+    the latest draw of a milestone in a programme year stands (a redraw replaces the
+    assignments, and the fan-out retires and opens the experts' tasks to match)."""
+
+    __tablename__ = "expert_draws"
+    __table_args__ = (Index("ix_expert_draws_subject", "programme_year_id", "milestone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_year_id: Mapped[int] = mapped_column(ForeignKey("programme_years.id", ondelete="CASCADE"))
+    milestone: Mapped[str] = mapped_column(Id)
+    seed: Mapped[str] = mapped_column(String(200))
+    library_sha256: Mapped[str] = mapped_column(String(64))
+    enterprises_sha256: Mapped[str] = mapped_column(String(64))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, comment="the public record: assignments, loads, notes")
+    drawn_by: Mapped[str] = mapped_column(String(120))
+    drawn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class RateLimitWindow(Base):
     """Requests counted per key (a verified link, a client address) per fixed window — in
     the database, so a restart of the web service does not reset them and several

@@ -45,7 +45,7 @@ KINDS: dict[str, MessageKind] = {
         MessageKind(OVERDUE, "逾期催办", "late", True, True),
         MessageKind(ESCALATION, "逾期上报", "late", True, False),
         MessageKind(ACKNOWLEDGEMENT, "收到回执", None, False, False),
-        MessageKind(RETURNED, "退回修改通知", None, False, True),
+        MessageKind(RETURNED, "退回修改通知", "awaiting", False, True),  # moot once resubmitted or retired
         MessageKind(DUE_CHANGED, "截止日期调整", "awaiting", True, True),
         MessageKind(TARGET_BEHIND, "目标进度滞后", None, False, False),
         MessageKind(DIGESTED_ESCALATION, "逾期上报（汇入每日汇总）", "late", True, False),

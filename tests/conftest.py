@@ -43,12 +43,16 @@ def jilin_text() -> str:
 
 @pytest.fixture
 def calendar_copy(tmp_path):
-    """Write a (possibly broken) copy of a calendar into a fresh calendar directory."""
+    """Write a (possibly broken) copy of a calendar into a fresh calendar directory, with
+    the shipped expert library beside it (a calendar's draws name it)."""
 
     def write(text: str, name: str = f"{JILIN_ID}.yaml") -> Path:
         d = tmp_path / "calendar"
         d.mkdir(exist_ok=True)
         (d / name).write_text(text, encoding="utf-8")
+        library = CALENDARS / "experts" / f"{JILIN_ID}.yaml"
+        (d / "experts").mkdir(exist_ok=True)
+        shutil.copy(library, d / "experts" / library.name)
         return d / name
 
     return write

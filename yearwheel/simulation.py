@@ -43,7 +43,9 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
     for at, _, sub in events:
         now[0] = at
         t0 = time.perf_counter()
-        if sub is None:
+        if isinstance(sub, DrawEvent):
+            _draw(state, sub, at)
+        elif sub is None:
             result = R.advance(rt, at, roll=False, only_year=state.year)
             state.advances += 1
             state.sent += result.dispatch.sent
@@ -72,6 +74,26 @@ def run_events(state: SimulationState, events: list[tuple[dt.datetime, int, Any]
         state.on_event(at)
 
 
+@dataclass(frozen=True)
+class DrawEvent:
+    """The province's expert draw, the working day after the plan it draws for."""
+
+    milestone: str
+    seed: str
+    library: Path
+    out: Path
+    expected: dict  # the record planned from the plan's rows: the ledger's draw must be it
+
+
+def _draw(state: SimulationState, ev: DrawEvent, at: dt.datetime) -> None:
+    rec, _ = R.draw_experts(
+        state.rt, state.programme, state.year, ev.milestone, ev.seed, ev.library, ev.out, at=at, by="simulation"
+    )
+    if rec.as_json()["assignments"] != ev.expected["assignments"]:
+        # the plan in the ledger is not the one the year's submissions were planned from
+        state.failed.append(f"expert draw {ev.milestone}: the ledger's draw differs from the planned one")
+
+
 def _has_task(rt: R.Runtime, state: SimulationState, sub) -> bool:
     from sqlalchemy import select
 
@@ -97,7 +119,7 @@ def _has_task(rt: R.Runtime, state: SimulationState, sub) -> bool:
         )
 
 
-def contacts_yaml(spec, host: str, port: int) -> str:
+def contacts_yaml(spec, host: str, port: int, experts: dict[str, str] | None = None) -> str:
     lines = [
         "# Synthetic contacts written by `yearwheel simulate`: every participant and its head",
         "# reachable by email through the loopback SMTP server of this run.",
@@ -116,6 +138,8 @@ def contacts_yaml(spec, host: str, port: int) -> str:
             f"    email: [{p.id}@sim.yearwheel.invalid]",
             f"    head: {{email: [head.{p.id}@sim.yearwheel.invalid]}}",
         ]
+    for xid, name in sorted((experts or {}).items()):  # drawn experts are reached by their id, like participants
+        lines += [f"  {xid}:", f"    name: {json.dumps(name, ensure_ascii=False)}", f"    email: [{xid}@sim.yearwheel.invalid]"]
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +176,7 @@ def run_simulation(
 ) -> SimulationResult:
     """Prepare a fresh migrated SQLite ledger, synthetic contacts and a loopback SMTP
     server, plan the year's events, and hand them to ``runner`` (plain, or inside a flow)."""
+    from models.experts import drawn_experts
     from models.fanout import desired_rows
     from models.forms import sample_payload
     from models.ledger import LoadedProgramme
@@ -196,19 +221,29 @@ def run_simulation(
     # a fan-out milestone's tasks: the rows its source's planned submissions will carry
     sources = plan_submissions(plan, personas, cal, seed, start)
     prog = LoadedProgramme.read(catalog.find_programme(calendar_dir, programme_id))
+    experts = prog.expert_names
+    personas = {**assign_personas(spec, seed, extra=tuple(experts)), **personas}
     owners: dict[str, list[tuple[str, str | None]]] = {}
+    draws: list[tuple[dt.datetime, int, Any]] = []
     for pm in plan.milestones:
         fe = spec.milestone(pm.id).for_each
         if fe is not None:
-            stands = {n: (x.participant, 1, payload_for(x)) for n, x in enumerate(sources) if x.milestone == fe.milestone}
-            owners[pm.id] = [(p, k) for (p, k) in desired_rows(prog, spec.milestone(pm.id), stands, pm.assignees, [])]
+            given = [x for x in sources if x.milestone == fe.milestone]
+            stands = {n: (x.participant, 1, payload_for(x)) for n, x in enumerate(given)}
+            drawn = None
+            if fe.assignee is not None and fe.assignee.draw is not None and given:
+                ev = _planned_draw(prog, year, seed, fe, fe.assignee.draw, given, stands, cal, run_dir)
+                draws.append((ev[0], 1, ev[1]))
+                drawn = drawn_experts(ev[1].expected)
+            owners[pm.id] = [(p, k) for (p, k) in desired_rows(prog, spec.milestone(pm.id), stands, pm.assignees, [], drawn)]
     submissions = plan_submissions(plan, personas, cal, seed, start, left_out, owners)
-    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions]
+    events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions] + draws
     events.sort(key=lambda e: (e[0], e[1]))
+    personas = {k: v for k, v in personas.items() if k not in experts}  # the summary counts participants
 
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"
-        contacts.write_text(contacts_yaml(spec, sink.host, sink.port), encoding="utf-8")
+        contacts.write_text(contacts_yaml(spec, sink.host, sink.port, experts), encoding="utf-8")
         rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url)
         t_ready = time.perf_counter()
         try:
@@ -228,3 +263,24 @@ def run_simulation(
     return SimulationResult(
         state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file, t_ready, t_done - t_ready, left_out
     )
+
+
+def _planned_draw(prog, year: int, seed: int, fe, milestone: str, given, stands, cal, run_dir: Path):
+    """The draw the simulated province holds the working day after its plan (10:00), and the
+    record it will give — planned from the plan's rows, so the experts' submissions can be."""
+    from models import experts as X
+    from models.timeline import TZ
+
+    library = X.library_path(prog.path, prog.id)
+    lib, sha = X.read_library(library)
+    public = f"simulation seed {seed}"
+    enterprises = [
+        e
+        for _, (giver, _, payload) in sorted(stands.items())
+        for e in X.enterprises_of(payload.get(fe.field), giver, prog.spec.participants)
+    ]
+    expected = X.draw(lib, sha, prog.id, year, milestone, public, enterprises).as_json()
+    last = max(x.at for x in given).astimezone(TZ).date()
+    at = dt.datetime.combine(cal.add(last, 1), dt.time(10, 0), tzinfo=TZ)
+    out = run_dir / f"expert-draw-{prog.id}-{year}-{milestone}.json"
+    return at, DrawEvent(milestone, public, library, out, expected)

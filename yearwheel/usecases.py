@@ -269,12 +269,26 @@ def expert_library(rt: Runtime, programme: str, explicit: Path | None = None) ->
     return explicit or rt.calendar_dir / "experts" / f"{programme}.yaml"
 
 
-def draw_experts(rt: Runtime, programme: str, year: int, milestone: str, seed: str, library: Path, out: Path):
-    """Draw from the ledger's recommended enterprises; write ``out`` (JSON) and ``out``.md.
-    Returns (record, markdown)."""
+def draw_experts(
+    rt: Runtime,
+    programme: str,
+    year: int,
+    milestone: str,
+    seed: str,
+    library: Path,
+    out: Path,
+    *,
+    at: dt.datetime | None = None,
+    by: str = "yearwheel experts draw",
+):
+    """Draw from the ledger's enterprises (the library's ``enterprises_from``), record the
+    draw in the ledger (it stands: a fan-out assigned by this draw opens a task per drawn
+    expert and enterprise at the next ``advance``, and a redraw retires and opens tasks to
+    match), and write ``out`` (JSON) and ``out``.md. Returns (record, markdown)."""
     import json
 
     from models import experts as X
+    from models.ledger import find_programme_year
 
     from .files import write_atomic
 
@@ -286,8 +300,13 @@ def draw_experts(rt: Runtime, programme: str, year: int, milestone: str, seed: s
     if cfg is None:
         raise X.DrawError(f"{library}: no draw for milestone {milestone!r}; it has: {', '.join(lib.draws) or 'none'}")
     with rt.sessions() as s:
-        enterprises = X.ledger_enterprises(s, programme, year, cfg.enterprises_from, cfg.field)
-    rec = X.draw(lib, lib_sha, programme, year, milestone, seed, enterprises)
+        py = find_programme_year(s, programme, year)
+        if py is None:
+            raise X.DrawError(f"{programme} {year} is not in the ledger yet: run `yearwheel advance` first")
+        enterprises = X.ledger_enterprises(s, programme, year, cfg.enterprises_from, cfg.field, prog.spec.participants)
+        rec = X.draw(lib, lib_sha, programme, year, milestone, seed, enterprises)
+        X.store_draw(s, py.id, rec, by=by, at=at or dt.datetime.now(dt.timezone.utc))
+        s.commit()
     md = X.record_markdown(rec, prog.names)
     write_atomic(out, json.dumps(rec.as_json(), ensure_ascii=False, indent=2) + "\n")
     write_atomic(out.with_suffix(".md"), md)

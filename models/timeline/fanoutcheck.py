@@ -67,7 +67,9 @@ def check_fan_out(loaded: Loaded, spec: ProgrammeFile, years: set[int]) -> list[
             out.append(
                 problem(fpath + ("key",), f"a key column must be a string, integer or choice column, not {columns[fe.key].type}")
             )
-        if fe.assignee is not None:
+        if fe.assignee is not None and fe.assignee.draw is not None:
+            out.extend(_check_draw(loaded, spec, fpath + ("assignee", "draw"), fe, milestones))
+        elif fe.assignee is not None and fe.assignee.column is not None:
             col = columns.get(fe.assignee.column)
             apath = fpath + ("assignee", "column")
             if col is None:
@@ -109,4 +111,40 @@ def check_fan_out(loaded: Loaded, spec: ProgrammeFile, years: set[int]) -> list[
                     f"'{ci.distinct}' is not kept with the items of '{fan.id}' (its key, name or keep columns)",
                 )
             )
+    return out
+
+
+def _check_draw(loaded: Loaded, spec: ProgrammeFile, path: Path, fe, milestones: dict) -> list[Problem]:
+    """``assignee: {draw: X}``: X is a milestone, and the programme's expert library (beside
+    the calendar) holds a draw for X over the rows this milestone fans out from, with expert
+    ids that are no participant's (a task's owner is one or the other)."""
+    from pathlib import Path as FsPath
+
+    from models.experts import DrawError, library_path, read_library
+
+    problem = loaded.problem
+    if fe.assignee.draw not in milestones:
+        return [problem(path, f"{_unknown(fe.assignee.draw, milestones, 'milestone')}: the draw is named by its milestone")]
+    where = library_path(FsPath(loaded.file), spec.programme.id)
+    if not where.exists():
+        return [problem(path, f"the experts are drawn from the programme's expert library, and {where} does not exist")]
+    try:
+        lib, _ = read_library(where)
+    except DrawError as exc:
+        return [problem(path, f"the expert library cannot be read: {exc}")]
+    cfg = lib.draws.get(fe.assignee.draw)
+    if cfg is None:
+        return [problem(path, f"{where} has no draw for '{fe.assignee.draw}'; its draws: {', '.join(lib.draws) or 'none'}")]
+    out = []
+    if (cfg.enterprises_from, cfg.field) != (fe.milestone, fe.field):
+        out.append(
+            problem(
+                path,
+                f"the draw assigns experts to the rows of {cfg.enterprises_from}.{cfg.field}, but this milestone fans out "
+                f"from {fe.milestone}.{fe.field}: set enterprises_from: {fe.milestone} and field: {fe.field} in {where}",
+            )
+        )
+    clash = sorted({x.id for x in lib.experts} & {p.id for p in spec.participants})
+    if clash:
+        out.append(problem(path, f"expert ids in {where} are also participant ids: {', '.join(clash)}; rename the experts"))
     return out

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .spec import FieldId, Id, Strict
 
 
 class ItemAssignee(Strict):
     """Who owes a fan-out task: the participant a column of the row names (its id or its
-    name, as a bureau writes it)."""
+    name, as a bureau writes it), or the experts the programme's expert draw (双随机) assigned
+    to the row's enterprise — one task per drawn expert per enterprise."""
 
-    column: FieldId = Field(description="the table column naming the participant (id or name)")
+    column: FieldId | None = Field(None, description="the table column naming the participant (id or name)")
+    draw: Id | None = Field(
+        None,
+        description="the milestone whose expert draw (calendar/experts/<programme>.yaml, `yearwheel experts draw`) "
+        "assigns the experts: each drawn expert owes a task for each enterprise assigned to them",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ItemAssignee:
+        if (self.column is None) == (self.draw is None):
+            raise ValueError("give exactly one of column (a column naming the participant) or draw (the expert draw)")
+        return self
 
 
 class ForEach(Strict):

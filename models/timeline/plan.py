@@ -315,7 +315,9 @@ def fan_out_text(spec: ProgrammeFile, m) -> str | None:
     table = next((f for f in form.fields if f.id == fe.field), None) if form else None
     label = {c.id: c.label for c in (table.columns or ())} if table else {}
     text = f"按“{src.title}”的“{table.label if table else fe.field}”每行一项（按{label.get(fe.key, fe.key)}区分）"
-    if fe.assignee is not None:
+    if fe.assignee is not None and fe.assignee.draw is not None:
+        text += f"，由“{spec.milestone(fe.assignee.draw).title}”双随机抽取的专家承担（每名专家各报所分配企业）"
+    elif fe.assignee is not None and fe.assignee.column is not None:
         text += f"，由“{label.get(fe.assignee.column, fe.assignee.column)}”所填单位承担"
     return text
 

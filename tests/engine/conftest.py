@@ -104,13 +104,15 @@ def world(tmp_path, database_url, smtp_server):
     w.close()
 
 
-def submit(world: World, when: str, participant: str, payload: dict, milestone: str = "results-submitted"):
+def submit(
+    world: World, when: str, participant: str, payload: dict, milestone: str = "results-submitted", item: str | None = None
+):
     from models.submissions import find_task, submit as submit_case
 
     rt = world.runtime()
     try:
         with rt.sessions.begin() as s:
-            ref = find_task(s, PROGRAMME, 2023, milestone, participant)
+            ref = find_task(s, PROGRAMME, 2023, milestone, participant, item)
             sub = submit_case(
                 s,
                 rt.programme(PROGRAMME),

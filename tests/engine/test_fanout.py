@@ -371,3 +371,54 @@ def test_item_keys_in_outbox_keys_are_bounded_and_cannot_collide():
         k = owner_key("div-a", key)
         assert "/" not in k and len(k) <= len("div-a#") + 17
     assert owner_key("div-a", "a/b") != owner_key("div-a", "a_b")
+
+
+def test_a_returned_notice_queued_before_its_task_is_retired_is_never_sent(fw):
+    """A division's report on T2 is returned; before the notice goes out the province
+    corrects the sheet without T2: the task is retired and the notice is skipped, not sent."""
+    from models import submissions as U
+
+    fw.advance("2023-09-01T09:00")
+    sheet(fw, "2023-09-20T10:00", FIRST)
+    fw.advance("2023-11-01T09:00")
+    submit(fw, "2023-11-06T10:00", "div-a", {"result": "已完成"}, milestone="measure-feedback", item="T2")
+    rt = fw.runtime()
+    prog = rt.programme(PROGRAMME)
+    when = at("2023-11-07T10:00")
+    with rt.sessions.begin() as s:  # nothing dispatched in between: the notice waits in the outbox
+        U.return_for_revision(
+            s,
+            prog,
+            U.find_task(s, PROGRAMME, 2023, "measure-feedback", "div-a", "T2"),
+            at=when,
+            actor="coordinator",
+            reason="请补充",
+            messenger=rt.messenger,
+        )
+        src = U.find_task(s, PROGRAMME, 2023, "task-sheets", "province")
+        U.return_for_revision(s, prog, src, at=when, actor="coordinator", reason="T2取消", messenger=rt.messenger)
+        U.submit(
+            s,
+            prog,
+            U.find_task(s, PROGRAMME, 2023, "task-sheets", "province"),
+            {"tasks": [FIRST[0], FIRST[2]]},
+            at=when,
+            actor="province",
+            source="test",
+            messenger=rt.messenger,
+            cal=rt.cal,
+        )
+        U.accept(s, U.find_task(s, PROGRAMME, 2023, "task-sheets", "province"), at=when, actor="coordinator")
+    before = len(fw.smtp.messages)
+    r = fw.advance("2023-11-07T11:00")
+    assert r.reconcile.fan_out.retired == 1 and feedback_tasks(fw)[("div-a", "T2")].state == S.RETIRED
+    assert not any(
+        "退回" in str(m["Subject"]) and "吉林乙公司" in str(m["Subject"]) + m.get_content() for m in fw.smtp.messages[before:]
+    )
+    with ledger(fw) as s:
+        (row,) = s.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.task_id == feedback_tasks(fw)[("div-a", "T2")].id, OutboxMessage.kind == "returned"
+            )
+        )
+        assert row.state == "skipped"

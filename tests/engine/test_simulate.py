@@ -38,13 +38,24 @@ def test_same_seed_same_year_different_seed_different_year(cli, tmp_path):
     eml = list((tmp_path / "run-1" / "jilin-quality-2022-2024-2023" / "outbox").glob("*.eml"))
     assert len(eml) == a["summary"]["emails_sent"] == a["summary"]["emails_received_by_smtp"]
     assert a["summary"]["seconds"]["prefect"] == 0
-    # the clinic enterprise by enterprise: one diagnosis report per enterprise of the plan, one
-    # feedback per measure of the task sheets; "enterprises served" counts enterprises
+    # the clinic enterprise by enterprise: a diagnosis report per enterprise of the plan from
+    # each of the two experts drawn for it, one feedback per measure of the task sheets;
+    # "enterprises served" counts enterprises, not reports
     items = [r for r in a["status"] if r["milestone"] in ("clinic-visit-reports", "clinic-measure-feedback")]
     visits = [r for r in items if r["milestone"] == "clinic-visit-reports"]
-    assert len(visits) == 100 and len(items) > 200
+    by_enterprise: dict[str, set[str]] = {}
+    for r in visits:
+        by_enterprise.setdefault(r["item"], set()).add(r["participant"])
+    assert len(by_enterprise) == 100 and all(len(x) == 2 for x in by_enterprise.values())
+    experts = {r["participant"] for r in visits}
+    assert experts <= {f"e{n:02d}" for n in range(1, 15)} and len(experts) == 14  # the library's, every one drawn
+    run = tmp_path / "run-1" / "jilin-quality-2022-2024-2023"
+    record = json.loads(next(run.glob("expert-draw-*.json")).read_text(encoding="utf-8"))
+    assert {a["credit_code"]: {x["id"] for x in a["experts"]} for a in record["assignments"]} == by_enterprise
+    assert len(items) > 300
     served = next(t for t in a["rollup"]["targets"] if t["target"] == "enterprises-served")
-    assert served["value"] == sum(1 for r in visits if r["state"] == "submitted") == 100
+    submitted = {r["item"] for r in visits if r["state"] == "submitted"}
+    assert served["value"] == len(submitted) and 90 <= len(submitted) <= 100
 
 
 def test_personas_behave_as_named():

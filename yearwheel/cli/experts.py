@@ -30,8 +30,10 @@ def draw(
     ] = None,
     calendar_dir: CalendarDirOpt = None,
 ) -> None:
-    """Assign experts to the recommended enterprises at random, excluding conflicts (same
-    city, declared ties), balancing load; the same seed and inputs give the same result."""
+    """Assign experts to the enterprises of the year (the library's enterprises_from) at
+    random, excluding conflicts (same city, declared ties), balancing load; the same seed
+    and inputs give the same result. The draw is recorded in the ledger: the next advance
+    opens the drawn experts' tasks."""
     from models.experts import DrawError
 
     from yearwheel.usecases import draw_experts, expert_library
@@ -53,3 +55,4 @@ def draw(
     except DrawError as exc:
         raise fail(str(exc)) from None
     print(f"wrote {out} and {out.with_suffix('.md')}: {n} enterprises, {len(loads)} experts, load {loads[0]}–{loads[-1]} each")
+    print("recorded in the ledger: the next `yearwheel advance` opens the drawn experts' tasks")

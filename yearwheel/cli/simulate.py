@@ -126,7 +126,7 @@ def simulate(
         },
     }
     if as_json:
-        keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
+        keys = ("milestone", "participant", "item", "state", "due", "submitted_at", "reminders_sent")
         print(
             json.dumps(
                 {"summary": summary, "status": [{k: r[k] for k in keys} for r in rows], "rollup": rollup.as_json()},
