@@ -14,6 +14,10 @@ from .timeline import TZ
 REMINDER_KINDS_COUNTED = ("opened", "upcoming", "due_today", "last_workday", "overdue")
 
 
+# what ``status --json`` and ``simulate --json`` show of each task (item: a fan-out task's item key, else null)
+STATUS_KEYS = ("milestone", "participant", "item", "state", "due", "submitted_at", "reminders_sent")
+
+
 def list_task_status(session: Session, programme_year_id: int) -> list[dict[str, Any]]:
     """One entry per task: milestone, participant, state, due, submitted_at, reminders_sent
     (reminder steps delivered to the participant on at least one channel), and a fan-out

@@ -50,7 +50,8 @@ def test_status_json_has_the_documented_shape(cli, world):
     r = run(cli, world, "status", PROGRAMME, "--year", "2023", "--json")
     assert r.exit_code == 0, r.stderr
     rows = json.loads(r.stdout)
-    assert [set(x) for x in rows] == [{"milestone", "participant", "state", "due", "submitted_at", "reminders_sent"}] * 3
+    assert [set(x) for x in rows] == [{"milestone", "participant", "item", "state", "due", "submitted_at", "reminders_sent"}] * 3
+    assert {x["item"] for x in rows} == {None}  # no fan-out here
     assert {(x["participant"], x["state"], x["due"], x["reminders_sent"]) for x in rows} == {
         (p, "open", "2023-12-25", 2) for p in ("punctual-city", "late-city", "exempt-city")
     }  # the opening notice (worth sending until the due day) and the 5-before reminder

@@ -247,8 +247,9 @@ def status(
         py = programme_year_or_exit(s, programme_id, year)
         rows = list_task_status(s, py.id)
     if as_json:
-        keys = ("milestone", "participant", "state", "due", "submitted_at", "reminders_sent")
-        print(json.dumps([{k: r[k] for k in keys} for r in rows], ensure_ascii=False, indent=2))
+        from models.queries import STATUS_KEYS
+
+        print(json.dumps([{k: r[k] for k in STATUS_KEYS} for r in rows], ensure_ascii=False, indent=2))
         return
     Console(width=matrix_width(rows)).print(status_matrix(rows, f"{programme_id} {year}"))
 

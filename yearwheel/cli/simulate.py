@@ -126,10 +126,11 @@ def simulate(
         },
     }
     if as_json:
-        keys = ("milestone", "participant", "item", "state", "due", "submitted_at", "reminders_sent")
+        from models.queries import STATUS_KEYS
+
         print(
             json.dumps(
-                {"summary": summary, "status": [{k: r[k] for k in keys} for r in rows], "rollup": rollup.as_json()},
+                {"summary": summary, "status": [{k: r[k] for k in STATUS_KEYS} for r in rows], "rollup": rollup.as_json()},
                 ensure_ascii=False,
                 indent=2,
             )
