@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from . import activity as A
 from . import states as S
 from .ledger import LoadedProgramme
 from .tables import MilestoneInstance, ProgrammeYear, StatusChange, Submission, Task
@@ -288,6 +289,7 @@ def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at:
                 at=at,
                 reason=f"fan-out: item {t.item_key}'s row changed in “{src_title}”",
                 details={"item": r.snapshot},
+                event=A.ITEM_CHANGED,
             )
             t.item = r.snapshot
             report.updated += 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from . import activity as A
 from . import states as S
 from .tables import MilestoneInstance, ProgrammeYear, Task
 from .timeline import MissingWorkdayData, ProgrammeFile, WorkdayCalendar, load_programme_file, local_day, plan_year
@@ -237,6 +238,7 @@ def _move_dates(
             at=at,
             reason=f"calendar changed: due {mi.due} → {due}" + (" (extension kept)" if extended else "") + why,
             details={"old_due": str(mi.due), "new_due": str(due), "old_opens": str(mi.opens), "new_opens": str(opens)},
+            event=A.RESCHEDULED,
         )
         t.opens = opens
         if not extended and t.due != due:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import activity as A
 from . import vocabulary as V
 from .db import affected
 from .ledger import LoadedProgramme
@@ -366,6 +367,11 @@ def _render(
     return broken
 
 
+def _delivery_fact(row: dict[str, Any], outcome: str, at: dt.datetime, error: str | None = None) -> A.Fact:
+    details = {k: row[k] for k in ("kind", "recipient", "audience", "channel", "programme", "attempts")}
+    return A.Fact("message", outcome, at, row["task_id"], row["id"], details={**details, "error": error})
+
+
 def _send_one(
     sessions: sessionmaker,
     messenger: Messenger,
@@ -416,6 +422,8 @@ def _send_one(
             )
             if won and dead:
                 digest_outcome(s, row, sent=False, why=f"its daily digest could not be sent: {note}")
+            if won:
+                A.note(s, _delivery_fact(row, V.DEAD if dead else V.FAILED, finished, error=note))
             s.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id)
@@ -439,6 +447,9 @@ def _send_one(
         won = affected(s.execute(update(OutboxMessage).where(*mine).values(state=V.SENT, sent_at=finished, last_error=None)))
         if won:
             digest_outcome(s, row, sent=True)
+            A.note(s, _delivery_fact(row, V.SENT, finished))
+            if row["kind"] == V.ESCALATION and row["task_id"] is not None:
+                A.note(s, A.Fact("task", A.ESCALATED, finished, row["task_id"], details={"recipient": row["recipient"]}))
         s.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from . import activity as A
 from .tables import StatusChange, Task
 
 WAITING = "waiting"  # compiled; opens later
@@ -74,6 +75,7 @@ def change_state(
     if to not in ALLOWED.get(task.state, ()):
         raise TransitionRefused(task, to)
     change = StatusChange(task_id=task.id, from_state=task.state, to_state=to, at=at, actor=actor, reason=reason, details=details)
+    A.note(session, A.Fact("task", to, at, task.id, details={"from": task.state, "actor": actor, "reason": reason}))
     task.state = to
     task.state_changed_at = at
     session.add(change)
@@ -115,6 +117,10 @@ def change_states(
                         for i in ids
                     ],
                 )
+                A.note_many(
+                    session,
+                    [A.Fact("task", to, at, i, details={"from": source, "actor": actor, "reason": reason}) for i in ids],
+                )
                 changed.extend(ids)
     return changed
 
@@ -127,11 +133,13 @@ def record_event(
     actor: str = ACTOR_ENGINE,
     reason: str,
     details: dict[str, Any] | None = None,
+    event: str,
 ) -> StatusChange:
     """An audit row for something that changed a task but not its state (an extension,
-    a calendar edit)."""
+    a calendar edit); ``event`` says what (one of :data:`models.activity.TASK_EVENTS_ZH`)."""
     row = StatusChange(
         task_id=task.id, from_state=task.state, to_state=task.state, at=at, actor=actor, reason=reason, details=details
     )
+    A.note(session, A.Fact("task", event, at, task.id, details={"state": task.state, "actor": actor, "reason": reason}))
     session.add(row)
     return row

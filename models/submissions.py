@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import activity as A
 from . import states as S
 from . import vocabulary as V
 from .forms import PayloadInvalid, validate_payload
@@ -122,7 +123,13 @@ def submit(
     reason = f"version {version} received {'on time' if on_time else 'late'}"
     if task.state == S.SUBMITTED:  # a re-submission before acceptance: same state, audited
         S.record_event(
-            session, task, at=at, actor=actor, reason=reason + " (replaces the previous version)", details={"version": version}
+            session,
+            task,
+            at=at,
+            actor=actor,
+            reason=reason + " (replaces the previous version)",
+            details={"version": version},
+            event=A.RESUBMITTED,
         )
     else:
         S.change_state(session, task, S.SUBMITTED, at=at, actor=actor, reason=reason, details={"version": version})
@@ -186,7 +193,13 @@ def accept(session: Session, ref: TaskRef, *, at: dt.datetime, actor: str, reaso
         raise NotAllowed(f"{task.participant}'s {ref.mi.milestone} is already accepted")
     version = session.scalar(select(func.max(Submission.version)).where(Submission.task_id == task.id))
     S.record_event(
-        session, task, at=at, actor=actor, reason=f"accepted version {version}: {reason}", details={"version": version}
+        session,
+        task,
+        at=at,
+        actor=actor,
+        reason=f"accepted version {version}: {reason}",
+        details={"version": version},
+        event=A.ACCEPTED,
     )
     task.accepted_at, task.accepted_by = at, actor
 
@@ -228,6 +241,7 @@ def extend(
         actor=actor,
         reason=f"extension: due {old} → {new_due}: {reason}",
         details={"old_due": str(old), "new_due": str(new_due)},
+        event=A.EXTENDED,
     )
     task.due = new_due
     if task.state == S.OVERDUE and new_due >= local_day(at):

@@ -11,7 +11,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -25,6 +25,9 @@ from models.timeline import CalendarInvalid, WorkdayCalendar, catalog
 from notifications.messenger import ContactsMessenger, IntakeLinks, load_contacts_or_empty
 
 from . import settings as S
+
+if TYPE_CHECKING:
+    from .events import EventRelay
 
 log = logging.getLogger("yearwheel.runtime")
 
@@ -44,6 +47,7 @@ class Runtime:
     settings: S.Settings = field(default_factory=S.load)
     calendar_dir: Path = field(default_factory=lambda: catalog.calendar_dir(None))  # where the calendars were read
     stamp_clock: Callable[[], dt.datetime] | None = None  # the simulation's clock for delivery records
+    events: EventRelay | None = None  # Prefect events from the ledger's facts (yearwheel/events.py)
 
     def programme(self, programme_id: str) -> LoadedProgramme:
         for p in self.programmes:
@@ -52,17 +56,27 @@ class Runtime:
         raise catalog.UnknownProgramme(f"unknown programme {programme_id!r}")
 
     def dispatch(self, at: dt.datetime) -> O.DispatchReport:
-        """Send what the outbox holds for this runtime's programmes, due by ``at``."""
-        return O.dispatch(
-            self.sessions,
-            self.messenger,
-            programmes={p.id: p for p in self.programmes},
-            cal=self.cal,
-            at=at,
-            stamp_clock=self.stamp_clock,
-        )
+        """Send what the outbox holds for this runtime's programmes, due by ``at``; then tell
+        Prefect what the run changed and delivered (when emitting events)."""
+        try:
+            return O.dispatch(
+                self.sessions,
+                self.messenger,
+                programmes={p.id: p for p in self.programmes},
+                cal=self.cal,
+                at=at,
+                stamp_clock=self.stamp_clock,
+            )
+        finally:
+            self.flush_events()
+
+    def flush_events(self) -> None:
+        """Hand what the ledger committed so far to Prefect's events (when emitting)."""
+        if self.events is not None:
+            self.events.flush()
 
     def close(self) -> None:
+        self.flush_events()
         self.engine.dispose()
 
 
@@ -112,9 +126,12 @@ def open_runtime(
     contacts: Path | None = None,
     database: str | None = None,
     settings: S.Settings | None = None,
+    events: bool | None = None,
 ) -> Runtime:
     """Everything a use case needs. Explicit arguments (a command's options) win over the
-    settings. Raises SettingsInvalid, CalendarInvalid (a named programme), SchemaNotReady."""
+    settings. ``events``: emit Prefect events of what the ledger commits (default: when a
+    Prefect server is configured, ``PREFECT_API_URL``; the flows always do). Raises
+    SettingsInvalid, CalendarInvalid (a named programme), SchemaNotReady."""
     settings = settings or S.load()
     directory = catalog.calendar_dir(calendar_dir or settings.calendar_dir)
     progs, broken = load_programmes(directory, programme)
@@ -129,7 +146,15 @@ def open_runtime(
         environ=S.environ(),
     )
     engine, sessions = open_database(database or settings.database_url)
-    return Runtime(engine, sessions, progs, cal, messenger, broken, settings, directory)
+    rt = Runtime(engine, sessions, progs, cal, messenger, broken, settings, directory)
+    if events if events is not None else bool(settings.prefect_api_url):
+        from models.activity import install
+
+        from .events import EventRelay, prefect_emit
+
+        rt.events = EventRelay(sessions, lambda: rt.programmes, prefect_emit())
+        install(sessions, rt.events.add)
+    return rt
 
 
 @contextmanager
@@ -141,6 +166,7 @@ def opened(
         calendar_dir=Path(calendar_dir) if calendar_dir else None,
         programme=programme,
         contacts=Path(contacts) if contacts else None,
+        events=True,  # inside a flow run there is a Prefect API, ephemeral or not
     )
     try:
         yield rt

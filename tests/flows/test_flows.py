@@ -1,5 +1,5 @@
-"""The Prefect flows, run for real against one ephemeral Prefect server for the module
-(entering the harness costs ~12 s here, so it is entered once)."""
+"""The Prefect flows, run for real against one Prefect test server (``prefect_server`` in
+this folder's conftest, entered once per test process)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,6 @@ import time
 import pytest
 
 from tests.engine.conftest import PROGRAMME, World, at
-
-
-@pytest.fixture(scope="module")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture
