@@ -15,8 +15,9 @@ from typing import Any
 from .fanout import titled
 from .ledger import LoadedProgramme
 from .tables import MilestoneInstance, ProgrammeYear, Task
+from .receipts import receipt_number
 from .timeline import WorkdayCalendar, local_day
-from .vocabulary import DUE_TODAY, ESCALATION, LAST_WORKDAY, OVERDUE, UPCOMING
+from .vocabulary import ACKNOWLEDGEMENT, DUE_TODAY, ESCALATION, LAST_WORKDAY, OVERDUE, UPCOMING
 
 
 def working_days_late(cal: WorkdayCalendar, due: dt.date, at: dt.datetime) -> int:
@@ -63,6 +64,7 @@ def message_context(
         "link": None,
         "task_id": task.id,
         "old_due": None,
+        "receipt": None,
     }
     ctx.update(extra)
     return ctx
@@ -94,6 +96,8 @@ def claim_time_context(
             extra[key] = dt.datetime.fromisoformat(p[key])
     if p.get("old_due"):
         extra["old_due"] = dt.date.fromisoformat(p["old_due"])
+    if kind == ACKNOWLEDGEMENT and isinstance(p.get("version"), int):
+        extra["receipt"] = receipt_number(py.year, task.id, p["version"])  # the number the receipt page shows
     return message_context(prog, py, mi, task, kind, **extra)
 
 

@@ -50,6 +50,7 @@ class MessageContext:
     target_goal: float | None = None
     target_unit: str | None = None
     old_due: dt.date | None = None  # due_changed: the date that no longer holds
+    receipt: str | None = None  # acknowledgement: the receipt number (models.receipts), as on the receipt page
     items: tuple[dict, ...] | list | None = None  # digest: the escalated tasks, newest first
     lines: tuple[str, ...] | list | None = None  # bulletin: its paragraphs and table rows
 
