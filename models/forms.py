@@ -141,6 +141,24 @@ def validate_payload(spec: ProgrammeFile, form_id: str, data: Any) -> dict[str, 
     return clean
 
 
+def validate_partial(spec: ProgrammeFile, form: Form, data: dict[str, Any]) -> dict[str, Any]:
+    """``validate_payload`` for a form not yet finished (a draft): required fields may be
+    empty and tables may have fewer rows than their minimum; every value given must still
+    be of its field's type, within its length, range, choices and row maximum."""
+
+    def loose(fields: list[FormField]) -> list[FormField]:
+        return [
+            f.model_copy(update={"required": False, "min_rows": None, "columns": loose(f.columns) if f.columns else f.columns})
+            for f in fields
+        ]
+
+    problems: list[FieldProblem] = []
+    clean = _fields(spec, loose(form.fields), data, "", "", problems, f"form {form.id}")
+    if problems:
+        raise PayloadInvalid(problems)
+    return clean
+
+
 def _fields(
     spec: ProgrammeFile,
     fields: list[FormField],

@@ -292,3 +292,19 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Draft(Base):
+    """What a bureau typed and saved with 暂存, not submitted: one per task, the form's flat
+    text values only (``enterprises.0.name`` → text), bounded and type-checked like a
+    submission (``models.drafts``). No state, no message, no count reads it; a submission
+    deletes it in its own transaction."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, comment="flat name → the text typed (strings only)")
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    saved_by: Mapped[str] = mapped_column(String(120))
+    client: Mapped[str | None] = mapped_column(String(120), comment="the address it came from")

@@ -346,9 +346,11 @@ def submit_form(
     ``store(task_id)`` writes them, inside the transaction (nothing is recorded if it
     fails). ``send``: deliver the acknowledgement now (the web service's sender does it in
     the background instead). ``expect_form``: the form the payload was made for (a workbook
-    exported before the calendar changed is refused). Raises PayloadInvalid (nothing
-    stored), NotFound, NotAllowed."""
+    exported before the calendar changed is refused). The task's draft (暂存, ``models.drafts``)
+    is deleted in the same transaction. Raises PayloadInvalid (nothing stored), NotFound,
+    NotAllowed."""
     from models import submissions as U
+    from models.drafts import delete_draft
 
     at = to_instant(at)
     with (sessions or rt.sessions).begin() as s:
@@ -369,6 +371,7 @@ def submit_form(
         )
         if store is not None:
             store(ref.task.id)
+        delete_draft(s, ref.task.id)  # the 暂存 draft, if any, is superseded by what was submitted
         done = Submitted(sub.version, sub.on_time, ref.task.due, ref.task.id)
     if send:
         done.dispatch = rt.dispatch(at)
