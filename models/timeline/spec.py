@@ -360,6 +360,11 @@ class Milestone(Strict):
     )
     source: Source
     note: Text | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        None,
+        description="what the task is for, in plain text (at most 500 characters): shown to the bureau on the"
+        " intake page above the form; without it the page quotes the source clause",
+    )
 
 
 class Workstream(Strict):
