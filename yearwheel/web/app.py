@@ -1,9 +1,11 @@
 """The bureau intake service (FastAPI): a form behind each signed link, and the
 coordinator's actions behind a separate token.
 
-    GET  /t/{token}            the task, its due date and the form (Chinese)
-    POST /t/{token}            submit (multipart: fields + evidence files); a new version
-                               each time until the coordinator accepts
+    GET  /t/{token}            the task, its due date and the form (Chinese), its draft restored
+    POST /t/{token}            the form's buttons (``intake_pages``): 提交 (multipart: fields +
+                               evidence files; a new version each time until the coordinator
+                               accepts), 暂存 (a draft), 增加一行 / 删除此行 (re-rendered, nothing stored)
+    GET  /t/{token}/receipt    the receipt of a version (?v=N, else the latest), for printing
     POST /api/coordinator/{accept|return|extend|exempt}
                                JSON {programme, year, milestone, participant, reason, to?},
                                header "Authorization: Bearer <a user's token>" (`yearwheel users
@@ -35,9 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -52,6 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yearwheel import usecases as R
 from yearwheel.settings import Settings as AppSettings
+from models import drafts as D
 from models import links
 from models import ratelimit
 from models import submissions as U
@@ -59,12 +59,13 @@ from models.db import make_engine, make_sessionmaker
 from models.fanout import titled
 from models.fieldtypes import FIELD_TYPES
 from models.forms import PayloadInvalid, find_form
-from models.formtext import bounded_flat, max_inputs, payload_from_flat, row_limit, zh_message
+from models.formtext import bounded_flat, max_inputs, payload_from_flat
 from models.tables import MilestoneInstance, ProgrammeYear, Submission, Task
-from models.timeline import TZ
-from models.timeline.zhdate import zh_date
+from models.timeline.zhdate import zh_date, zh_datetime
 
+from . import intake_pages as P
 from .outbound import Outbound
+from .recording import record_submission
 from .clients import client_address, is_lock_wait, origin_of, same_site
 from .uploads import TYPE_ZH, check_upload, safe_display_name
 
@@ -150,7 +151,10 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         return HTMLResponse(
-            env.get_template(name).render(zh_date=lambda d: zh_date(d, rt.cal), kinds=FIELD_TYPES, **ctx), status_code=status
+            env.get_template(name).render(
+                zh_date=lambda d: zh_date(d, rt.cal), zh_datetime=lambda t: zh_datetime(t, rt.cal), kinds=FIELD_TYPES, **ctx
+            ),
+            status_code=status,
         )
 
     def message(status: int, text_: str) -> HTMLResponse:
@@ -222,6 +226,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 "participant": task.participant,
                 "state": task.state,
                 "due": task.due,
+                "original_due": task.original_due,
+                "nominal_due": mi.nominal_due if task.due == mi.due else None,
                 "accepted": task.accepted_at is not None,
                 "versions": versions,
                 "programme": py.programme,
@@ -232,6 +238,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 "form": mi.form,
                 "programme_title": py.title,
             }
+            draft = D.load_draft(s, task.id)
+            info["draft"] = D.stored_values(draft) if draft else None
+            info["draft_at"] = draft.saved_at if draft else None
         try:
             prog = rt.programme(info["programme"])
         except LookupError:
@@ -239,6 +248,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         info["participant_name"] = prog.names.get(task.participant, task.participant)
         info["form_spec"] = find_form(prog.spec, info["form"]) if info["form"] else None
         info["param"] = prog.spec.parameter_value
+        info |= P.task_context(prog.spec, prog.names, info, rt.cal)
         return claims, info
 
     def can_submit(info: dict) -> str | None:
@@ -250,18 +260,6 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             return "本项填报已被审核通过；如需修改，请联系牵头处室退回。"
         return None
 
-    def rows_for(info: dict):
-        """How many rows a table field shows: its minimum (at least 3), or as many as were
-        sent, plus ``extra`` — never more than the field allows."""
-        param = info["param"]
-
-        def rows(f, values: dict, extra: int) -> int:
-            sent = {int(k.split(".")[1]) for k in values if k.startswith(f.id + ".") and k.split(".")[1].isdigit()}
-            least = param(f.min_rows) or 0
-            return min(max(int(least), 3, (max(sent) + 1) if sent else 0) + extra, row_limit(f, param))
-
-        return rows
-
     def form_page(
         info: dict,
         status: int = 200,
@@ -271,6 +269,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         closed: str | None = None,
         notice: str | None = None,
         extra_rows: int = 0,
+        counts: dict[str, int] | None = None,
+        failed: str = "提交",
     ) -> HTMLResponse:
         return page(
             "form.html.j2",
@@ -281,7 +281,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             closed=closed,
             notice=notice,
             extra_rows=extra_rows,
-            rows_for=rows_for(info),
+            rows_for=P.rows_for(info["param"], counts or {}),
+            table=lambda f: P.table_info(f, info["param"]),
+            failed=failed,
             types=TYPE_ZH,
             max_file_mb=settings.max_file // (1024 * 1024),
             max_files=settings.max_files,
@@ -321,7 +323,10 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         if isinstance(found, Response):
             return found
         _, info = found
-        return form_page(info, closed=can_submit(info), extra_rows=min(max(rows, 0), 50))
+        closed = can_submit(info)
+        restored = info["draft"] if info["draft"] and not closed else None
+        notice = f"已恢复{zh_datetime(info['draft_at'], rt.cal)}暂存的内容（尚未提交）。" if restored else None
+        return form_page(info, values=restored, notice=notice, closed=closed, extra_rows=min(max(rows, 0), 50))
 
     async def typed_values(request: Request) -> list[tuple[str, str]]:
         """What was typed, read without the form's own bounds (they need the ledger): at
@@ -360,6 +365,9 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             )
         except Exception:  # noqa: BLE001 — a malformed or oversized body: the sender's fault
             return message(400, "提交内容无法识别或超出表单的范围，请通过填报页面重新提交。")
+        op = P.parse_op(form.get("op"), spec)
+        if op is None:
+            return message(400, "提交内容无法识别，请通过填报页面重新提交。")
         raw: list[tuple[str, str]] = []
         files: list[Any] = []  # starlette UploadFile
         for key, value in form.multi_items():
@@ -370,6 +378,13 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 raw.append((key[2:], value))
         flat, refused = bounded_flat(spec, raw, info["param"]) if spec else ({}, ["表单中没有此项"] if raw else [])
         problems: dict[str, list[str]] = {"_form": refused} if refused else {}
+        counts = P.row_counts(spec, list(form.multi_items()), info["param"])
+        if op.kind in ("add", "del"):  # re-rendered with what was typed; nothing stored
+            flat, counts = P.apply_row_op(spec, flat, counts, op, info["param"])
+            notice = P.FILES_NOT_KEPT if files else None
+            return await run_in_threadpool(form_page, info, values=flat, counts=counts, problems=problems, notice=notice)
+        if op.kind == "draft":
+            return await run_in_threadpool(draft_page, info, flat, counts, problems, bool(files), client)
         if len(files) > settings.max_files:
             problems["evidence"] = [f"最多上传 {settings.max_files} 个附件"]
         stored: list[dict[str, Any]] = []
@@ -394,31 +409,64 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
                 }
             )
         if problems:
-            return form_page(info, 422, values=flat, problems=problems)
-        return await run_in_threadpool(record_page, info, flat, stored, client)
+            return await run_in_threadpool(form_page, info, 422, values=flat, counts=counts, problems=problems)
+        return await run_in_threadpool(record_page, info, flat, stored, client, token)
 
-    def record_page(info: dict, flat: dict, stored: list[dict], client: str) -> Response:
+    def draft_page(info: dict, flat: dict, counts: dict, problems: dict, had_files: bool, client: str) -> Response:
+        """暂存: keep what was typed (checked like a submission, but unfinished) on the server."""
+        args: dict[str, Any] = {"values": flat, "counts": counts, "failed": "暂存"}
+        if problems:
+            return form_page(info, 422, problems=problems, **args)
+        at = settings.clock()
+        try:
+            values = D.check_draft(rt.programme(info["programme"]).spec, info["form_spec"], flat)
+            with web.begin() as s:
+                D.save_draft(
+                    s, task_id=info["task_id"], values=values, at=at, saved_by=f"{info['participant']} (web form)", client=client
+                )
+        except PayloadInvalid as exc:
+            return form_page(info, 422, problems=P.problems_of(exc), **args)
+        except D.DraftRefused as exc:
+            return form_page(info, 409, notice=str(exc), **args)
+        except DBAPIError as exc:
+            return on_database_trouble(exc, info, flat)
+        said = f"已暂存（{zh_datetime(at, rt.cal)}）：再次打开本链接时将恢复；暂存不是提交，请填写完整后点击“提交”。"
+        return form_page(info, notice=said + (P.FILES_NOT_KEPT if had_files else ""), **args)
+
+    def record_page(info: dict, flat: dict, stored: list[dict], client: str, token: str) -> Response:
         spec = info["form_spec"]
         payload = payload_from_flat(spec, flat) if spec else {}
         try:
-            version = _record(rt, web, settings, info, payload, stored, client)
+            version = record_submission(rt, web, settings, info, payload, stored, client)
         except PayloadInvalid as exc:
-            problems: dict[str, list[str]] = {}
-            for p in exc.problems:
-                problems.setdefault(p.path or "_form", []).append(f"{p.label}：{zh_message(p)}" if p.label else zh_message(p))
-            return form_page(info, 422, values=flat, problems=problems)
+            return form_page(info, 422, values=flat, problems=P.problems_of(exc))
         except U.NotAllowed as exc:
             return form_page(info, 409, values=flat, closed=str(exc))
         except DBAPIError as exc:
             return on_database_trouble(exc, info, flat)
         wake()
-        return page(
-            "done.html.j2",
-            t=info,
-            version=version,
-            files=[{k: v for k, v in f.items() if k != "_data"} for f in stored],
-            at=settings.clock().astimezone(TZ),
-        )
+        try:
+            with web() as s:
+                receipt = P.receipt_of(s, info, version)
+        except DBAPIError:  # committed; the receipt can be opened again from its link
+            receipt = None
+        return page("done.html.j2", t=info, r=receipt, version=version, token=token)
+
+    @app.get("/t/{token}/receipt")
+    def receipt(token: str, request: Request, v: int = 0) -> Response:
+        """The receipt of version ``v`` (the latest when 0), laid out for one A4 page."""
+        try:
+            found = task_for(token, client_address(request))
+            if isinstance(found, Response):
+                return found
+            info = found[1]
+            with web() as s:
+                r = P.receipt_of(s, info, v if 0 < v < 1_000_000 else None) if v >= 0 else None
+        except DBAPIError as exc:
+            return on_database_trouble(exc, None, {})
+        if r is None or (v and r["version"] != v):
+            return message(404, "没有找到该版本的提交记录。")
+        return page("receipt.html.j2", t=info, r=r, token=token)
 
     from .console import mount_console
 
@@ -429,51 +477,3 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
     mount_api(app, rt, settings, wake, sessions=web, allowed=allowed)
 
     return app
-
-
-def _record(
-    rt: R.Runtime, web: sessionmaker, settings: WebSettings, info: dict, payload: dict, stored: list[dict], client: str
-) -> int:
-    """Validate and record one submission (``usecases.submit_form``, on the web's own
-    time-boxed sessions, its messages left to the background sender). Evidence is written
-    to a staging folder inside the transaction and moved into place only once it is
-    committed; on any failure the staging folder goes, so no orphan file is left behind."""
-    staging = settings.attachment_dir / ".staging" / uuid.uuid4().hex
-
-    def folder(task_id: int) -> Path:
-        return settings.attachment_dir / str(task_id)
-
-    def describe(task_id: int) -> list[dict[str, Any]]:
-        return [{k: v for k, v in f.items() if k != "_data"} | {"path": str(folder(task_id) / f["sha256"])} for f in stored]
-
-    def stage(_task_id: int) -> None:
-        if stored:
-            staging.mkdir(parents=True, exist_ok=True)
-            for f in stored:
-                (staging / f["sha256"]).write_bytes(f["_data"])
-
-    try:
-        done = R.submit_form(
-            rt,
-            info["programme"],
-            info["year"],
-            info["milestone"],
-            info["participant"],
-            payload,
-            item=info["item_key"],
-            at=settings.clock(),
-            actor=f"{info['participant']} (web form)",
-            source=f"web intake from {client}",
-            attachments=describe,
-            store=stage,
-            send=False,
-            sessions=web,
-        )
-        for f in stored:  # committed: now the files go where the ledger says they are
-            target = folder(done.task_id) / f["sha256"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                os.replace(staging / f["sha256"], target)
-        return done.version
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
