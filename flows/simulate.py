@@ -28,6 +28,63 @@ def calendar_folder(option: Optional[str]) -> Path:
     return catalog.calendar_dir(Path(option) if option else load().calendar_dir)
 
 
+# What the simulation's ephemeral Prefect server does without: Prefect's anonymous
+# telemetry (its start-up write races the server's own and prints a "database is locked"
+# traceback into the user's terminal), the automation triggers and the event logger
+# (nothing here reacts to events; they are still stored and shown). The user's own
+# environment wins.
+EPHEMERAL_SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED": "false",
+}
+
+
+class EarlyServer:
+    """Prefect's ephemeral server started on a thread while the simulation prepares its
+    year (planning, payloads, the ledger), so its start-up overlaps work instead of
+    preceding it; :meth:`wait` before the first flow run. Nothing when a Prefect server is
+    configured (``PREFECT_API_URL``)."""
+
+    def __init__(self) -> None:
+        import os
+        import threading
+
+        from prefect.settings import PREFECT_API_URL
+
+        self.seconds = 0.0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if PREFECT_API_URL.value():
+            return
+        for k, v in EPHEMERAL_SERVER_ENV.items():
+            os.environ.setdefault(k, v)  # read by the server's process, started from this environment
+        self._thread = threading.Thread(target=self._start, name="prefect-ephemeral-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start(
+                timeout=120
+            )  # a fresh Prefect home migrates first (~15 s here); the instance Prefect's client uses (one per process)
+        except BaseException as exc:  # noqa: BLE001 — raised in wait(), on the main thread
+            self._error = exc
+        self.seconds = time.perf_counter() - t0
+
+    def wait(self) -> float:
+        """Seconds spent waiting for the server now (0 when it was ready)."""
+        if self._thread is None:
+            return 0.0
+        t0 = time.perf_counter()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return time.perf_counter() - t0
+
+
 # Prepared simulations by token: the state holds a database engine and callbacks, which
 # must not travel through Prefect's parameter serialisation; the runs get the token.
 PREPARED: dict[str, SimulationState] = {}
@@ -91,6 +148,7 @@ def simulate(
         outbox=None,
         calendar_dir=calendar_folder(calendar_dir),
         runner=run_in_this_flow,
+        emit_events=True,
     )
     st = result.state
     if st.failed or result.received != st.sent:

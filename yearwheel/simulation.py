@@ -173,6 +173,7 @@ def run_simulation(
     calendar_dir: Path,
     runner: Runner,
     on_event: Callable[[dt.datetime], None] = lambda at: None,
+    emit_events: bool = False,
 ) -> SimulationResult:
     """Prepare a fresh migrated SQLite ledger, synthetic contacts and a loopback SMTP
     server, plan the year's events, and hand them to ``runner`` (plain, or inside a flow)."""
@@ -244,7 +245,9 @@ def run_simulation(
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"
         contacts.write_text(contacts_yaml(spec, sink.host, sink.port, experts), encoding="utf-8")
-        rt = R.open_runtime(calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url)
+        rt = R.open_runtime(
+            calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url, events=emit_events
+        )
         t_ready = time.perf_counter()
         try:
             state = SimulationState(rt, programme_id, year, events, payload_for, on_event)
