@@ -328,14 +328,16 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
         notice = f"已恢复{zh_datetime(info['draft_at'], rt.cal)}暂存的内容（尚未提交）。" if restored else None
         return form_page(info, values=restored, notice=notice, closed=closed, extra_rows=min(max(rows, 0), 50))
 
-    async def typed_values(request: Request) -> list[tuple[str, str]]:
+    async def typed_values(request: Request) -> tuple[list[tuple[str, str]], str]:
         """What was typed, read without the form's own bounds (they need the ledger): at
-        most 2,000 inputs of ``max_field_bytes`` each, files left out."""
+        most 2,000 inputs of ``max_field_bytes`` each, files left out; and whether it was
+        暂存 (``draft``) or anything else (``submit``: a row button is simply sent again)."""
         try:
             form = await request.form(max_files=settings.max_files + 1, max_fields=2000, max_part_size=settings.max_field_bytes)
         except Exception:  # noqa: BLE001
-            return []
-        return [(k[2:], v) for k, v in form.multi_items() if isinstance(v, str) and k.startswith("f.")][:2000]
+            return [], "submit"
+        values = [(k[2:], v) for k, v in form.multi_items() if isinstance(v, str) and k.startswith("f.")][:2000]
+        return values, "draft" if form.get("op") == "draft" else "submit"
 
     @app.post("/t/{token}")
     async def submit(token: str, request: Request) -> Response:
@@ -347,7 +349,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             # that can send it again
             busy = isinstance(exc, OperationalError) and is_lock_wait(exc)
             log.warning("database %s before a submission: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
-            return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=await typed_values(request))
+            values, op = await typed_values(request)
+            return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=values, op=op)
         if isinstance(found, Response):
             return found
         claims, info = found
