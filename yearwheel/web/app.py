@@ -349,8 +349,8 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             # that can send it again
             busy = isinstance(exc, OperationalError) and is_lock_wait(exc)
             log.warning("database %s before a submission: %s", "busy" if busy else "unreachable", str(exc.orig)[:300])
-            values, op = await typed_values(request)
-            return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=values, op=op)
+            values, pressed = await typed_values(request)
+            return page("retry.html.j2", 503, message=BUSY if busy else DOWN, values=values, op=pressed)
         if isinstance(found, Response):
             return found
         claims, info = found
