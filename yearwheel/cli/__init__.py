@@ -71,6 +71,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The monthly bulletin (月度通报): due, on time, late, missing by unit; units late months running (.docx/.html).",
     ),
     "users": ("yearwheel.cli.users", "Console accounts: add, disable, reset-password, list, token, revoke-token."),
+    "prefect": ("yearwheel.cli.prefect_ops", "Prefect operations: apply the shipped Automations (deploy/automations.yaml)."),
     "intake": ("yearwheel.cli.intake", "The web intake behind signed links ($YEARWHEEL_LINK_SECRET, $YEARWHEEL_INTAKE_URL)."),
 }
 MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))

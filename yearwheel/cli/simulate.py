@@ -37,7 +37,7 @@ def simulate(
         bool,
         typer.Option("--prefect/--no-prefect", help="run as a Prefect flow (ephemeral server unless PREFECT_API_URL is set)"),
     ] = True,
-    events: Annotated[
+    emit_events: Annotated[
         bool,
         typer.Option(
             "--events/--no-events",
@@ -102,7 +102,7 @@ def simulate(
             calendar_dir=directory,
             runner=runner,
             on_event=on_event,
-            emit_events=prefect and events,  # the flow run's Event Feed shows the simulated year
+            emit_events=prefect and emit_events,  # the flow run's Event Feed shows the simulated year
         )
     state, rows, rollup, received, eml_dir, db_file = (
         result.state,
