@@ -170,3 +170,25 @@ def test_help_and_plan_import_only_what_they_need(tmp_path):
 def test_an_unknown_command_is_named_with_the_nearest():
     out = subprocess.run([str(YEARWHEEL), "advnace"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2 and "did you mean advance" in out.stderr
+
+
+def test_prefect_yaml_is_generated_from_the_calendars_and_not_stale(cli, tmp_path, jilin_text, calendar_copy):
+    """One advance deployment per calendar: a new calendar makes the committed file stale."""
+    import yaml
+
+    from yearwheel.deployments import TARGET, render
+
+    r = cli("deployments", "--check")
+    assert r.exit_code == 0, r.stderr
+    doc = yaml.safe_load(TARGET.read_text(encoding="utf-8"))
+    advances = [d for d in doc["deployments"] if d["name"].startswith("advance-")]
+    assert {d["name"] for d in advances} == {f"advance-{p.stem}" for p in (ROOT / "calendar").glob("*.yaml")}
+    assert all(d["concurrency_limit"] == 1 and d["parameters"]["programme"] == d["name"][8:] for d in advances)
+    # a folder with one more (broken) calendar: its deployment is there, tagged without years
+    folder = calendar_copy(jilin_text).parent
+    (folder / "broken-2025.yaml").write_text("version: 1\nprogramme: [\n", encoding="utf-8")
+    other = yaml.safe_load(render(folder))
+    names = {d["name"]: d for d in other["deployments"]}
+    assert names["advance-broken-2025"]["tags"] == ["yearwheel", "engine", "programme:broken-2025"]
+    assert "years:2022-2024" in names["advance-jilin-quality-2022-2024"]["tags"]
+    assert {"rollup-nightly", "bulletin-monthly", "simulate-manual"} <= set(names)

@@ -110,12 +110,20 @@ def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_
     server = prefect_server
     server.cli("work-pool", "create", "yearwheel", "--type", "process")
     out = server.cli("--no-prompt", "deploy", "--all", env={"PWD": str(REPO)})
-    for name in ("advance-hourly", "rollup-nightly", "open-milestone-manual", "chase-manual", "simulate-manual"):
+    for name in ("advance-jilin-quality-2022-2024", "rollup-nightly", "open-milestone-manual", "chase-manual", "simulate-manual"):
         assert f"Deployment '{name.split('-')[0].replace('open', 'open_milestone')}/{name}' successfully created" in " ".join(
             out.split()
         )
     deployments = {d["name"]: d for d in _api(server.api + "/deployments/filter", {})}
-    hourly = deployments["advance-hourly"]
+    # one advance deployment per calendar, each with its programme, tags and own slot
+    calendars = sorted(p.stem for p in (REPO / "calendar").glob("*.yaml"))
+    advances = {n: d for n, d in deployments.items() if n.startswith("advance-")}
+    assert sorted(n.removeprefix("advance-") for n in advances) == calendars
+    for n, d in advances.items():
+        programme = n.removeprefix("advance-")
+        assert d["parameters"] == {"programme": programme} and f"programme:{programme}" in d["tags"]
+        assert d["global_concurrency_limit"]["limit"] == 1
+    hourly = deployments["advance-jilin-quality-2022-2024"]
     assert hourly["schedules"][0]["schedule"] == {"cron": "0 8-18 * * *", "timezone": "Asia/Shanghai", "day_or": True}
     assert hourly["global_concurrency_limit"]["limit"] == 1
     assert hourly["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]

@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("yearwheel.cli.calendars", "The year's milestones with nominal and effective due dates, assignees and reminders."),
     "ics": ("yearwheel.cli.calendars", "An iCalendar (RFC 5545) file: one event per milestone due, alarms at the reminders."),
     "schema": ("yearwheel.cli.calendars", "Write the JSON schemas of the calendar formats into <calendar dir>/schema/."),
+    "deployments": (
+        "yearwheel.cli.calendars",
+        "Write prefect.yaml: deploy/prefect-base.yaml and one advance-<programme> deployment per calendar.",
+    ),
     "db": ("yearwheel.cli.ledger", "The ledger database: apply migrations (YEARWHEEL_DATABASE_URL; default ./yearwheel.db)."),
     "advance": (
         "yearwheel.cli.ledger",

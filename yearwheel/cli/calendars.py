@@ -267,3 +267,23 @@ def schema(
     if check and stale:
         raise fail("stale: " + ", ".join(map(str, stale)) + " — run 'yearwheel schema'")
     err(("wrote " + ", ".join(map(str, stale))) if stale and not check else "schemas up to date")
+
+
+@app.command()
+def deployments(
+    check: Annotated[bool, typer.Option("--check", help="exit 1 if prefect.yaml is stale instead of writing it")] = False,
+    calendar_dir: CalendarDirOpt = None,
+) -> None:
+    """Write prefect.yaml: deploy/prefect-base.yaml and one advance-<programme> deployment per
+    calendar (own concurrency limit, tags, schedule)."""
+    from yearwheel.deployments import TARGET, render
+
+    text = render(calendar_folder(calendar_dir))
+    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else None
+    if current == text:
+        err(f"{TARGET} up to date")
+        return
+    if check:
+        raise fail(f"stale: {TARGET} — run 'yearwheel deployments'")
+    TARGET.write_text(text, encoding="utf-8")
+    err(f"wrote {TARGET}")
