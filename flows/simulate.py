@@ -31,13 +31,20 @@ def calendar_folder(option: Optional[str]) -> Path:
 # What the simulation's ephemeral Prefect server does without: Prefect's anonymous
 # telemetry (its start-up write races the server's own and prints a "database is locked"
 # traceback into the user's terminal), the automation triggers and the event logger
-# (nothing here reacts to events; they are still stored and shown). The user's own
-# environment wins.
-EPHEMERAL_SERVER_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
-    "PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED": "false",
-}
+# (nothing here reacts to events; they are still stored and shown). Handed to the server's
+# process as Prefect settings: Prefect passes the settings in force to it.
+def _server_settings() -> dict:
+    from prefect.settings import (
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED,
+        PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED,
+    )
+
+    return {
+        PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED: False,
+        PREFECT_SERVER_SERVICES_EVENT_LOGGER_ENABLED: False,
+    }
 
 
 class EarlyServer:
@@ -47,7 +54,6 @@ class EarlyServer:
     configured (``PREFECT_API_URL``)."""
 
     def __init__(self) -> None:
-        import os
         import threading
 
         from prefect.settings import PREFECT_API_URL
@@ -57,8 +63,6 @@ class EarlyServer:
         self._thread: threading.Thread | None = None
         if PREFECT_API_URL.value():
             return
-        for k, v in EPHEMERAL_SERVER_ENV.items():
-            os.environ.setdefault(k, v)  # read by the server's process, started from this environment
         self._thread = threading.Thread(target=self._start, name="prefect-ephemeral-start", daemon=True)
         self._thread.start()
 
@@ -66,10 +70,12 @@ class EarlyServer:
         t0 = time.perf_counter()
         try:
             from prefect.server.api.server import SubprocessASGIServer
+            from prefect.settings import temporary_settings
 
-            SubprocessASGIServer().start(
-                timeout=120
-            )  # a fresh Prefect home migrates first (~15 s here); the instance Prefect's client uses (one per process)
+            # the instance Prefect's client uses (one per process); a fresh Prefect home
+            # runs Prefect's migrations first (~15 s here), hence the long timeout
+            with temporary_settings(_server_settings()):
+                SubprocessASGIServer().start(timeout=120)
         except BaseException as exc:  # noqa: BLE001 — raised in wait(), on the main thread
             self._error = exc
         self.seconds = time.perf_counter() - t0

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from . import activity as A
@@ -164,6 +164,8 @@ def compile_year(
     else:
         reason = why_moved(py.inputs, inputs, prog.spec.programme.title)
         py.calendar_digest, py.compiled_at, py.title, py.inputs = digest, at, prog.spec.programme.title, inputs
+        # the calendar, its policies or the working days changed: every step instant may have
+        session.execute(update(Task).where(Task.programme_year_id == py.id).values(next_step_at=None))
 
     existing = {
         m.milestone: m for m in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))

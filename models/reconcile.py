@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import states as S
@@ -207,11 +207,15 @@ def queue_reminders(
     task_ids: list[int] | None = None,
 ) -> None:
     """Queue every step of ``prog``'s awaiting tasks that is due by ``at`` and not yet
-    queued (or skipped)."""
+    queued (or skipped). Only the tasks whose ``next_step_at`` has come (or is not known)
+    are read: a run with nothing due is one index lookup, whatever the size of the ledger;
+    each task read gets its next step instant reckoned again."""
     if not py_ids:
         return
     cal = cal.for_spec(prog.spec)
-    awaiting = (Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING))
+    awaiting: list[Any] = [Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING)]
+    if task_ids is None:
+        awaiting.append(or_(Task.next_step_at.is_(None), Task.next_step_at <= at))
     q = select(
         Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id, Task.item_key, Task.item
     ).where(*awaiting)
@@ -252,32 +256,71 @@ def queue_reminders(
     policies = {p.id: p for p in prog.spec.reminder_policies}
     roles = {x.id: x for x in prog.spec.roles}
     new_rows: list[dict[str, Any]] = []
+    waits: dict[int, list[tuple[Step, bool]]] = {}  # task → its steps not written, and whether each was held
     for (mi_id, opens, due), members in groups.items():
         mi = mis[mi_id]
         py = pys[mi.programme_year_id]
         start = max(dt.date(py.year, 1, 1), prog.spec.programme.in_force_from or dt.date.min)
         policy = policies.get(mi.reminder_policy) if mi.reminder_policy else None
+        for task in members:
+            waits[task.id] = []
         for step in task_steps(policy, opens=opens, due=due, cal=cal, year_start=start, missing=report.missing_years):
             if step.at > at:
-                break
+                for task in members:
+                    if (task.id, step_key(step.key, task.generation)) not in done:
+                        waits[task.id].append((step, False))
+                continue
             if depends_on_provisional(cal, [opens, due, step.at.date()]):
                 # nothing dated on a guess is sent: held (not queued) until the notice is imported
                 waiting = [t for t in members if (t.id, step_key(step.key, t.generation)) not in done]
                 if waiting:
                     report.held[f"{py.programme}/{py.year}/{mi.milestone}/{step.key}"] = len(waiting)
+                for task in waiting:
+                    waits[task.id].append((step, True))
                 continue
             for task in members:
                 if (task.id, step_key(step.key, task.generation)) in done:
                     continue
                 stale = step.stale_at is not None and at >= step.stale_at
                 if not stale and not _applies(step, task):
+                    waits[task.id].append((step, False))
                     continue  # e.g. a chaser for a task that is not late (yet)
-                new_rows.extend(
-                    _step_rows(
-                        prog, py, mi, task, step, roles, messenger, at, report, digest=bool(policy and policy.escalation_digest)
-                    )
+                rows = _step_rows(
+                    prog, py, mi, task, step, roles, messenger, at, report, digest=bool(policy and policy.escalation_digest)
                 )
+                if not rows:
+                    waits[task.id].append((step, True))  # nobody to send it to: due again at the next run
+                new_rows.extend(rows)
     insert_ignore(session, new_rows)
+    _keep_next_steps(session, groups, waits, at)
+
+
+NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)  # no step left: read again only after a change
+
+
+def _keep_next_steps(session: Session, groups: dict, waits: dict[int, list[tuple[Step, bool]]], at: dt.datetime) -> None:
+    """Each task read: the earliest instant a step of it may next be written — a step still
+    due (held, or nobody to send to) now; a future step when it falls due if it applies to
+    the task's state, else when it goes stale (its skipped row); nothing left: NEVER. Any
+    change of state, date, calendar or working days clears it (``models.states``)."""
+    by_value: dict[dt.datetime, list[int]] = defaultdict(list)
+    states = {t.id: t for members in groups.values() for t in members}
+    for tid, steps in waits.items():
+        task = states[tid]
+        nxt = NEVER
+        for step, stuck in steps:
+            if stuck:
+                when: dt.datetime | None = step.at
+            elif _applies(step, task):
+                when = step.at
+            else:
+                when = step.stale_at
+            if when is not None and when < nxt:
+                nxt = when
+        by_value[nxt].append(tid)
+    for value, ids in by_value.items():
+        for i in range(0, len(ids), 5000):
+            session.execute(update(Task).where(Task.id.in_(ids[i : i + 5000])).values(next_step_at=value))
 
 
 def _applies(step: Step, task: _TaskFacts) -> bool:

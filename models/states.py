@@ -1,7 +1,9 @@
 """Task states and the transitions allowed between them — data, changed in one place.
 
 ``change_state`` is the only code that writes ``Task.state``; it also writes the
-``status_changes`` row, so the audit trail cannot miss a change.
+``status_changes`` row, so the audit trail cannot miss a change. It and ``record_event``
+(an extension, a calendar edit) clear the task's ``next_step_at``: the reconcile reckons
+its next reminder step again.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def change_state(
     A.note(session, A.Fact("task", to, at, task.id, details={"from": task.state, "actor": actor, "reason": reason}))
     task.state = to
     task.state_changed_at = at
+    task.next_step_at = None  # which steps apply follows the state: reckoned again at the next run
     session.add(change)
     return change
 
@@ -105,7 +108,7 @@ def change_states(
                 session.execute(
                     update(Task)
                     .where(Task.id.in_(chunk), Task.state == source)
-                    .values(state=to, state_changed_at=at)
+                    .values(state=to, state_changed_at=at, next_step_at=None)
                     .returning(Task.id)
                 ).scalars()
             )
@@ -141,5 +144,6 @@ def record_event(
         task_id=task.id, from_state=task.state, to_state=task.state, at=at, actor=actor, reason=reason, details=details
     )
     A.note(session, A.Fact("task", event, at, task.id, details={"state": task.state, "actor": actor, "reason": reason}))
+    task.next_step_at = None  # an extension, a calendar edit: its steps are reckoned again
     session.add(row)
     return row

@@ -70,6 +70,7 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("milestone_instance_id", "participant", "item_key"),
         Index("ix_tasks_state_due", "state", "due"),
+        Index("ix_tasks_next_step", "programme_year_id", "next_step_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +91,10 @@ class Task(Base):
     )
     item: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, comment="a fan-out task's snapshot of its row: name, kept columns, the source task and version"
+    )
+    next_step_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime,
+        comment="the earliest instant a reminder step may be queued for this task; NULL: not known (reckon it again)",
     )
 
 
