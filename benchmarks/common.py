@@ -89,6 +89,12 @@ def national_calendar(directory: Path, counties: int = COUNTIES) -> Path:
     shutil.copytree(ROOT / "calendar" / "workdays", directory / "workdays", dirs_exist_ok=True)
     out = directory / f"{NATIONAL}.yaml"
     out.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # its expert library: Jilin's, for this programme (the visit reports go to drawn experts)
+    (directory / "experts").mkdir(exist_ok=True)
+    library = (ROOT / "calendar" / "experts" / f"{JILIN}.yaml").read_text(encoding="utf-8")
+    (directory / "experts" / f"{NATIONAL}.yaml").write_text(
+        library.replace(f"programme: {JILIN}", f"programme: {NATIONAL}"), encoding="utf-8"
+    )
     return out
 
 

@@ -21,6 +21,7 @@ def main() -> None:
         ["startup.py", *(["-n", "1"] if smoke else [])],
         ["console_board.py", *(["--counties", "100", "--baseline-counties", "20", "-n", "1"] if smoke else [])],
         ["fanout.py", *(["--enterprises", "30", "--measures", "2"] if smoke else [])],
+        ["noop.py", *(["--programmes", "2", "--counties", "50"] if smoke else [])],
         *([] if smoke else [["simulate_jilin.py"]]),  # CI runs the simulation itself (the README's main command)
     ]
     for args in runs:

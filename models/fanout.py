@@ -179,6 +179,15 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
         if mi is None or fe is None:
             continue  # not held this year
         src = instances.get(fe.milestone)
+        where = f"{py.programme}/{py.year}/{m.id}"
+        inputs = _inputs(session, py, src, fe)
+        last = mi.fan_out or {}
+        if last.get("inputs") == inputs:
+            # nothing it depends on changed since it last fanned out: its tasks match; its
+            # rows' problems are still there, and said again
+            if last.get("problems"):
+                report.problems[where] = list(last["problems"])
+            continue
         stands = _standing(session, src, fe.standing) if src is not None else {}
         problems: list[str] = []
         assignees = prog.spec.expand(m.assignees if m.assignees is not None else w.lead)
@@ -204,8 +213,30 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
             if given_by in awaiting and t.state != S.RETIRED and (p, k) not in want:
                 want[(p, k)] = _Row(p, k, t.item or {})
         _apply(session, prog, m, mi, want, tasks, at, report)
+        mi.fan_out = {"inputs": inputs, "problems": problems}
         if problems:
-            report.problems[f"{py.programme}/{py.year}/{m.id}"] = problems
+            report.problems[where] = problems
+
+
+def _inputs(session: Session, py: ProgrammeYear, src: MilestoneInstance | None, fe) -> str:
+    """What a fan-out's rows depend on, in one line: the calendar as compiled, the last
+    change to any source task (each submission, return, acceptance, exemption writes one)
+    and the standing expert draw."""
+    from .tables import ExpertDraw
+
+    last = None
+    if src is not None:
+        last = session.scalar(
+            select(func.max(StatusChange.id))
+            .join(Task, Task.id == StatusChange.task_id)
+            .where(Task.milestone_instance_id == src.id)
+        )
+    drawn = None
+    if fe.assignee is not None and fe.assignee.draw is not None:
+        drawn = session.scalar(
+            select(func.max(ExpertDraw.id)).where(ExpertDraw.programme_year_id == py.id, ExpertDraw.milestone == fe.assignee.draw)
+        )
+    return f"{py.calendar_digest}|{last}|{drawn}"
 
 
 def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:

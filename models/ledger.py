@@ -64,6 +64,11 @@ class LoadedProgramme:
         return {x.id: x.name for x in lib.experts}
 
     @cached_property
+    def first_steps(self) -> dict[tuple, Any]:
+        """(year, working-day view) → the year's first step instant (``reconcile.first_step``)."""
+        return {}
+
+    @cached_property
     def forms(self) -> dict[str, Any]:
         return {f.id: f for f in self.spec.forms}
 

@@ -116,10 +116,16 @@ def compile_from(prog: LoadedProgramme, year: int) -> dt.datetime:
 
 
 def first_step(prog: LoadedProgramme, year: int, cal: WorkdayCalendar) -> dt.datetime | None:
-    """The earliest instant anything of ``year`` is sent (an opening notice, a reminder)."""
-    plan = plan_year(prog.spec, year, cal)
-    instants = [s.at for m in plan.milestones for s in m.steps]
-    return min(instants) if instants else None
+    """The earliest instant anything of ``year`` is sent (an opening notice, a reminder).
+    Planned once per programme, year and working-day data in a process: every hourly run
+    asks it of next year, and planning a national calendar takes ~90 ms."""
+    key = (year, cal.allow_provisional, cal.data_id)
+    known = prog.first_steps
+    if key not in known:
+        plan = plan_year(prog.spec, year, cal)
+        instants = [s.at for m in plan.milestones for s in m.steps]
+        known[key] = min(instants) if instants else None
+    return known[key]
 
 
 def compile_due_years(

@@ -56,6 +56,9 @@ class MilestoneInstance(Base):
     sequence: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", comment="times the dates moved (iCalendar SEQUENCE)"
     )
+    fan_out: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="a fan-out milestone's last inputs (source changes, draw) and the problems its rows had"
+    )
 
     programme_year: Mapped[ProgrammeYear] = relationship(back_populates="milestones", lazy="raise")
 
@@ -144,6 +147,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("key"),
         Index("ix_outbox_state_not_before", "state", "not_before"),
+        Index("ix_outbox_kind_state", "kind", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

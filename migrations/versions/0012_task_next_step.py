@@ -1,9 +1,12 @@
-"""each task's next reminder step instant
+"""each task's next reminder step instant; a fan-out milestone's last inputs
 
-Why: a run with nothing due read every outbox key of every awaiting task (issue
-"Prefect-native operations", item 4). A task now carries the earliest instant at which a
-reminder step may be queued for it; the reconcile reads only the tasks whose instant has
-come (or is unknown: NULL, set by every change of state, date, calendar or working days).
+Why: a run with nothing due read every outbox key of every awaiting task, and fanned out
+every fan-out milestone again (issue "Prefect-native operations", item 4). A task now
+carries the earliest instant at which a reminder step may be queued for it; the reconcile
+reads only the tasks whose instant has come (or is unknown: NULL, set by every change of
+state, date, calendar or working days). A fan-out milestone keeps the fingerprint of its
+inputs (and its rows' problems, still reported): unchanged, it is not fanned out again.
+Escalations waiting for a digest are found by kind and state.
 
 Revision ID: 0012
 Revises: 0011
@@ -27,9 +30,15 @@ def upgrade() -> None:
     with op.batch_alter_table('tasks') as batch:
         batch.add_column(sa.Column('next_step_at', models.db.UTCDateTime(timezone=True), nullable=True, comment='the earliest instant a reminder step may be queued for this task; NULL: not known (reckon it again)'))
     op.create_index('ix_tasks_next_step', 'tasks', ['programme_year_id', 'next_step_at'], unique=False)
+    with op.batch_alter_table('milestone_instances') as batch:
+        batch.add_column(sa.Column('fan_out', sa.JSON(), nullable=True, comment="a fan-out milestone's last inputs (source changes, draw) and the problems its rows had"))
+    op.create_index('ix_outbox_kind_state', 'outbox', ['kind', 'state'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_outbox_kind_state', table_name='outbox')
+    with op.batch_alter_table('milestone_instances') as batch:
+        batch.drop_column('fan_out')
     op.drop_index('ix_tasks_next_step', table_name='tasks')
     with op.batch_alter_table('tasks') as batch:
         batch.drop_column('next_step_at')

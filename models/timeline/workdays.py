@@ -113,6 +113,11 @@ class WorkdayCalendar:
         self._provisional: set[int] = set()  # years whose cached days come from a provisional draft
         self.allow_provisional = False  # a programme opts in (programme.provisional_workdays): see for_spec
 
+    @property
+    def data_id(self) -> int:
+        """The same for every view of one calendar's data (``for_spec``): a cache key."""
+        return id(self._files)
+
     def for_spec(self, spec: Any) -> WorkdayCalendar:
         """This calendar as ``spec``'s programme may read it: provisional years only if it
         opted in. The view shares what has been read."""
