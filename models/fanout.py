@@ -224,13 +224,13 @@ def _inputs(session: Session, py: ProgrammeYear, src: MilestoneInstance | None, 
     and the standing expert draw."""
     from .tables import ExpertDraw
 
-    last = None
-    if src is not None:
-        last = session.scalar(
-            select(func.max(StatusChange.id))
-            .join(Task, Task.id == StatusChange.task_id)
-            .where(Task.milestone_instance_id == src.id)
-        )
+    last = 0
+    if src is not None:  # the source's tasks first, then their audit rows by the task index
+        ids = list(session.scalars(select(Task.id).where(Task.milestone_instance_id == src.id)))
+        for i in range(0, len(ids), 5000):
+            last = max(
+                last, session.scalar(select(func.max(StatusChange.id)).where(StatusChange.task_id.in_(ids[i : i + 5000]))) or 0
+            )
     drawn = None
     if fe.assignee is not None and fe.assignee.draw is not None:
         drawn = session.scalar(

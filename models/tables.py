@@ -74,6 +74,7 @@ class Task(Base):
         UniqueConstraint("milestone_instance_id", "participant", "item_key"),
         Index("ix_tasks_state_due", "state", "due"),
         Index("ix_tasks_next_step", "programme_year_id", "next_step_at"),
+        Index("ix_tasks_opening", "programme_year_id", "state", "opens"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
