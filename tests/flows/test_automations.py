@@ -45,6 +45,7 @@ def told(sink: HttpSink, words: str, timeout: float = 90) -> list:
     return []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the ledger is not what is tested here
 def test_apply_is_idempotent_and_the_automations_fire(cli, tmp_path, database_url, smtp_server, ops):
     from prefect.events.worker import EventsWorker
 
