@@ -224,19 +224,20 @@ def _inputs(session: Session, py: ProgrammeYear, src: MilestoneInstance | None, 
     and the standing expert draw."""
     from .tables import ExpertDraw
 
-    last = 0
+    last, count = 0, 0  # the count too: a change committed after a later-numbered one still counts
     if src is not None:  # the source's tasks first, then their audit rows by the task index
         ids = list(session.scalars(select(Task.id).where(Task.milestone_instance_id == src.id)))
         for i in range(0, len(ids), 5000):
-            last = max(
-                last, session.scalar(select(func.max(StatusChange.id)).where(StatusChange.task_id.in_(ids[i : i + 5000]))) or 0
-            )
+            hi, n = session.execute(
+                select(func.max(StatusChange.id), func.count()).where(StatusChange.task_id.in_(ids[i : i + 5000]))
+            ).one()
+            last, count = max(last, hi or 0), count + n
     drawn = None
     if fe.assignee is not None and fe.assignee.draw is not None:
         drawn = session.scalar(
             select(func.max(ExpertDraw.id)).where(ExpertDraw.programme_year_id == py.id, ExpertDraw.milestone == fe.assignee.draw)
         )
-    return f"{py.calendar_digest}|{last}|{drawn}"
+    return f"{py.calendar_digest}|{last}|{count}|{drawn}"
 
 
 def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:

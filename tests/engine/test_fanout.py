@@ -215,6 +215,10 @@ def test_a_row_naming_no_participant_is_reported_not_dropped(fw):
     assert any("第5行" in p and "缺少task_no" in p for p in problems)
     assert set(feedback_tasks(fw)) == {("div-a", "T1"), ("div-a", "T2"), ("div-b", "T3")}
     assert r.as_json()["fan_out"]["problems"][f"{PROGRAMME}/2023/measure-feedback"] == problems  # in --json and the summary
+    # the next runs change nothing (nothing it depends on changed: not fanned out again) and still say it
+    again = fw.advance("2023-09-21T11:00")
+    assert again.reconcile.fan_out.problems[f"{PROGRAMME}/2023/measure-feedback"] == problems
+    assert (again.reconcile.fan_out.added, again.reconcile.fan_out.retired) == (0, 0)
 
 
 def test_two_runs_at_once_create_each_fan_out_task_once(fw):
