@@ -241,6 +241,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             draft = D.load_draft(s, task.id)
             info["draft"] = D.stored_values(draft) if draft else None
             info["draft_at"] = draft.saved_at if draft else None
+            info["returned"] = P.returned_version(s, task.id, task.state, versions or 0)
         try:
             prog = rt.programme(info["programme"])
         except LookupError:
@@ -278,6 +279,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             t=info,
             values=values or {},
             problems=problems or {},
+            errors=P.linked_errors(info["form_spec"], values or {}, problems or {}),
             closed=closed,
             notice=notice,
             extra_rows=extra_rows,
@@ -324,8 +326,7 @@ def create_app(rt: R.Runtime, settings: WebSettings, *, send: bool = True) -> Fa
             return found
         _, info = found
         closed = can_submit(info)
-        restored = info["draft"] if info["draft"] and not closed else None
-        notice = f"已恢复{zh_datetime(info['draft_at'], rt.cal)}暂存的内容（尚未提交）。" if restored else None
+        restored, notice = P.start_values(info, rt.cal) if not closed else (None, None)  # a draft, else a returned version
         return form_page(info, values=restored, notice=notice, closed=closed, extra_rows=min(max(rows, 0), 50))
 
     async def typed_values(request: Request) -> tuple[list[tuple[str, str]], str]:

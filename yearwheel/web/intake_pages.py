@@ -16,21 +16,24 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import states as S
 from models.forms import PayloadInvalid
 from models.formtext import row_limit, zh_message
 from models.receipts import receipt_number
-from models.tables import Submission
+from models.tables import StatusChange, Submission
 from models.timeline.spec import Form, FormField, ProgrammeFile
-from models.timeline.zhdate import zh_date
+from models.timeline.zhdate import zh_date, zh_datetime
 
 _OP = re.compile(r"(submit|draft)|(add):([a-z][a-z0-9_]{0,63})|(del):([a-z][a-z0-9_]{0,63}):(\d{1,6})")
 _COUNT = re.compile(r"\d{1,6}")
 SUMMARY_ROWS = 8  # table rows a receipt lists (then "…共 N 行"): a receipt is one A4 page
 SUMMARY_TEXT = 120  # characters of a text shown on a receipt
 FILES_NOT_KEPT = "所选附件未随本次操作保存，提交前请重新选择附件。"
+REASON_TEXT = 2000  # characters of a coordinator's reason for a return shown on the page
+PREFILL_TEXT = 256 * 1024  # characters of one value of a returned version put back in its input
 
 
 @dataclass(frozen=True)
@@ -209,3 +212,155 @@ def receipt_of(session: Session, info: dict, version: int | None) -> dict[str, A
         "summary": summary(info.get("form_spec"), sub.payload or {}),
         "files": [{"name": a.get("name", ""), "size": a.get("size", 0)} for a in sub.attachments or []],
     }
+
+
+# --------------------------------------------------------------------------- a returned version
+
+
+def returned_version(session: Session, task_id: int, state: str, versions: int) -> dict[str, Any] | None:
+    """When the task's latest version was returned for revision (no submission since the
+    coordinator's return, the task still awaited — ``returned``, or ``overdue``/``open``
+    after it passed its date or was extended): the return's audit row (``status_changes``,
+    where ``submissions.return_for_revision`` keeps the reason) and the version returned."""
+    if state not in S.AWAITING or not versions:
+        return None
+    back = session.scalars(
+        select(StatusChange)
+        .where(StatusChange.task_id == task_id, StatusChange.to_state == S.RETURNED)
+        .order_by(StatusChange.id.desc())
+        .limit(1)
+    ).first()
+    if back is None:
+        return None
+    since = select(func.count()).select_from(StatusChange)
+    if session.scalar(
+        since.where(StatusChange.task_id == task_id, StatusChange.to_state == S.SUBMITTED, StatusChange.id > back.id)
+    ):
+        return None
+    sub = session.scalars(
+        select(Submission).where(Submission.task_id == task_id).order_by(Submission.version.desc()).limit(1)
+    ).first()
+    if sub is None:
+        return None
+    reason = (back.reason or "").strip()
+    return {
+        "reason": reason if len(reason) <= REASON_TEXT else reason[: REASON_TEXT - 1] + "…",
+        "at": back.at,
+        "state": S.STATES_ZH[S.RETURNED],
+        "version": sub.version,
+        "received_at": sub.received_at,
+        "payload": sub.payload if isinstance(sub.payload, dict) else {},
+    }
+
+
+def _as_typed(v: Any) -> str:
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)[:PREFILL_TEXT]
+
+
+def flat_of(form: Form | None, payload: dict[str, Any], param: Callable) -> dict[str, str]:
+    """A submitted payload as the page's inputs (the inverse of ``formtext.payload_from_flat``):
+    only the form's own fields and columns, a table's rows within its limit, each value
+    as the text it would have been typed as, bounded."""
+    out: dict[str, str] = {}
+    for f in form.fields if form else []:
+        v = payload.get(f.id)
+        if f.type == "table":
+            rows = v[: row_limit(f, param)] if isinstance(v, list) else []
+            for i, row in enumerate(r for r in rows if isinstance(r, dict)):
+                for c in f.columns or []:
+                    if row.get(c.id) is not None:
+                        out[f"{f.id}.{i}.{c.id}"] = _as_typed(row[c.id])
+        elif v is not None and not isinstance(v, (list, dict)):
+            out[f.id] = _as_typed(v)
+    return out
+
+
+def start_values(info: dict, cal: Any) -> tuple[dict[str, str] | None, str | None]:
+    """What a freshly opened page starts from, and the notice saying which: the saved
+    draft (it wins), else the returned version's values, else nothing."""
+    back = info.get("returned")
+    if info.get("draft"):
+        note = f"已恢复{zh_datetime(info['draft_at'], cal)}暂存的内容（尚未提交）。"
+        return info["draft"], note + (f"被退回的第 {back['version']} 版未填入。" if back else "")
+    if back:
+        values = flat_of(info.get("form_spec"), back["payload"], info["param"])
+        said = f"已填入被退回的第 {back['version']} 版（{zh_datetime(back['received_at'], cal)}提交）的内容"
+        return values, said + "，请按退回原因修改后重新提交（附件未填入，如需请重新选择）。"
+    return None, None
+
+
+# --------------------------------------------------------------------------- errors linked to their fields
+
+_CELL = re.compile(r"([a-z][a-z0-9_]{0,63})\[(\d{1,6})\](?:\.([a-z][a-z0-9_]{0,63}))?")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    err_id: str  # the message's element id ("err-1")
+    text: str
+    owner: str  # the input (flat name), the table or "evidence" it is shown under; "" for the form as a whole
+    target: str | None  # the element id the error summary links to
+
+
+@dataclass
+class Errors:
+    summary: list[FieldError]
+    shown: dict[str, list[FieldError]]  # owner → the messages shown under it
+    described: dict[str, str]  # input name → its aria-describedby
+    invalid: set[str]  # input names marked aria-invalid
+
+
+def _page_rows(table: str, flat: dict[str, Any]) -> list[int]:
+    """The page's rows of ``table`` that held a value, in order: the payload's rows
+    (``payload_from_flat`` drops rows left empty), so payload row i is page row ``[i]``."""
+    rows: set[int] = set()
+    for name, v in flat.items():
+        head, _, rest = name.partition(".")
+        row = rest.partition(".")[0]
+        if head == table and row.isdigit() and isinstance(v, str) and v.strip():
+            rows.add(int(row))
+    return sorted(rows)
+
+
+def linked_errors(form: Form | None, flat: dict[str, Any], problems: dict[str, list[str]]) -> Errors:
+    """Each problem with an id, the input it belongs to (a table cell's path ``t[i].c``
+    names the page's row) and the element the summary at the top links to."""
+    fields = {f.id: f for f in (form.fields if form else [])}
+    errs = Errors([], {}, {}, set())
+    for path, msgs in problems.items():
+        owner, target, invalid = "", None, True
+        m = _CELL.fullmatch(path)
+        f = fields.get(m[1] if m else path)
+        first = f"{f.id}.0.{f.columns[0].id}" if f is not None and f.type == "table" and f.columns else None
+        if path == "evidence":
+            owner, target = "evidence", "evidence"
+        elif m and f is not None and f.type == "table" and f.columns:
+            rows = _page_rows(f.id, flat)
+            i = int(m[2])
+            row = rows[i] if i < len(rows) else i
+            col = m[3] if m[3] in {c.id for c in f.columns} else f.columns[0].id
+            owner = target = f"{f.id}.{row}.{col}"
+        elif f is not None and f.type == "table" and first:
+            owner, target, invalid = f.id, first, False  # the table: the link goes to its first cell
+        elif f is not None and not m:
+            owner = target = f.id
+        for text in msgs:
+            e = FieldError(
+                f"err-{len(errs.summary) + 1}",
+                text,
+                owner,
+                None if target is None else ("f." + target if target != "evidence" else target),
+            )
+            errs.summary.append(e)
+            if not owner:
+                continue
+            errs.shown.setdefault(owner, []).append(e)
+            for name in {owner, first} if owner == getattr(f, "id", None) and first else {owner}:
+                errs.described[name] = (errs.described.get(name, "") + " " + e.err_id).strip()
+            if invalid:
+                errs.invalid.add(owner)
+    return errs
