@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium, visit  # noqa: F401 — the browser fixtures of this folder's tests
+from tests.engine.conftest import world  # noqa: F401
 from tests.pg import free_port
 
 REPO = Path(__file__).resolve().parents[2]
