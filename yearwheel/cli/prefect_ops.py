@@ -10,7 +10,9 @@ import typer
 from ._common import fail
 
 app = typer.Typer()
-prefect_app = typer.Typer(help="Prefect operations: the shipped Automations.", no_args_is_help=True)
+prefect_app = typer.Typer(
+    help="Prefect operations: apply the shipped Automations (deploy/automations.yaml).", no_args_is_help=True
+)
 app.add_typer(prefect_app, name="prefect")
 
 
