@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import outbox as O
 from models import reconcile as RC
+from models.reminders import queue_reminders
 from models.ledger import LoadedProgramme, find_programme_year
 from models.queries import milestone_task_ids
 from models.rollup import Rollup, compute_rollup, store_rollup
@@ -168,7 +169,7 @@ def open_milestone(rt: Runtime, programme: str, year: int, milestone: str, at: d
         # opened today, whatever the calendar said: the opening notice goes now, reminders count from today
         today = local_day(at)
         s.execute(update(Task).where(Task.id.in_(ids), or_(Task.opens.is_(None), Task.opens > today)).values(opens=today))
-        RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+        queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
         RC.queue_digests(s, prog, rt.messenger, at, report)
     return AdvanceResult(report, rt.dispatch(at), [])
 
@@ -185,7 +186,7 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
             raise LookupError(f"{programme} {year} is not in the ledger: run advance or open_milestone first")
         RC.open_and_mark(s, [py.id], at, report)
         ids = milestone_task_ids(s, py.id, milestone) if milestone else None
-        RC.queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
+        queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
         RC.queue_digests(s, prog, rt.messenger, at, report)
     return AdvanceResult(report, rt.dispatch(at), [])
 
