@@ -80,15 +80,13 @@ class EarlyServer:
             self._error = exc
         self.seconds = time.perf_counter() - t0
 
-    def wait(self) -> float:
-        """Seconds spent waiting for the server now (0 when it was ready)."""
+    def wait(self) -> None:
+        """Until the server answers (raises what its start raised)."""
         if self._thread is None:
-            return 0.0
-        t0 = time.perf_counter()
+            return
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return time.perf_counter() - t0
 
 
 # Prepared simulations by token: the state holds a database engine and callbacks, which

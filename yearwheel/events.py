@@ -102,7 +102,7 @@ class EventRelay:
         return out
 
 
-def _related(task_row: tuple, progs: dict[str, LoadedProgramme]) -> tuple[list[dict[str, str]], str, str]:
+def _related(task_row: tuple, progs: dict[str, LoadedProgramme]) -> tuple[list[dict[str, str]], str]:
     """The programme-year, milestone and participant of a task, and the task's Chinese name."""
     task, milestone, programme, year = task_row
     prog = progs.get(programme)
@@ -129,7 +129,7 @@ def _related(task_row: tuple, progs: dict[str, LoadedProgramme]) -> tuple[list[d
             "prefect.resource.name": who,
         },
     ]
-    return related, f"{who}：{titled(m_title, task)}", who
+    return related, f"{who}：{titled(m_title, task)}"
 
 
 def event_for(fact: A.Fact, task_row: tuple | None, progs: dict[str, LoadedProgramme]) -> dict[str, Any] | None:
@@ -137,7 +137,7 @@ def event_for(fact: A.Fact, task_row: tuple | None, progs: dict[str, LoadedProgr
     related: list[dict[str, str]] = []
     name, participant = "", ""
     if task_row is not None:
-        related, name, _ = _related(task_row, progs)
+        related, name = _related(task_row, progs)
         participant = task_row[0].participant
     payload = {k: v for k, v in fact.details.items() if v is not None}
     payload["at"] = fact.at.isoformat()  # the ledger's instant (a simulated year's, in a simulation)

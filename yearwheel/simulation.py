@@ -187,12 +187,12 @@ def run_simulation(
     from models.queries import list_task_status
     from models.simulation import advance_instants, assign_personas, plan_submissions
     from models.timeline import catalog
-    from models.timeline.loader import load_programme_file
     from models.timeline.plan import plan_year
     from models.timeline.workdays import WorkdayCalendar
     from notifications.sink import SmtpSink
 
-    spec = load_programme_file(catalog.find_programme(calendar_dir, programme_id))
+    prog = LoadedProgramme.read(catalog.find_programme(calendar_dir, programme_id))
+    spec, experts = prog.spec, prog.expert_names
     cal = WorkdayCalendar.from_directory(catalog.workdays_dir(calendar_dir))
     plan = plan_year(spec, year, cal)
     run_dir = workdir / f"{programme_id}-{year}"
@@ -207,7 +207,7 @@ def run_simulation(
     url = f"sqlite:///{db_file.resolve()}"
     upgrade(url)
 
-    personas = assign_personas(spec, seed)
+    personas = assign_personas(spec, seed, extra=tuple(experts))  # drawn experts file reports too
     start = max(dt.date(year, 1, 1), spec.programme.in_force_from or dt.date.min)
     left_out: list = []
 
@@ -221,9 +221,6 @@ def run_simulation(
 
     # a fan-out milestone's tasks: the rows its source's planned submissions will carry
     sources = plan_submissions(plan, personas, cal, seed, start)
-    prog = LoadedProgramme.read(catalog.find_programme(calendar_dir, programme_id))
-    experts = prog.expert_names
-    personas = {**assign_personas(spec, seed, extra=tuple(experts)), **personas}
     owners: dict[str, list[tuple[str, str | None]]] = {}
     draws: list[tuple[dt.datetime, int, Any]] = []
     for pm in plan.milestones:
@@ -240,7 +237,6 @@ def run_simulation(
     submissions = plan_submissions(plan, personas, cal, seed, start, left_out, owners)
     events = [(at, 0, None) for at in advance_instants(spec, plan, cal)] + [(s.at, 1, s) for s in submissions] + draws
     events.sort(key=lambda e: (e[0], e[1]))
-    personas = {k: v for k, v in personas.items() if k not in experts}  # the summary counts participants
 
     with SmtpSink(outbox_dir=eml_dir) as sink:
         contacts = run_dir / "contacts.yaml"
@@ -264,7 +260,19 @@ def run_simulation(
         received = len(sink.messages)
     months = len({e[0].astimezone(TZ).strftime("%Y-%m") for e in events})
     return SimulationResult(
-        state, spec, len(events), months, personas, rows, rollup, received, eml_dir, db_file, t_ready, t_done - t_ready, left_out
+        state,
+        spec,
+        len(events),
+        months,
+        {k: v for k, v in personas.items() if k not in experts},  # the summary counts participants
+        rows,
+        rollup,
+        received,
+        eml_dir,
+        db_file,
+        t_ready,
+        t_done - t_ready,
+        left_out,
     )
 
 
