@@ -27,6 +27,9 @@ EXTENDED = "extended"
 RESCHEDULED = "rescheduled"
 ITEM_CHANGED = "item-changed"
 ESCALATED = "escalated"  # an escalation (or the digest carrying it) was delivered
+# what happened to a programme year
+OVERDUE_THRESHOLD = "overdue-threshold"  # its overdue tasks reached the calendar's overdue_alert threshold
+PROGRAMME_YEAR_EVENTS_ZH = {OVERDUE_THRESHOLD: "逾期任务达到提醒阈值"}
 TASK_EVENTS_ZH = {
     RESUBMITTED: "重新报送",
     ACCEPTED: "已确认",
@@ -40,9 +43,10 @@ TASK_EVENTS_ZH = {
 @dataclass(frozen=True)
 class Fact:
     """One thing that happened. ``what`` is a task state (``overdue``) or one of the task
-    events above for a task; a delivery outcome (``sent``/``failed``/``dead``) for a message."""
+    events above for a task; a delivery outcome (``sent``/``failed``/``dead``) for a message;
+    ``overdue-threshold`` for a programme year."""
 
-    subject: str  # "task" or "message"
+    subject: str  # "task", "message" or "programme-year"
     what: str
     at: dt.datetime
     task_id: int | None

@@ -27,7 +27,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, null, select
 from sqlalchemy.orm import Session
 
 from . import activity as A
@@ -47,6 +47,9 @@ class FanOutReport:
     revived: int = 0
     updated: int = 0
     problems: dict[str, list[str]] = field(default_factory=dict)  # "programme/year/milestone" → what was not done
+
+    def changed(self) -> bool:
+        return bool(self.added or self.retired or self.revived or self.updated)
 
 
 @dataclass(frozen=True)
@@ -170,9 +173,15 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
     fans = [(w, m) for w, m in prog.spec.milestones() if m.for_each is not None]
     if not fans:
         return
+    needed = {m.id for _, m in fans} | {m.for_each.milestone for _, m in fans if m.for_each is not None}
     instances = {
-        mi.milestone: mi for mi in session.scalars(select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id))
+        mi.milestone: mi
+        for mi in session.scalars(
+            select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone.in_(needed))
+        )
     }
+    held = [(m, instances[m.id], instances.get(m.for_each.milestone)) for _, m in fans if m.id in instances and m.for_each]
+    known = _inputs(session, prog, py, held)
     for w, m in fans:
         mi = instances.get(m.id)
         fe = m.for_each
@@ -180,7 +189,7 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
             continue  # not held this year
         src = instances.get(fe.milestone)
         where = f"{py.programme}/{py.year}/{m.id}"
-        inputs = _inputs(session, py, src, fe)
+        inputs = known[m.id]
         last = mi.fan_out or {}
         if last.get("inputs") == inputs:
             # nothing it depends on changed since it last fanned out: its tasks match; its
@@ -218,26 +227,60 @@ def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.d
             report.problems[where] = problems
 
 
-def _inputs(session: Session, py: ProgrammeYear, src: MilestoneInstance | None, fe) -> str:
-    """What a fan-out's rows depend on, in one line: the calendar as compiled, the last
+def _inputs(
+    session: Session,
+    prog: LoadedProgramme,
+    py: ProgrammeYear,
+    held: list[tuple[Any, MilestoneInstance, MilestoneInstance | None]],
+) -> dict:
+    """What each fan-out's rows depend on, in one line: the calendar as compiled, the last
     change to any source task (each submission, return, acceptance, exemption writes one)
-    and the standing expert draw."""
+    and the standing expert draw — for all the year's fan-outs in two round trips (the
+    second statement built once per process and shape)."""
     from .tables import ExpertDraw
 
-    last, count = 0, 0  # the count too: a change committed after a later-numbered one still counts
-    if src is not None:  # the source's tasks first, then their audit rows by the task index
-        ids = list(session.scalars(select(Task.id).where(Task.milestone_instance_id == src.id)))
-        for i in range(0, len(ids), 5000):
-            hi, n = session.execute(
-                select(func.max(StatusChange.id), func.count()).where(StatusChange.task_id.in_(ids[i : i + 5000]))
-            ).one()
+    if not held:
+        return {}
+    sources = {src.id for _, _, src in held if src is not None}
+    ids: dict[int, list[int]] = {i: [] for i in sources}
+    for tid, mid in session.execute(select(Task.id, Task.milestone_instance_id).where(Task.milestone_instance_id.in_(sources))):
+        ids[mid].append(tid)
+    # the source's tasks first, then their audit rows by the task index: a join is planned
+    # as a scan of status_changes when the statistics are stale
+    chunks: list[list[list[int]]] = [
+        [ids[src.id][i : i + 5000] for i in range(0, len(ids[src.id]), 5000)] or [[]] if src is not None else [[]]
+        for _, _, src in held
+    ]
+    key = ("fan-out-inputs", tuple((m.id, len(c)) for (m, _, _), c in zip(held, chunks, strict=True)))
+    stmt = prog.statements.get(key)
+    if stmt is None:
+        parts: list[Any] = []
+        for k, ((m, _, _), cs) in enumerate(zip(held, chunks, strict=True)):
+            for c in range(len(cs)):
+                mine = StatusChange.task_id.in_(bindparam(f"ids_{k}_{c}", expanding=True))
+                parts += [select(func.max(StatusChange.id)).where(mine).scalar_subquery()]
+                parts += [select(func.count()).select_from(StatusChange).where(mine).scalar_subquery()]
+            draw = m.for_each.assignee.draw if m.for_each.assignee is not None else None
+            parts.append(
+                select(func.max(ExpertDraw.id))
+                .where(ExpertDraw.programme_year_id == bindparam("py"), ExpertDraw.milestone == draw)
+                .scalar_subquery()
+                if draw is not None
+                else null()
+            )
+        stmt = prog.statements[key] = select(*parts)
+    params: dict[str, Any] = {"py": py.id}
+    for k, cs in enumerate(chunks):
+        params |= {f"ids_{k}_{c}": chunk for c, chunk in enumerate(cs)}
+    row = iter(session.execute(stmt, params).one())
+    out = {}
+    for (m, _, _), cs in zip(held, chunks, strict=True):
+        last, count = 0, 0  # the count too: a change committed after a later-numbered one still counts
+        for _ in cs:
+            hi, n = next(row), next(row)
             last, count = max(last, hi or 0), count + n
-    drawn = None
-    if fe.assignee is not None and fe.assignee.draw is not None:
-        drawn = session.scalar(
-            select(func.max(ExpertDraw.id)).where(ExpertDraw.programme_year_id == py.id, ExpertDraw.milestone == fe.assignee.draw)
-        )
-    return f"{py.calendar_digest}|{last}|{count}|{drawn}"
+        out[m.id] = f"{py.calendar_digest}|{last}|{count}|{next(row)}"
+    return out
 
 
 def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:

@@ -69,6 +69,12 @@ class LoadedProgramme:
         return {}
 
     @cached_property
+    def statements(self) -> dict[tuple, Any]:
+        """SQL statements a run builds once per process and shape (``reconcile.anything_due``):
+        building one costs more than running it."""
+        return {}
+
+    @cached_property
     def forms(self) -> dict[str, Any]:
         return {f.id: f for f in self.spec.forms}
 

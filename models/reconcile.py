@@ -19,13 +19,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Date, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import activity as A
 from . import states as S
 from . import vocabulary as V
+from .db import UTCDateTime
+from .due import Due
 from .fanout import FanOutReport, fan_out
-from .ledger import LoadedProgramme, Moved, compile_year
+from .ledger import LoadedProgramme, Moved, compile_year, year_digest
 from .enqueue import (
     insert_new,
     milestone_key,
@@ -33,7 +36,7 @@ from .enqueue import (
     queue_message,
 )
 from .outbox import Messenger
-from .reminders import queue_reminders
+from .reminders import queue_reminders, steps_due
 from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 from .timeline.plan import PlanInconsistent, plan_year
@@ -56,6 +59,7 @@ class AdvanceReport:
     waiting: dict[str, str] = field(default_factory=dict)  # "programme/year" → why it is not compiled yet
     failures: dict[str, str] = field(default_factory=dict)  # programme → why it stopped (the others went on)
     fan_out: FanOutReport = field(default_factory=FanOutReport)  # tasks made, retired, revived from submitted rows
+    alerts: dict[str, int] = field(default_factory=dict)  # "programme/year" → overdue count that reached its alert threshold
 
     def merge(self, other: AdvanceReport) -> None:
         self.compiled += other.compiled
@@ -73,6 +77,7 @@ class AdvanceReport:
         for k in ("added", "retired", "revived", "updated"):
             setattr(self.fan_out, k, getattr(self.fan_out, k) + getattr(other.fan_out, k))
         self.fan_out.problems.update(other.fan_out.problems)
+        self.alerts.update(other.alerts)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +94,7 @@ class AdvanceReport:
             "missing_workday_years": sorted(self.missing_years),
             "waiting": dict(sorted(self.waiting.items())),
             "failures": dict(sorted(self.failures.items())),
+            "overdue_alerts": dict(sorted(self.alerts.items())),
             "fan_out": {
                 "added": self.fan_out.added,
                 "retired": self.fan_out.retired,
@@ -130,12 +136,14 @@ def compile_due_years(
     at: dt.datetime,
     report: AdvanceReport,
     only_year: int | None = None,
-) -> None:
+) -> list[ProgrammeYear]:
     """Compile the years of ``prog`` that are due at ``at``, and recompile years already in
-    the ledger whose calendar or working days changed."""
+    the ledger whose calendar or working days changed. Returns the programme's years in
+    the ledger (read once: a year whose digest still matches is not looked up again)."""
     today = local_day(at)
     r = prog.spec.programme.years
-    years = {py.year for py in programme_years(session, [prog.id])}
+    held = {py.year: py for py in programme_years(session, [prog.id])}
+    years = set(held)
     if only_year is not None:
         years = {only_year} if only_year in r else set()
     elif today.year in r:
@@ -159,27 +167,100 @@ def compile_due_years(
             if first is not None and first <= at:
                 years.add(upcoming)
     for year in sorted(years):
-        _, changed = compile_year(session, prog, year, cal, at=at, moved=report.moved)
+        py = held.get(year)
+        if py is not None and py.calendar_digest == year_digest(prog, year, cal):
+            continue  # compiled from this calendar and these working days already
+        held[year], changed = compile_year(session, prog, year, cal, at=at, moved=report.moved)
         if changed:
             report.compiled.append(f"{prog.id}/{year}")
+    return [held[y] for y in sorted(held)]
 
 
-def open_and_mark(session: Session, py_ids: list[int], at: dt.datetime, report: AdvanceReport) -> None:
+def _to_open(today: Any) -> Due:
+    """Tasks whose opening day has come and that are not open yet."""
+    return Due((S.WAITING,), Task.opens, today, or_null=True)
+
+
+def _gone_late(today: Any) -> Due:
+    """Owed tasks whose due day has passed and that are not marked overdue yet."""
+    return Due((S.OPEN, S.RETURNED), Task.due, today, strict=True)
+
+
+def _digests_waiting(prog: LoadedProgramme, at: Any) -> tuple:
+    """Escalations released by ``at`` that wait for their recipient's daily digest."""
+    o = OutboxMessage
+    return (
+        o.programme == prog.id,
+        o.kind == V.DIGESTED_ESCALATION,
+        o.state == V.PENDING,
+        o.digest_id.is_(None),
+        o.not_before <= at,
+    )
+
+
+def anything_due(session: Session, prog: LoadedProgramme, py_ids: list[int], at: dt.datetime) -> bool:
+    """Whether any task of these years is to open, to be marked late or has a reminder step
+    whose instant has come (or is not known), or any escalation waits for a digest: one
+    statement of index probes (``models.due``), built once per process and set of years.
+    When it says no, the rest of the reconcile has nothing to do — the same conditions as
+    each of its steps, from the same place."""
+    key = ("anything-due", tuple(py_ids))
+    stmt = prog.statements.get(key)
+    if stmt is None:
+        today, now = bindparam("today", type_=Date()), bindparam("at", type_=UTCDateTime())
+        probes = [p for due in (_to_open(today), _gone_late(today), steps_due(now)) for p in due.probes(py_ids)]
+        probes.append(exists().where(*_digests_waiting(prog, now)))
+        stmt = prog.statements[key] = select(or_(*probes))
+    return bool(session.scalar(stmt, {"today": local_day(at), "at": at}))
+
+
+def _overdue_counts(session: Session, py_ids: list[int]) -> dict[tuple[int, int], int]:
+    q = (
+        select(ProgrammeYear.id, ProgrammeYear.year, func.count(Task.id))
+        .join(Task, Task.programme_year_id == ProgrammeYear.id)
+        .where(ProgrammeYear.id.in_(py_ids), Task.state == S.OVERDUE)
+        .group_by(ProgrammeYear.id, ProgrammeYear.year)
+    )
+    return {(i, y): n for i, y, n in session.execute(q)}
+
+
+def open_and_mark(session: Session, prog: LoadedProgramme, py_ids: list[int], at: dt.datetime, report: AdvanceReport) -> None:
+    """Open the tasks whose day has come and mark the late ones overdue — the only way a
+    task becomes overdue, so the one place a year's overdue count can rise: when it rises
+    to the calendar's ``overdue_alert`` threshold (from below), the alert is told."""
     today = local_day(at)
-    to_open = list(
-        session.scalars(
-            select(Task.id).where(
-                Task.programme_year_id.in_(py_ids), Task.state == S.WAITING, or_(Task.opens.is_(None), Task.opens <= today)
-            )
-        )
-    )
+    to_open = list(session.scalars(select(Task.id).where(_to_open(today).where(py_ids))))
     report.opened += len(S.change_states(session, to_open, S.OPEN, at=at, reason="the milestone opened"))
-    late = list(
-        session.scalars(
-            select(Task.id).where(Task.programme_year_id.in_(py_ids), Task.state.in_((S.OPEN, S.RETURNED)), Task.due < today)
-        )
-    )
-    report.overdue += len(S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed"))
+    late = list(session.scalars(select(Task.id).where(_gone_late(today).where(py_ids))))
+    alert = prog.spec.overdue_alert
+    before = _overdue_counts(session, py_ids) if alert is not None and late else {}
+    marked = S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed")
+    report.overdue += len(marked)
+    if alert is None or not marked:
+        return
+    for (py_id, year), now in _overdue_counts(session, py_ids).items():
+        was = before.get((py_id, year), 0)
+        if was < alert.threshold <= now:
+            report.alerts[f"{prog.id}/{year}"] = now
+            to = prog.spec.holders(alert.to)
+            A.note(
+                session,
+                A.Fact(
+                    "programme-year",
+                    A.OVERDUE_THRESHOLD,
+                    at,
+                    None,
+                    details={
+                        "programme": prog.id,
+                        "year": year,
+                        "programme_year_id": py_id,
+                        "overdue": now,
+                        "newly_overdue": now - was,
+                        "threshold": alert.threshold,
+                        "to": to,
+                    },
+                ),
+            )
 
 
 def reconcile(
@@ -197,12 +278,16 @@ def reconcile(
         raise ValueError("advance needs a timezone-aware instant")
     cal = cal.for_spec(prog.spec)
     report = AdvanceReport(at)
-    compile_due_years(session, prog, cal, at, report, only_year)
-    pys = [py for py in programme_years(session, [prog.id]) if only_year is None or py.year == only_year]
+    held = compile_due_years(session, prog, cal, at, report, only_year)
+    pys = [py for py in held if only_year is None or py.year == only_year]
     for py in pys:
         fan_out(session, prog, py, at, report.fan_out)
     py_ids = [py.id for py in pys]
-    open_and_mark(session, py_ids, at, report)
+    if not py_ids or (
+        not report.compiled and not report.moved and not report.fan_out.changed() and not anything_due(session, prog, py_ids, at)
+    ):
+        return report  # nothing due: the common hourly run, one index lookup after the checks above
+    open_and_mark(session, prog, py_ids, at, report)
     tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)
     queue_digests(session, prog, messenger, at, report)
@@ -218,15 +303,7 @@ def queue_digests(session: Session, prog: LoadedProgramme, messenger: Messenger,
     the day's digest was claimed waits for the next day's. Returns the digests queued."""
     o = OutboxMessage
     waiting = session.execute(
-        select(o.recipient, o.audience, o.channel, o.address)
-        .where(
-            o.programme == prog.id,
-            o.kind == V.DIGESTED_ESCALATION,
-            o.state == V.PENDING,
-            o.digest_id.is_(None),
-            o.not_before <= at,
-        )
-        .distinct()
+        select(o.recipient, o.audience, o.channel, o.address).where(*_digests_waiting(prog, at)).distinct()
     ).all()
     rows = []
     for recipient, audience, channel, address in waiting:

@@ -13,11 +13,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import states as S
 from . import vocabulary as V
+from .due import Due
 from .enqueue import insert_ignore, message_rows, milestone_key, owner_key, skipped_row, step_key
 from .ledger import LoadedProgramme
 from .outbox import Messenger
@@ -44,6 +45,14 @@ class _TaskFacts:
     generation: int = 0  # a fan-out task revived after its row came back: reminded anew
 
 
+def steps_due(at: Any) -> Due:
+    """The awaiting tasks whose next step instant has come by ``at`` or is not known
+    (``at`` None: every awaiting task)."""
+    if at is None:
+        return Due(S.AWAITING, Task.next_step_at)
+    return Due(S.AWAITING, Task.next_step_at, at, or_null=True)
+
+
 def queue_reminders(
     session: Session,
     prog: LoadedProgramme,
@@ -62,12 +71,10 @@ def queue_reminders(
     if not py_ids:
         return
     cal = cal.for_spec(prog.spec)
-    awaiting: list[Any] = [Task.programme_year_id.in_(py_ids), Task.state.in_(S.AWAITING)]
-    if task_ids is None:
-        awaiting.append(or_(Task.next_step_at.is_(None), Task.next_step_at <= at))
+    awaiting = steps_due(at if task_ids is None else None).where(py_ids)
     q = select(
         Task.id, Task.participant, Task.state, Task.opens, Task.due, Task.milestone_instance_id, Task.item_key, Task.item
-    ).where(*awaiting)
+    ).where(awaiting)
     if task_ids is not None:
         q = q.where(Task.id.in_(task_ids))
     facts = session.execute(q).all()
@@ -82,7 +89,7 @@ def queue_reminders(
             for t, k in session.execute(
                 select(OutboxMessage.task_id, OutboxMessage.step)
                 .join(Task, Task.id == OutboxMessage.task_id)
-                .where(*awaiting)
+                .where(awaiting)
                 .distinct()
             )
         )

@@ -73,8 +73,9 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("milestone_instance_id", "participant", "item_key"),
         Index("ix_tasks_state_due", "state", "due"),
-        Index("ix_tasks_next_step", "programme_year_id", "next_step_at"),
+        Index("ix_tasks_next_step", "programme_year_id", "state", "next_step_at"),
         Index("ix_tasks_opening", "programme_year_id", "state", "opens"),
+        Index("ix_tasks_late", "programme_year_id", "state", "due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,7 +149,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("key"),
         Index("ix_outbox_state_not_before", "state", "not_before"),
-        Index("ix_outbox_kind_state", "kind", "state"),
+        Index("ix_outbox_kind_state", "kind", "state", "programme", "not_before"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

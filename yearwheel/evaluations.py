@@ -140,7 +140,6 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> t
     """One message per address of each recipient (a group's members each), keyed by the
     month: exactly once. Returns the messages queued and who has no contact."""
     spec = prog.spec
-    roles = {r.id: r for r in spec.roles}
     link = f"{rt.settings.web_url.rstrip('/')}/console/p/{prog.id}/{b.year}/bulletin/{b.month}" if rt.settings.web_url else None
     lines = list(b.prose())
     for i in b.flagged[:50]:
@@ -149,11 +148,7 @@ def queue_bulletin(s, rt: Runtime, prog, b: MonthBulletin, at: dt.datetime) -> t
         lines.append(f"……另有{len(b.flagged) - 50}项，见通报全文。")
     rows: list[dict[str, Any]] = []
     unreachable: set[str] = set()
-    recipients = []
-    for ref in spec.bulletin.to if spec.bulletin else ():
-        for holder in [roles[ref].holder] if ref in roles else spec.expand([ref]):
-            if holder and holder not in recipients:
-                recipients.append(holder)
+    recipients = spec.holders(spec.bulletin.to) if spec.bulletin else []
     for holder in recipients:
         params = {
             "kind": V.BULLETIN,

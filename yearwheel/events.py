@@ -13,7 +13,9 @@ Events (names in :data:`EVENT_PREFIX`): ``yearwheel.task.<state>`` (``open``, ``
 ``submitted``, ``returned``, ``exempted``, ``retired``, ``waiting``) and
 ``yearwheel.task.<event>`` (``resubmitted``, ``accepted``, ``extended``, ``rescheduled``,
 ``item-changed``, ``escalated``) on resource ``yearwheel.task.<id>``;
-``yearwheel.delivery.<outcome>`` (``sent``, ``failed``, ``dead``) on ``yearwheel.message.<id>``.
+``yearwheel.delivery.<outcome>`` (``sent``, ``failed``, ``dead``) on ``yearwheel.message.<id>``;
+``yearwheel.programme-year.overdue-threshold`` on ``yearwheel.programme-year.<programme>.<year>``
+(the calendar's ``overdue_alert``).
 Related resources: the programme-year, the milestone, the participant (and the task, for
 a message), each with its Chinese name.
 """
@@ -132,6 +134,49 @@ def _related(task_row: tuple, progs: dict[str, LoadedProgramme]) -> tuple[list[d
     return related, f"{who}：{titled(m_title, task)}"
 
 
+def _programme_year_event(fact: A.Fact, payload: dict[str, Any], progs: dict[str, LoadedProgramme]) -> dict[str, Any] | None:
+    """A programme year's overdue count reached its calendar's alert threshold: the event the
+    shipped Automation tells the coordinator by (its text is in ``payload.text``)."""
+    prog = progs.get(fact.details.get("programme") or "")
+    if prog is None:
+        return None
+    year = fact.details["year"]
+    title = f"{prog.spec.programme.title}（{year}年度）"
+    to = [prog.names.get(p, p) for p in fact.details.get("to", [])]
+    payload |= {
+        "label": A.PROGRAMME_YEAR_EVENTS_ZH[fact.what],
+        "to_names": to,
+        "text": f"{title}：逾期未报送的任务已达{fact.details['overdue']}项（提醒阈值{fact.details['threshold']}项，"
+        f"本次新增逾期{fact.details['newly_overdue']}项）。请{'、'.join(to)}督办。",
+    }
+    related = [
+        {
+            "prefect.resource.id": f"{EVENT_PREFIX}.programme.{prog.id}",
+            "prefect.resource.role": "programme",
+            "prefect.resource.name": prog.spec.programme.title,
+        },
+        *(
+            {
+                "prefect.resource.id": f"{EVENT_PREFIX}.participant.{prog.id}.{p}",
+                "prefect.resource.role": "recipient",
+                "prefect.resource.name": prog.names.get(p, p),
+            }
+            for p in fact.details.get("to", [])
+        ),
+    ]
+    return {
+        "event": f"{EVENT_PREFIX}.programme-year.{fact.what}",
+        "resource": {
+            "prefect.resource.id": f"{EVENT_PREFIX}.programme-year.{prog.id}.{year}",
+            "prefect.resource.name": title,
+            "yearwheel.label": payload["label"],
+        },
+        "related": related,
+        "payload": payload,
+        "occurred": dt.datetime.now(dt.timezone.utc),
+    }
+
+
 def event_for(fact: A.Fact, task_row: tuple | None, progs: dict[str, LoadedProgramme]) -> dict[str, Any] | None:
     """The keyword arguments of Prefect's ``emit_event`` for one fact (None: nothing to tell)."""
     related: list[dict[str, str]] = []
@@ -141,6 +186,8 @@ def event_for(fact: A.Fact, task_row: tuple | None, progs: dict[str, LoadedProgr
         participant = task_row[0].participant
     payload = {k: v for k, v in fact.details.items() if v is not None}
     payload["at"] = fact.at.isoformat()  # the ledger's instant (a simulated year's, in a simulation)
+    if fact.subject == "programme-year":
+        return _programme_year_event(fact, payload, progs)
     if fact.subject == "task":
         if task_row is None:
             return None  # the task is gone (its programme year was deleted since)

@@ -184,7 +184,7 @@ def chase(rt: Runtime, programme: str, year: int, at: dt.datetime, milestone: st
         py = find_programme_year(s, programme, year)
         if py is None:
             raise LookupError(f"{programme} {year} is not in the ledger: run advance or open_milestone first")
-        RC.open_and_mark(s, [py.id], at, report)
+        RC.open_and_mark(s, prog, [py.id], at, report)
         ids = milestone_task_ids(s, py.id, milestone) if milestone else None
         queue_reminders(s, prog, [py.id], rt.cal, rt.messenger, at, report, task_ids=ids)
         RC.queue_digests(s, prog, rt.messenger, at, report)

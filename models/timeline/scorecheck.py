@@ -1,5 +1,6 @@
-"""The calendar checks of the evaluation (``scorecard:``) and the bulletin (``bulletin:``):
-cohort members, indicators, targets and recipients, reported at their line."""
+"""The calendar checks of the evaluation (``scorecard:``), the bulletin (``bulletin:``) and
+the overdue alert (``overdue_alert:``): cohort members, indicators, targets and
+recipients, reported at their line."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .yamlsrc import Path
 
 
 def check_scorecard(loaded: Loaded, spec: ProgrammeFile, who: set[str], roles: set[str]) -> list[Problem]:
-    """The evaluation's cohorts, indicators and the bulletin's recipients."""
+    """The evaluation's cohorts, indicators, and the bulletin's and the alert's recipients."""
     out: list[Problem] = []
     problem = loaded.problem
     sc = spec.scorecard
@@ -55,14 +56,12 @@ def check_scorecard(loaded: Loaded, spec: ProgrammeFile, who: set[str], roles: s
         for ci, c in enumerate(sc.cohorts):
             if c.id not in covered:
                 out.append(problem(("scorecard", "cohorts", ci, "id"), f"no indicator applies to cohort '{c.id}'"))
-    if spec.bulletin is not None:
-        for k, ref in enumerate(spec.bulletin.to):
+    for section, told in (("bulletin", spec.bulletin), ("overdue_alert", spec.overdue_alert)):
+        for k, ref in enumerate(told.to if told is not None else ()):
             if ref not in who and ref not in roles:
-                out.append(problem(("bulletin", "to", k), _unknown(ref, [*who, *roles], "role or participant")))
+                out.append(problem((section, "to", k), _unknown(ref, [*who, *roles], "role or participant")))
             elif ref in roles and next(r for r in spec.roles if r.id == ref).holder is None:
                 out.append(
-                    problem(
-                        ("bulletin", "to", k), f"role '{ref}' has no holder (it is held inside each unit); name a role with one"
-                    )
+                    problem((section, "to", k), f"role '{ref}' has no holder (it is held inside each unit); name a role with one")
                 )
     return out

@@ -88,6 +88,18 @@ class Scorecard(Strict):
     source: Source | None = Field(None, description="the clause it comes from; 'assumed' where the weights are not given")
 
 
+class OverdueAlert(Strict):
+    """Tell the coordinator when a programme year's overdue tasks reach ``threshold``: once,
+    on the run that marks the task making the count cross it (the Prefect event
+    ``yearwheel.programme-year.overdue-threshold``, on which the shipped Automation
+    notifies the coordinator's channel; see ``yearwheel prefect apply``); again only
+    after the count has fallen below and crosses it anew."""
+
+    threshold: int = Field(ge=1, le=1_000_000, description="overdue tasks in one programme year that call for the coordinator")
+    to: list[Id] = Field(min_length=1, description="roles (their holders) or participants the alert is for")
+    source: Source | None = None
+
+
 class Bulletin(Strict):
     """The monthly bulletin (月度通报): produced on the first working day of each month
     about the month before, and sent to ``to``."""

@@ -457,6 +457,9 @@ class ProgrammeFile(Strict):
     targets: list[Target] = Field(default_factory=list)
     scorecard: Scorecard | None = Field(None, description="the annual evaluation (考评): `yearwheel evaluate`")
     bulletin: Bulletin | None = Field(None, description="the monthly bulletin (月度通报): `yearwheel bulletin`")
+    overdue_alert: OverdueAlert | None = Field(
+        None, description="tell the coordinator when a year's overdue tasks reach a threshold (a Prefect Automation)"
+    )
 
     # ----- lookups used by the planner (validated by checks.py before planning)
 
@@ -477,6 +480,17 @@ class ProgrammeFile(Strict):
             wanted.update(groups[i].members if i in groups else (i,))
         return tuple(p.id for p in self.participants if p.id in wanted)
 
+    def holders(self, refs: list[str]) -> list[str]:
+        """The participants ``refs`` reach: a role's holder, a group's members, a participant;
+        in order, once each (a role held inside each unit reaches nobody here)."""
+        roles = {r.id: r for r in self.roles}
+        out: list[str] = []
+        for ref in refs:
+            for p in [roles[ref].holder] if ref in roles else self.expand([ref]):
+                if p and p not in out:
+                    out.append(p)
+        return out
+
     def parameter_value(self, v: NumberOrParam | None) -> int | float | None:
         if isinstance(v, ParameterRef):
             return next(p.value for p in self.parameters if p.id == v.parameter)
@@ -485,7 +499,7 @@ class ProgrammeFile(Strict):
 
 from .fanspec import ForEach, ItemCount  # noqa: E402 — they build on the types above
 from .formspec import FieldType, Form, FormField  # noqa: E402, F401 — re-exported: importers name them here
-from .scorespec import Bulletin, Scorecard  # noqa: E402
+from .scorespec import Bulletin, OverdueAlert, Scorecard  # noqa: E402
 from .workdayspec import HolidaySpan, WorkdaysFile  # noqa: E402, F401
 
 Milestone.model_rebuild()

@@ -267,6 +267,27 @@ CASES = {
         21,
         "role 'unit-head' has no holder",
     ),
+    "an overdue alert to a role held in each unit": (
+        "  threshold: 10\n  to: [coordinator]",
+        "  threshold: 10\n  to: [unit-head]",
+        "to: [unit-head]\n  source",
+        8,
+        "overdue_alert.to[0]: role 'unit-head' has no holder",
+    ),
+    "an overdue alert to nobody the calendar knows": (
+        "  threshold: 10\n  to: [coordinator]",
+        "  threshold: 10\n  to: [coordinator, the-minister]",
+        "to: [coordinator, the-minister]",
+        21,
+        "overdue_alert.to[1]: unknown role or participant 'the-minister'",
+    ),
+    "an overdue alert at zero": (
+        "  threshold: 10\n  to: [coordinator]",
+        "  threshold: 0\n  to: [coordinator]",
+        "threshold: 0",
+        14,
+        "overdue_alert.threshold:",
+    ),
 }
 
 
