@@ -36,6 +36,37 @@ def cli():
     return run
 
 
+@pytest.fixture(scope="session")
+def _jilin_2023_run(tmp_path_factory, worker_id) -> Path:
+    """One simulated Jilin 2023 year (seed 1, without Prefect) for every test that reads
+    one, shared by the xdist workers: the first to need it runs it, under a lock."""
+    import fcntl
+
+    from yearwheel.cli import build_app
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "simulated-jilin-2023"
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "result.json").exists():
+            run = shared / "run"
+            args = ["simulate", JILIN_ID, "--year", "2023", "--seed", "1", "--no-prefect", "--workdir", str(run), "--json"]
+            r = CliRunner().invoke(build_app(), args, catch_exceptions=False)
+            assert r.exit_code == 0, r.stderr
+            (shared / "result.json").write_text(r.stdout, encoding="utf-8")
+    return shared
+
+
+@pytest.fixture
+def simulated_jilin_2023(_jilin_2023_run, tmp_path) -> tuple[dict, Path]:
+    """The simulated Jilin 2023 year: its ``simulate --json`` output and a private copy of
+    its work directory (the ledger at ``<dir>/jilin-quality-2022-2024-2023/ledger.db``)."""
+    work = tmp_path / "simulated"
+    shutil.copytree(_jilin_2023_run / "run", work)
+    return json.loads((_jilin_2023_run / "result.json").read_text(encoding="utf-8")), work
+
+
 @pytest.fixture
 def jilin_text() -> str:
     return JILIN.read_text(encoding="utf-8")

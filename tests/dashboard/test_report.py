@@ -56,11 +56,10 @@ def test_report_of_a_year_not_in_the_ledger(world, cli, tmp_path, monkeypatch):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_moved_dates_show_nominal_and_effective(cli, tmp_path, visit, monkeypatch):
+def test_moved_dates_show_nominal_and_effective(cli, tmp_path, visit, monkeypatch, simulated_jilin_2023):
     """Jilin 2023, simulated: Gantt markers for dates moved by holidays, Chinese dates in the table."""
-    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--no-prefect", "--workdir", tmp_path, "--json")
-    assert r.exit_code == 0, r.stderr
-    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{tmp_path}/jilin-quality-2022-2024-2023/ledger.db")
+    _, work = simulated_jilin_2023
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{work}/jilin-quality-2022-2024-2023/ledger.db")
     out = tmp_path / "jilin.html"
     r = cli("report", "jilin-quality-2022-2024", "--year", "2023", "--at", "2023-12-31T12:00", "-o", out)
     assert r.exit_code == 0, r.stderr

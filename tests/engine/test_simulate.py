@@ -14,28 +14,23 @@ from tests.conftest import JILIN
 pytestmark = pytest.mark.slow  # seconds per test: real servers, processes or converters
 
 
-def simulate(cli, tmp_path, seed: int) -> dict:
-    r = cli(
-        "simulate",
-        "jilin-quality-2022-2024",
-        "--year",
-        "2023",
-        "--seed",
-        str(seed),
-        "--no-prefect",
-        "--workdir",
-        tmp_path / f"run-{seed}",
-        "--json",
-    )
-    assert r.exit_code == 0, r.stderr
-    return json.loads(r.stdout)
-
-
 def test_same_seed_same_year_different_seed_different_year(cli, tmp_path):
-    a, b, c = simulate(cli, tmp_path, 1), simulate(cli, tmp_path, 1), simulate(cli, tmp_path, 2)
-    assert a["status"] == b["status"]
+    """On a small calendar (three runs of Jilin's would take minutes)."""
+
+    def run(seed: int, workdir: str) -> dict:
+        args = ("simulate", "city-product-quality-2023-2025", "--year", "2024", "--no-prefect", "--json", "--seed", str(seed))
+        r = cli(*args, "--workdir", tmp_path / workdir)
+        assert r.exit_code == 0, r.stderr
+        return json.loads(r.stdout)
+
+    a, b, c = run(1, "a"), run(1, "b"), run(2, "c")
+    assert a["status"] == b["status"] and a["rollup"] == b["rollup"]
     assert a["status"] != c["status"]
-    eml = list((tmp_path / "run-1" / "jilin-quality-2022-2024-2023" / "outbox").glob("*.eml"))
+
+
+def test_the_simulated_jilin_year_sends_what_it_says_and_draws_two_experts_per_enterprise(simulated_jilin_2023):
+    a, work = simulated_jilin_2023
+    eml = list((work / "jilin-quality-2022-2024-2023" / "outbox").glob("*.eml"))
     assert len(eml) == a["summary"]["emails_sent"] == a["summary"]["emails_received_by_smtp"]
     assert a["summary"]["seconds"]["prefect"] == 0
     # the clinic enterprise by enterprise: a diagnosis report per enterprise of the plan from
@@ -49,7 +44,7 @@ def test_same_seed_same_year_different_seed_different_year(cli, tmp_path):
     assert len(by_enterprise) == 100 and all(len(x) == 2 for x in by_enterprise.values())
     experts = {r["participant"] for r in visits}
     assert experts <= {f"e{n:02d}" for n in range(1, 15)} and len(experts) == 14  # the library's, every one drawn
-    run = tmp_path / "run-1" / "jilin-quality-2022-2024-2023"
+    run = work / "jilin-quality-2022-2024-2023"
     record = json.loads(next(run.glob("expert-draw-*.json")).read_text(encoding="utf-8"))
     assert {a["credit_code"]: {x["id"] for x in a["experts"]} for a in record["assignments"]} == by_enterprise
     assert len(items) > 300

@@ -80,10 +80,9 @@ def test_impossible_and_empty_draws_say_why():
 
 
 @pytest.mark.slow
-def test_draw_from_a_simulated_year_through_the_cli(cli, tmp_path, monkeypatch):
-    r = cli("simulate", "jilin-quality-2022-2024", "--year", "2023", "--no-prefect", "--workdir", tmp_path, "--json")
-    assert r.exit_code == 0, r.stderr
-    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{tmp_path}/jilin-quality-2022-2024-2023/ledger.db")
+def test_draw_from_a_simulated_year_through_the_cli(cli, tmp_path, monkeypatch, simulated_jilin_2023):
+    _, work = simulated_jilin_2023
+    monkeypatch.setenv("YEARWHEEL_DATABASE_URL", f"sqlite:///{work}/jilin-quality-2022-2024-2023/ledger.db")
     library = tmp_path / "experts.yaml"
     shutil.copy(ROOT / "calendar" / "experts" / "jilin-quality-2022-2024.yaml", library)
     args = (
