@@ -110,5 +110,24 @@ def test_deploy_run_advance_and_read_the_artifacts(tmp_path, database_url, smtp_
     v = visit(f"{server.ui}/runs/flow-run/{run['id']}", ignore=("/favicon.ico",))
     v.page.get_by_text(f"advance {PROGRAMME} as of 2023-12-28 09:00").first.wait_for(timeout=30_000)
     shot3 = v.screenshot("prefect-ui-flow-run.png")
-    assert all(p.stat().st_size > 10_000 for p in (shot1, shot2, shot3))
+    # the Event Feed filtered by one bureau: the live activity log of late-city, its overdue
+    # mark and its chaser, named in Chinese — and nothing of the other cities
+    late = f"yearwheel.participant.{PROGRAMME}.late-city"
+    events = _api(server.api + "/events/filter", {"filter": {"any_resource": {"id_prefix": [late]}}, "limit": 50})["events"]
+    assert {"yearwheel.task.overdue", "yearwheel.delivery.sent"} <= {e["event"] for e in events}
+    v = visit(f"{server.ui}/events?resource={late}", ignore=("/favicon.ico",))
+    v.page.get_by_text("yearwheel.task.overdue").first.wait_for(timeout=30_000)
+    feed = v.page.inner_text("body")
+    assert "yearwheel.delivery.sent" in feed and late in feed
+    assert f"yearwheel.participant.{PROGRAMME}.punctual-city" not in feed and f"{PROGRAMME}.exempt-city" not in feed
+    assert v.errors == []
+    shot4 = v.screenshot("prefect-ui-event-feed-late-city.png")
+    # one event opened: the feed shows resource ids; the event's raw view has the Chinese names
+    v.page.get_by_text("Yearwheel task overdue").first.click()
+    v.page.get_by_text("Raw", exact=True).first.click()
+    v.page.get_by_text("迟交市市场监督管理局：提交年度提升成效表").first.wait_for(timeout=30_000)
+    raw = v.page.inner_text("body")
+    assert '"yearwheel.label": "逾期"' in raw and "测试省市场监管厅" not in raw.split('"related"')[0]
+    shot5 = v.screenshot("prefect-ui-event-late-city-raw.png")
+    assert all(p.stat().st_size > 10_000 for p in (shot1, shot2, shot3, shot4, shot5))
     world.close()
