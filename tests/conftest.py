@@ -50,9 +50,17 @@ def _jilin_2023_run(tmp_path_factory, worker_id) -> Path:
     with open(shared / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "result.json").exists():
+            import logging
+
             run = shared / "run"
             args = ["simulate", JILIN_ID, "--year", "2023", "--seed", "1", "--no-prefect", "--workdir", str(run), "--json"]
-            r = CliRunner().invoke(build_app(), args, catch_exceptions=False)
+            logger = logging.getLogger("yearwheel")  # the command detaches it: put it back (see _engine_logger)
+            saved = (logger.propagate, logger.level, list(logger.handlers))
+            try:
+                r = CliRunner().invoke(build_app(), args, catch_exceptions=False)
+            finally:
+                logger.propagate, logger.handlers[:] = saved[0], saved[2]
+                logger.setLevel(saved[1])
             assert r.exit_code == 0, r.stderr
             (shared / "result.json").write_text(r.stdout, encoding="utf-8")
     return shared
