@@ -168,18 +168,35 @@ def desired_rows(
     return out
 
 
-def fan_out(session: Session, prog: LoadedProgramme, py: ProgrammeYear, at: dt.datetime, report: FanOutReport) -> None:
-    """Make the fan-out milestones of ``py`` hold one task per standing row."""
+def fan_out_milestones(prog: LoadedProgramme) -> set[str]:
+    """The milestones a fan-out reads: the fan-out milestones and their sources."""
+    fans = [m for _, m in prog.spec.milestones() if m.for_each is not None]
+    return {m.id for m in fans} | {m.for_each.milestone for m in fans if m.for_each is not None}
+
+
+def fan_out(
+    session: Session,
+    prog: LoadedProgramme,
+    py: ProgrammeYear,
+    at: dt.datetime,
+    report: FanOutReport,
+    instances: dict[str, MilestoneInstance] | None = None,
+) -> None:
+    """Make the fan-out milestones of ``py`` hold one task per standing row. ``instances``:
+    the year's ``fan_out_milestones`` as the caller read them (else they are read here)."""
     fans = [(w, m) for w, m in prog.spec.milestones() if m.for_each is not None]
     if not fans:
         return
-    needed = {m.id for _, m in fans} | {m.for_each.milestone for _, m in fans if m.for_each is not None}
-    instances = {
-        mi.milestone: mi
-        for mi in session.scalars(
-            select(MilestoneInstance).where(MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone.in_(needed))
-        )
-    }
+    if instances is None:
+        needed = fan_out_milestones(prog)
+        instances = {
+            mi.milestone: mi
+            for mi in session.scalars(
+                select(MilestoneInstance).where(
+                    MilestoneInstance.programme_year_id == py.id, MilestoneInstance.milestone.in_(needed)
+                )
+            )
+        }
     held = [(m, instances[m.id], instances.get(m.for_each.milestone)) for _, m in fans if m.id in instances and m.for_each]
     known = _inputs(session, prog, py, held)
     for w, m in fans:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Date, bindparam, exists, func, or_, select
+from sqlalchemy import Date, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import activity as A
@@ -27,7 +27,7 @@ from . import states as S
 from . import vocabulary as V
 from .db import UTCDateTime
 from .due import Due
-from .fanout import FanOutReport, fan_out
+from .fanout import FanOutReport, fan_out, fan_out_milestones
 from .ledger import LoadedProgramme, Moved, compile_year, year_digest
 from .enqueue import (
     insert_new,
@@ -109,6 +109,20 @@ def programme_years(session: Session, programmes: list[str]) -> list[ProgrammeYe
     return list(session.scalars(select(ProgrammeYear).where(ProgrammeYear.programme.in_(programmes))))
 
 
+def _years_and_fan_outs(session: Session, prog: LoadedProgramme) -> tuple[list[ProgrammeYear], dict[int, dict]]:
+    """The programme's years in the ledger and, of each, the milestone instances its
+    fan-outs read — in one round trip (a run with nothing due makes few)."""
+    mi = MilestoneInstance
+    on = and_(mi.programme_year_id == ProgrammeYear.id, mi.milestone.in_(fan_out_milestones(prog)))
+    years: dict[int, ProgrammeYear] = {}
+    instances: dict[int, dict] = {}
+    for py, inst in session.execute(select(ProgrammeYear, mi).outerjoin(mi, on).where(ProgrammeYear.programme == prog.id)):
+        years[py.id] = py
+        if inst is not None:
+            instances.setdefault(py.id, {})[inst.milestone] = inst
+    return list(years.values()), instances
+
+
 def compile_from(prog: LoadedProgramme, year: int) -> dt.datetime:
     """The compile lead: from this instant ``year`` is compiled into the ledger whatever
     its steps (default December 1st of the year before)."""
@@ -136,13 +150,15 @@ def compile_due_years(
     at: dt.datetime,
     report: AdvanceReport,
     only_year: int | None = None,
+    held_years: list[ProgrammeYear] | None = None,
 ) -> list[ProgrammeYear]:
     """Compile the years of ``prog`` that are due at ``at``, and recompile years already in
     the ledger whose calendar or working days changed. Returns the programme's years in
-    the ledger (read once: a year whose digest still matches is not looked up again)."""
+    the ledger (read once — or given, ``held_years`` —: a year whose digest still matches
+    is not looked up again)."""
     today = local_day(at)
     r = prog.spec.programme.years
-    held = {py.year: py for py in programme_years(session, [prog.id])}
+    held = {py.year: py for py in (programme_years(session, [prog.id]) if held_years is None else held_years)}
     years = set(held)
     if only_year is not None:
         years = {only_year} if only_year in r else set()
@@ -278,10 +294,11 @@ def reconcile(
         raise ValueError("advance needs a timezone-aware instant")
     cal = cal.for_spec(prog.spec)
     report = AdvanceReport(at)
-    held = compile_due_years(session, prog, cal, at, report, only_year)
+    years, instances = _years_and_fan_outs(session, prog)
+    held = compile_due_years(session, prog, cal, at, report, only_year, years)
     pys = [py for py in held if only_year is None or py.year == only_year]
-    for py in pys:
-        fan_out(session, prog, py, at, report.fan_out)
+    for py in pys:  # a year just compiled or re-projected reads its instances afresh
+        fan_out(session, prog, py, at, report.fan_out, None if report.compiled else instances.get(py.id, {}))
     py_ids = [py.id for py in pys]
     if not py_ids or (
         not report.compiled and not report.moved and not report.fan_out.changed() and not anything_due(session, prog, py_ids, at)
