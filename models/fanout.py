@@ -199,6 +199,7 @@ def fan_out(
         }
     held = [(m, instances[m.id], instances.get(m.for_each.milestone)) for _, m in fans if m.id in instances and m.for_each]
     known = _inputs(session, prog, py, held)
+    before = report.added + report.retired + report.revived + report.updated
     for w, m in fans:
         mi = instances.get(m.id)
         fe = m.for_each
@@ -206,6 +207,9 @@ def fan_out(
             continue  # not held this year
         src = instances.get(fe.milestone)
         where = f"{py.programme}/{py.year}/{m.id}"
+        if report.added + report.retired + report.revived + report.updated != before:
+            # a fan-out before this one changed tasks (perhaps this one's source): read again
+            known = _inputs(session, prog, py, [(m, mi, src)])
         inputs = known[m.id]
         last = mi.fan_out or {}
         if last.get("inputs") == inputs:
@@ -264,6 +268,8 @@ def _inputs(
         ids[mid].append(tid)
     # the source's tasks first, then their audit rows by the task index: a join is planned
     # as a scan of status_changes when the statistics are stale
+    if sum(len(v) for v in ids.values()) > 5000:  # a wide year: a statement per 5,000 ids (bounded parameters)
+        return {m.id: _inputs_wide(session, py, m, ids[src.id] if src is not None else []) for m, _, src in held}
     chunks: list[list[list[int]]] = [
         [ids[src.id][i : i + 5000] for i in range(0, len(ids[src.id]), 5000)] or [[]] if src is not None else [[]]
         for _, _, src in held
@@ -298,6 +304,25 @@ def _inputs(
             last, count = max(last, hi or 0), count + n
         out[m.id] = f"{py.calendar_digest}|{last}|{count}|{next(row)}"
     return out
+
+
+def _inputs_wide(session: Session, py: ProgrammeYear, m: Any, ids: list[int]) -> str:
+    """``_inputs`` of one fan-out over many source tasks, a round trip per 5,000 of them."""
+    from .tables import ExpertDraw
+
+    last, count = 0, 0
+    for i in range(0, len(ids), 5000):
+        hi, n = session.execute(
+            select(func.max(StatusChange.id), func.count()).where(StatusChange.task_id.in_(ids[i : i + 5000]))
+        ).one()
+        last, count = max(last, hi or 0), count + n
+    draw = m.for_each.assignee.draw if m.for_each.assignee is not None else None
+    drawn = None
+    if draw is not None:
+        drawn = session.scalar(
+            select(func.max(ExpertDraw.id)).where(ExpertDraw.programme_year_id == py.id, ExpertDraw.milestone == draw)
+        )
+    return f"{py.calendar_digest}|{last}|{count}|{drawn}"
 
 
 def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:

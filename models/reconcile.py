@@ -15,6 +15,7 @@ Rows are queued without text: the sender renders each when it claims it (``outbo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,8 @@ from .tables import MilestoneInstance, OutboxMessage, ProgrammeYear, Task
 from .timeline import TZ, WorkdayCalendar, local_day
 from .timeline.plan import PlanInconsistent, plan_year
 from .timeline.workdays import MissingWorkdayData
+
+log = logging.getLogger("yearwheel.reconcile")
 
 
 @dataclass
@@ -248,16 +251,23 @@ def open_and_mark(session: Session, prog: LoadedProgramme, py_ids: list[int], at
     to_open = list(session.scalars(select(Task.id).where(_to_open(today).where(py_ids))))
     report.opened += len(S.change_states(session, to_open, S.OPEN, at=at, reason="the milestone opened"))
     late = list(session.scalars(select(Task.id).where(_gone_late(today).where(py_ids))))
-    alert = prog.spec.overdue_alert
-    before = _overdue_counts(session, py_ids) if alert is not None and late else {}
     marked = S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed")
     report.overdue += len(marked)
+    alert = prog.spec.overdue_alert
     if alert is None or not marked:
         return
+    # the count before is the count after less what this run marked (not a count taken
+    # earlier: a concurrent run's marks committed in between would make two crossings)
+    mine: Counter = Counter()
+    for i in range(0, len(marked), 5000):
+        chunk = marked[i : i + 5000]
+        q = select(Task.programme_year_id, func.count()).where(Task.id.in_(chunk)).group_by(Task.programme_year_id)
+        mine.update({py: n for py, n in session.execute(q)})
     for (py_id, year), now in _overdue_counts(session, py_ids).items():
-        was = before.get((py_id, year), 0)
+        was = now - mine.get(py_id, 0)
         if was < alert.threshold <= now:
             report.alerts[f"{prog.id}/{year}"] = now
+            log.warning("%s %d: %d overdue tasks reached the alert threshold %d", prog.id, year, now, alert.threshold)
             to = prog.spec.holders(alert.to)
             A.note(
                 session,
@@ -300,10 +310,9 @@ def reconcile(
     for py in pys:  # a year just compiled or re-projected reads its instances afresh
         fan_out(session, prog, py, at, report.fan_out, None if report.compiled else instances.get(py.id, {}))
     py_ids = [py.id for py in pys]
-    if not py_ids or (
-        not report.compiled and not report.moved and not report.fan_out.changed() and not anything_due(session, prog, py_ids, at)
-    ):
-        return report  # nothing due: the common hourly run, one index lookup after the checks above
+    quiet = not report.compiled and not report.moved and not report.fan_out.changed()
+    if py_ids and quiet and not anything_due(session, prog, py_ids, at):
+        return report  # nothing due: the common hourly run, one statement after the checks above
     open_and_mark(session, prog, py_ids, at, report)
     tell_moved(session, prog, messenger, at, report)
     queue_reminders(session, prog, py_ids, cal, messenger, at, report)

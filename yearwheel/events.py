@@ -45,6 +45,11 @@ OUTCOMES_ZH = {V.SENT: "已送达", V.FAILED: "发送失败（将重试）", V.D
 
 Emit = Callable[..., Any]
 
+# Every event's resource says which ledger it comes from: the shipped Automations hang only
+# on production's, so a simulated year never tells ops or a coordinator anything.
+LEDGER_LABEL = "yearwheel.ledger"
+PRODUCTION, SIMULATION = "production", "simulation"
+
 
 def prefect_emit() -> Emit:
     from prefect.events import emit_event
@@ -53,8 +58,11 @@ def prefect_emit() -> Emit:
 
 
 class EventRelay:
-    def __init__(self, sessions: sessionmaker, programmes: Callable[[], list[LoadedProgramme]], emit: Emit):
+    def __init__(
+        self, sessions: sessionmaker, programmes: Callable[[], list[LoadedProgramme]], emit: Emit, *, simulated: bool = False
+    ):
         self.sessions, self.programmes, self.emit = sessions, programmes, emit
+        self.ledger = SIMULATION if simulated else PRODUCTION
         self._pending: list[A.Fact] = []
         self._lock = threading.Lock()
         self.emitted = 0
@@ -79,6 +87,7 @@ class EventRelay:
             for f in facts:
                 ev = event_for(f, tasks.get(f.task_id) if f.task_id is not None else None, progs)
                 if ev is not None:
+                    ev["resource"][LEDGER_LABEL] = self.ledger
                     self.emit(**ev)
                     n += 1
             self.emitted += n

@@ -127,10 +127,12 @@ def open_runtime(
     database: str | None = None,
     settings: S.Settings | None = None,
     events: bool | None = None,
+    simulated: bool = False,
 ) -> Runtime:
     """Everything a use case needs. Explicit arguments (a command's options) win over the
     settings. ``events``: emit Prefect events of what the ledger commits (default: when a
-    Prefect server is configured, ``PREFECT_API_URL``; the flows always do). Raises
+    Prefect server is configured, ``PREFECT_API_URL``; the flows always do), labelled as a
+    simulation's when ``simulated``. Raises
     SettingsInvalid, CalendarInvalid (a named programme), SchemaNotReady."""
     settings = settings or S.load()
     directory = catalog.calendar_dir(calendar_dir or settings.calendar_dir)
@@ -152,7 +154,7 @@ def open_runtime(
 
         from .events import EventRelay, prefect_emit
 
-        rt.events = EventRelay(sessions, lambda: rt.programmes, prefect_emit())
+        rt.events = EventRelay(sessions, lambda: rt.programmes, prefect_emit(), simulated=simulated)
         install(sessions, rt.events.add)
     return rt
 

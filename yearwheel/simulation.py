@@ -242,7 +242,7 @@ def run_simulation(
         contacts = run_dir / "contacts.yaml"
         contacts.write_text(contacts_yaml(spec, sink.host, sink.port, experts), encoding="utf-8")
         rt = R.open_runtime(
-            calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url, events=emit_events
+            calendar_dir=calendar_dir, programme=programme_id, contacts=contacts, database=url, events=emit_events, simulated=True
         )
         t_ready = time.perf_counter()
         try:

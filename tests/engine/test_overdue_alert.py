@@ -129,3 +129,30 @@ def test_a_rolled_back_run_tells_no_alert(tmp_path, database_url, smtp_server):
     finally:
         rt.close()
         w.close()
+
+
+@pytest.mark.parametrize("simulated", [False, True])
+def test_the_event_says_which_ledger_and_the_shipped_automations_hang_only_on_production(tmp_path, smtp_server, simulated):
+    """A simulated year (real programme id, real years) must never reach a coordinator."""
+    from flows.automations import shipped
+    from yearwheel.events import LEDGER_LABEL, EventRelay
+
+    w = World(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", smtp_server, calendar=calendar(3))
+    emitted: list[dict] = []
+    try:
+        from models.migrate import upgrade
+
+        upgrade(w.database_url)
+        rt = w.runtime()
+        rt.events = EventRelay(rt.sessions, lambda: rt.programmes, lambda **ev: emitted.append(ev), simulated=simulated)
+        A.install(rt.sessions, rt.events.add)
+        R.advance(rt, at("2023-12-11T09:00"))
+        rt.events.flush()
+    finally:
+        w.close()
+    (alert,) = [e for e in emitted if e["event"] == "yearwheel.programme-year.overdue-threshold"]
+    assert alert["resource"]["prefect.resource.id"] == f"yearwheel.programme-year.{PROGRAMME}.2023"
+    assert {e["resource"][LEDGER_LABEL] for e in emitted} == {"simulation" if simulated else "production"}
+    for a in shipped():
+        if any(name.startswith("yearwheel.") for name in a.trigger["expect"]):
+            assert a.trigger["match"][LEDGER_LABEL] == "production", a.name
