@@ -48,8 +48,11 @@ class FanOutReport:
     updated: int = 0
     problems: dict[str, list[str]] = field(default_factory=dict)  # "programme/year/milestone" → what was not done
 
+    def changes(self) -> int:
+        return self.added + self.retired + self.revived + self.updated
+
     def changed(self) -> bool:
-        return bool(self.added or self.retired or self.revived or self.updated)
+        return self.changes() > 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def fan_out(
         }
     held = [(m, instances[m.id], instances.get(m.for_each.milestone)) for _, m in fans if m.id in instances and m.for_each]
     known = _inputs(session, prog, py, held)
-    before = report.added + report.retired + report.revived + report.updated
+    before = report.changes()
     for w, m in fans:
         mi = instances.get(m.id)
         fe = m.for_each
@@ -207,7 +210,7 @@ def fan_out(
             continue  # not held this year
         src = instances.get(fe.milestone)
         where = f"{py.programme}/{py.year}/{m.id}"
-        if report.added + report.retired + report.revived + report.updated != before:
+        if report.changes() != before:
             # a fan-out before this one changed tasks (perhaps this one's source): read again
             known = _inputs(session, prog, py, [(m, mi, src)])
         inputs = known[m.id]
@@ -248,6 +251,14 @@ def fan_out(
             report.problems[where] = problems
 
 
+def _fingerprint(py: ProgrammeYear, last: int | None, count: int, drawn: int | None) -> str:
+    return f"{py.calendar_digest}|{last or 0}|{count}|{drawn}"
+
+
+def _draw_of(m: Any) -> str | None:
+    return m.for_each.assignee.draw if m.for_each.assignee is not None else None
+
+
 def _inputs(
     session: Session,
     prog: LoadedProgramme,
@@ -255,9 +266,10 @@ def _inputs(
     held: list[tuple[Any, MilestoneInstance, MilestoneInstance | None]],
 ) -> dict:
     """What each fan-out's rows depend on, in one line: the calendar as compiled, the last
-    change to any source task (each submission, return, acceptance, exemption writes one)
-    and the standing expert draw — for all the year's fan-outs in two round trips (the
-    second statement built once per process and shape)."""
+    change to any source task (each submission, return, acceptance, exemption writes one;
+    their count too: a change committed after a later-numbered one still counts) and the
+    standing expert draw — for all the year's fan-outs in two round trips (the second
+    statement built once per process and shape)."""
     from .tables import ExpertDraw
 
     if not held:
@@ -268,22 +280,18 @@ def _inputs(
         ids[mid].append(tid)
     # the source's tasks first, then their audit rows by the task index: a join is planned
     # as a scan of status_changes when the statistics are stale
+    of = [ids[src.id] if src is not None else [] for _, _, src in held]
     if sum(len(v) for v in ids.values()) > 5000:  # a wide year: a statement per 5,000 ids (bounded parameters)
-        return {m.id: _inputs_wide(session, py, m, ids[src.id] if src is not None else []) for m, _, src in held}
-    chunks: list[list[list[int]]] = [
-        [ids[src.id][i : i + 5000] for i in range(0, len(ids[src.id]), 5000)] or [[]] if src is not None else [[]]
-        for _, _, src in held
-    ]
-    key = ("fan-out-inputs", tuple((m.id, len(c)) for (m, _, _), c in zip(held, chunks, strict=True)))
+        return {m.id: _inputs_wide(session, py, m, mine) for (m, _, _), mine in zip(held, of, strict=True)}
+    key = ("fan-out-inputs", tuple(m.id for m, _, _ in held))
     stmt = prog.statements.get(key)
     if stmt is None:
         parts: list[Any] = []
-        for k, ((m, _, _), cs) in enumerate(zip(held, chunks, strict=True)):
-            for c in range(len(cs)):
-                mine = StatusChange.task_id.in_(bindparam(f"ids_{k}_{c}", expanding=True))
-                parts += [select(func.max(StatusChange.id)).where(mine).scalar_subquery()]
-                parts += [select(func.count()).select_from(StatusChange).where(mine).scalar_subquery()]
-            draw = m.for_each.assignee.draw if m.for_each.assignee is not None else None
+        for k, (m, _, _) in enumerate(held):
+            mine = StatusChange.task_id.in_(bindparam(f"ids_{k}", expanding=True))
+            parts.append(select(func.max(StatusChange.id)).where(mine).scalar_subquery())
+            parts.append(select(func.count()).select_from(StatusChange).where(mine).scalar_subquery())
+            draw = _draw_of(m)
             parts.append(
                 select(func.max(ExpertDraw.id))
                 .where(ExpertDraw.programme_year_id == bindparam("py"), ExpertDraw.milestone == draw)
@@ -292,18 +300,8 @@ def _inputs(
                 else null()
             )
         stmt = prog.statements[key] = select(*parts)
-    params: dict[str, Any] = {"py": py.id}
-    for k, cs in enumerate(chunks):
-        params |= {f"ids_{k}_{c}": chunk for c, chunk in enumerate(cs)}
-    row = iter(session.execute(stmt, params).one())
-    out = {}
-    for (m, _, _), cs in zip(held, chunks, strict=True):
-        last, count = 0, 0  # the count too: a change committed after a later-numbered one still counts
-        for _ in cs:
-            hi, n = next(row), next(row)
-            last, count = max(last, hi or 0), count + n
-        out[m.id] = f"{py.calendar_digest}|{last}|{count}|{next(row)}"
-    return out
+    row = session.execute(stmt, {"py": py.id} | {f"ids_{k}": mine for k, mine in enumerate(of)}).one()
+    return {m.id: _fingerprint(py, *row[3 * k : 3 * k + 3]) for k, (m, _, _) in enumerate(held)}
 
 
 def _inputs_wide(session: Session, py: ProgrammeYear, m: Any, ids: list[int]) -> str:
@@ -316,13 +314,13 @@ def _inputs_wide(session: Session, py: ProgrammeYear, m: Any, ids: list[int]) ->
             select(func.max(StatusChange.id), func.count()).where(StatusChange.task_id.in_(ids[i : i + 5000]))
         ).one()
         last, count = max(last, hi or 0), count + n
-    draw = m.for_each.assignee.draw if m.for_each.assignee is not None else None
+    draw = _draw_of(m)
     drawn = None
     if draw is not None:
         drawn = session.scalar(
             select(func.max(ExpertDraw.id)).where(ExpertDraw.programme_year_id == py.id, ExpertDraw.milestone == draw)
         )
-    return f"{py.calendar_digest}|{last}|{count}|{drawn}"
+    return _fingerprint(py, last, count, drawn)
 
 
 def _apply(session, prog, m, mi: MilestoneInstance, want: dict, tasks: dict, at: dt.datetime, report: FanOutReport) -> None:
