@@ -14,18 +14,20 @@ from tests.sinks import HttpSink
 from yearwheel import usecases as R
 
 
+def webhook_block(sink: HttpSink, block: str, path: str) -> None:
+    """A custom-webhook notification block named ``block`` posting to ``sink``'s ``path``."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    CustomWebhookNotificationBlock(
+        name=path, url=f"{sink.url}/{path}", json_data={"subject": "{{subject}}", "body": "{{body}}"}, allow_private_urls=True
+    ).save(block, overwrite=True)
+
+
 @pytest.fixture
 def ops(prefect_server):
     """The ops channel: a webhook block pointing at a loopback HTTP server."""
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
-
     with HttpSink() as sink:
-        CustomWebhookNotificationBlock(
-            name="ops-chat",
-            url=f"{sink.url}/ops",
-            json_data={"subject": "{{subject}}", "body": "{{body}}"},
-            allow_private_urls=True,
-        ).save("yearwheel-ops", overwrite=True)
+        webhook_block(sink, "yearwheel-ops", "ops")
         yield sink
     from prefect.client.orchestration import get_client
 
@@ -97,19 +99,13 @@ def test_apply_is_idempotent_and_the_automations_fire(cli, tmp_path, database_ur
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_overdue_count_reaching_the_calendars_threshold_tells_its_coordinator(cli, tmp_path, database_url, smtp_server, ops):
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.events.worker import EventsWorker
 
     from tests.engine.test_overdue_alert import calendar
 
     w = World(tmp_path, database_url, smtp_server, calendar=calendar(2))
     with HttpSink() as coordinator:
-        CustomWebhookNotificationBlock(
-            name="coordinator-chat",
-            url=f"{coordinator.url}/coordinator",
-            json_data={"subject": "{{subject}}", "body": "{{body}}"},
-            allow_private_urls=True,
-        ).save("yearwheel-coordinator", overwrite=True)
+        webhook_block(coordinator, "yearwheel-coordinator", "coordinator")
         try:
             base = ["prefect", "apply", "--ops-block", "custom-webhook/yearwheel-ops", "--calendar-dir", w.calendar_dir]
             r = cli(*base)  # no block for the programme's coordinator: said, not guessed
