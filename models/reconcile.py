@@ -253,9 +253,17 @@ def open_and_mark(session: Session, prog: LoadedProgramme, py_ids: list[int], at
     late = list(session.scalars(select(Task.id).where(_gone_late(today).where(py_ids))))
     marked = S.change_states(session, late, S.OVERDUE, at=at, reason="the due date passed")
     report.overdue += len(marked)
+    if prog.spec.overdue_alert is not None and marked:
+        _tell_crossings(session, prog, py_ids, marked, at, report)
+
+
+def _tell_crossings(
+    session: Session, prog: LoadedProgramme, py_ids: list[int], marked: list[int], at: dt.datetime, report: AdvanceReport
+) -> None:
+    """The years whose overdue count this run's marks (``marked``) brought from below the
+    calendar's alert threshold to it or above: reported, logged and noted as a fact."""
     alert = prog.spec.overdue_alert
-    if alert is None or not marked:
-        return
+    assert alert is not None
     # the count before is the count after less what this run marked (not a count taken
     # earlier: a concurrent run's marks committed in between would make two crossings)
     mine: Counter = Counter()
