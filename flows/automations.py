@@ -109,18 +109,20 @@ def apply(
 
     specs = shipped(path)
     blocks = coordinator_blocks or {}
-    ops_id = _block_id(ops_block)
+    block_ids = {ops_block: _block_id(ops_block)}  # each block looked up once
     wanted: list[tuple[str, Any]] = []  # (name, the automation) — or (name, why it is skipped)
     for spec in specs:
         if spec.notify == "ops":
-            wanted.append((spec.name, build(spec, ops_id)))
+            wanted.append((spec.name, build(spec, block_ids[ops_block])))
             continue
         for programme in alerting:
             ref = blocks.get(programme) or blocks.get("*")
             if ref is None:
                 wanted.append((_name(spec, programme), f"no --coordinator-block for {programme}"))
             else:
-                wanted.append((_name(spec, programme), build(spec, _block_id(ref), programme)))
+                if ref not in block_ids:
+                    block_ids[ref] = _block_id(ref)
+                wanted.append((_name(spec, programme), build(spec, block_ids[ref], programme)))
     out = []
     with get_client(sync_client=True) as client:
         for name, want in wanted:
